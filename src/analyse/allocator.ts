@@ -1,0 +1,31 @@
+import type { Allocator, Vma } from '../types.js';
+
+export interface AllocatorGuess {
+  allocator: Allocator;
+  /** The glibc shared object and its load bias, when there is one. */
+  libc: { path: string; base: bigint } | null;
+  /** The library that gave the allocator away, for messages. */
+  evidence: string | null;
+}
+
+const LIBC = /\/libc(-[\d.]+)?\.so(\.6)?$/;
+const OTHERS: [RegExp, Allocator][] = [
+  [/\/libjemalloc[^/]*\.so/, 'jemalloc'],
+  [/\/libtcmalloc[^/]*\.so/, 'tcmalloc'],
+  [/\/libmimalloc[^/]*\.so/, 'mimalloc'],
+  [/\/ld-musl-[^/]*\.so|\/libc\.musl[^/]*\.so/, 'musl'],
+];
+
+/** Which malloc serves the process, from what it has mapped (reference: "Before and after"). */
+export function detectAllocator(vmas: Vma[]): AllocatorGuess {
+  let libc: AllocatorGuess['libc'] = null;
+  for (const vma of vmas) {
+    for (const [pattern, allocator] of OTHERS) {
+      if (pattern.test(vma.pathname)) return { allocator, libc: null, evidence: vma.pathname };
+    }
+    if (!libc && LIBC.test(vma.pathname) && vma.offset === 0n) libc = { path: vma.pathname, base: vma.start };
+  }
+  if (libc) return { allocator: 'glibc', libc, evidence: libc.path };
+  const hasSharedObjects = vmas.some((v) => /\.so(\.\d+)*$/.test(v.pathname));
+  return { allocator: hasSharedObjects ? 'unknown' : 'static', libc: null, evidence: null };
+}

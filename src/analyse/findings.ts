@@ -1,0 +1,74 @@
+import type { ArenaReport, FindingReport, InspectReport, Severity } from '../types.js';
+import { sum } from './arena-figures.js';
+
+/** Every kind of finding, with the words users see. A new kind does not compile without them. */
+export const FINDINGS = {
+  'held-free-gap': { title: 'resident memory held free by malloc', hint: 'run `heapgap trim PID` (or call malloc_trim(0) from the app after a burst) to hand the free pages back; `heapgap trim PID --dry-run` shows what it would return first.' },
+  'pinned-top': { title: 'free memory below a live chunk', hint: 'free() only trims the top of a heap; a long-lived allocation made late keeps everything below it. malloc_trim releases the free pages in the middle; allocating long-lived objects early (or from a pool) avoids it.' },
+  'thread-top-resident': { title: 'thread-arena top chunks stay resident', hint: 'malloc_trim never shrinks a thread arena\'s top; only free() of a chunk >= 64 KiB does. Fewer arenas (MALLOC_ARENA_MAX) keeps less of this around.' },
+  'arena-count': { title: 'more arenas than the workload needs', hint: 'try the environment line shown, measured first with `heapgap experiment --arena-max 2,4,default -- <command>`.' },
+  'mmap-chunks': { title: 'memory in mmapped chunks', hint: 'chunks above the mmap threshold go straight back to the kernel on free(); this memory is live.' },
+  'no-top-figure': { title: 'this glibc does not report the top chunk', hint: 'before glibc 2.31 malloc_info leaves the top chunk out, so in-use includes it: read inUseBytes as an upper bound.' },
+  'trim-thread-tops': { title: 'thread-arena tops are not trimmed', hint: 'malloc_trim madvises free chunks in bins but never shrinks a thread arena\'s top chunk; that memory returns only when a later free() trims it, or never. Fewer arenas keep less of it.' },
+  'trim-tcache': { title: 'tcache is invisible to trim', hint: 'up to 7 chunks per size class per thread sit in tcache, counted as in use by malloc_info and never released by malloc_trim; GLIBC_TUNABLES=glibc.malloc.tcache_count=0 removes them at some speed cost.' },
+  'trim-brk-pinned': { title: 'the main heap cannot shrink below a live chunk', hint: 'brk only moves down to the highest live chunk; the free pages below it were released with madvise, so Rss dropped but the [heap] mapping stayed as large.' },
+  'inferred-join': { title: 'arena heaps joined by inference', hint: 'the arena ring could not be read from the target\'s memory; per-arena Rss is not attributed. Run heapgap as root or with CAP_SYS_PTRACE.' },
+} as const satisfies Record<string, { title: string; hint: string }>;
+
+export type FindingKind = keyof typeof FINDINGS;
+
+const MIB = 1024 * 1024;
+
+function finding(kind: FindingKind, severity: Severity, bytes: number | null, message: string, hint: string = FINDINGS[kind].hint): FindingReport {
+  return { kind, severity, bytes, message, hint };
+}
+
+export function findings(r: InspectReport, ctx: { trimThreshold: number; topInRest: boolean }): FindingReport[] {
+  const out: FindingReport[] = [];
+  const rss = Math.max(1, r.rss.total);
+  const gap = r.totals.heldFreeRssBytes;
+  if (gap >= MIB) {
+    const share = gap / rss;
+    const severity: Severity = share >= 0.25 && gap >= 64 * MIB ? 'critical' : share >= 0.1 && gap >= 8 * MIB ? 'warn' : 'info';
+    out.push(finding('held-free-gap', severity, gap,
+      `${mib(gap)} of Rss (${pct(share)}) is memory malloc holds free; a trim would return about ${mib(r.totals.predictedTrimBytes)} now.`,
+      FINDINGS['held-free-gap'].hint.replace('PID', String(r.target.pid))));
+  }
+  for (const a of r.arenas.filter((x) => x.pinnedTop)) {
+    out.push(finding('pinned-top', a.binFreeBytes >= 16 * MIB ? 'warn' : 'info', a.binFreeBytes,
+      `arena ${a.index} (${a.kind}): ${mib(a.binFreeBytes)} free below a live chunk, which automatic trimming (threshold ${mib(ctx.trimThreshold)}) cannot return.`));
+  }
+  const threadTops = r.arenas.filter((a) => a.kind === 'thread' && a.topBytes >= ctx.trimThreshold);
+  const topBytes = sum(threadTops.map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));
+  if (topBytes >= MIB) {
+    out.push(finding('thread-top-resident', topBytes >= 32 * MIB ? 'warn' : 'info', topBytes,
+      `${threadTops.length} thread arena(s) keep ${mib(topBytes)} of free top chunk resident; malloc_trim will not return it.`));
+  }
+  const advice = arenaAdvice(r.arenas, r.arenaMax.cpus, r.arenaMax.configured);
+  if (advice) {
+    out.push(finding('arena-count', advice.saving >= 64 * MIB ? 'warn' : 'info', advice.saving,
+      `${r.arenaMax.arenas} arenas for ${r.arenaMax.threads} threads on ${r.arenaMax.cpus} CPUs (default limit ${r.arenaMax.defaultLimit}); capping at ${advice.cap} would free an estimated ${mib(advice.saving)} held free in the other arenas.`,
+      `try MALLOC_ARENA_MAX=${advice.cap} (or GLIBC_TUNABLES=glibc.malloc.arena_max=${advice.cap}); ${FINDINGS['arena-count'].hint}`));
+  }
+  if (r.mmapChunks.bytes >= 16 * MIB) {
+    out.push(finding('mmap-chunks', 'info', r.mmapChunks.bytes, `${r.mmapChunks.count} mmapped chunks hold ${mib(r.mmapChunks.bytes)} (${mib(r.mmapChunks.rss)} resident).`));
+  }
+  if (!ctx.topInRest) out.push(finding('no-top-figure', 'info', null, 'malloc_info from this glibc has no top-chunk figure.'));
+  if (r.arenas.some((a) => a.join === 'inferred')) out.push(finding('inferred-join', 'warn', null, 'thread-arena heaps could not be confirmed from the target\'s memory.'));
+  return out;
+}
+
+/**
+ * Estimate of capping arenas at `cap`: threads would share the `cap` arenas that hold the most live
+ * memory, so the free memory the other arenas keep resident would mostly not exist.
+ */
+export function arenaAdvice(arenas: ArenaReport[], cpus: number, configured: number | null): { cap: number; saving: number } | null {
+  const cap = Math.max(2, Math.min(cpus, 4));
+  if (arenas.length <= cap || (configured !== null && configured <= cap)) return null;
+  const byUse = [...arenas].sort((a, b) => b.inUseBytes - a.inUseBytes);
+  const saving = sum(byUse.slice(cap).map((a) => a.heldFreeRssBytes));
+  return saving >= 4 * MIB ? { cap, saving } : null;
+}
+
+export const mib = (n: number): string => `${(n / MIB).toFixed(1)} MiB`;
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;

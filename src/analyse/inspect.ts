@@ -1,0 +1,118 @@
+import { HeapgapError } from '../errors.js';
+import { parseMallocInfo } from '../parse/malloc-info.js';
+import { parseSmaps } from '../parse/smaps.js';
+import { parseStatus } from '../parse/status.js';
+import { tunable } from '../parse/environ.js';
+import type { Snapshot } from '../snapshot.js';
+import type { ArenaReport, BreakdownRow, Category, InspectReport, RssFigures, Vma } from '../types.js';
+import { arenaFigures, sum } from './arena-figures.js';
+import { buildRegions, isShmem } from './regions.js';
+import type { Claim, Region } from './regions.js';
+import { findings } from './findings.js';
+
+const CATEGORIES: Category[] = ['arena', 'mmap-chunk', 'anon-other', 'stack', 'file', 'shmem', 'kernel'];
+const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
+const PAGE = 4096;
+const MINSIZE = 32;
+
+/** One snapshot in, one report out. Pure: the same capture always renders the same report. */
+export function analyse(snap: Snapshot): InspectReport {
+  const vmas = parseSmaps(snap.raw.smaps, 'smaps');
+  const status = parseStatus(snap.raw.status, 'status');
+  if (snap.raw.mallocInfo === null) throw new HeapgapError('BAD_INPUT', 'the capture holds no malloc_info output');
+  const info = parseMallocInfo(snap.raw.mallocInfo, 'malloc_info');
+  const claims: (Claim & { arena: number | null })[] = snap.claims.map((c) => ({ ...c, start: BigInt(c.start), end: BigInt(c.end) }));
+  const regions = buildRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)));
+  const rss = rssFigures(vmas);
+  const trimThreshold = tunable(snap.env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_') ?? DEFAULT_TRIM_THRESHOLD;
+  const pad = tunable(snap.env, 'top_pad', 'MALLOC_TOP_PAD_') ?? 0;
+  const memoryJoin = snap.layout !== null && snap.layout.arenas.length === info.heaps.length && snap.layout.arenas.every((a, i) => a.systemMem === info.heaps[i]!.systemCurrent);
+  const notes = [...snap.notes];
+  if (snap.layout && snap.layout.arenas.length > 0 && !memoryJoin) notes.push('the arena ring read from memory did not match malloc_info; heaps were joined by elimination');
+  const arenas = info.heaps.map((heap): ArenaReport => {
+    const f = arenaFigures(heap);
+    const main = heap.nr === 0;
+    const heaps = main ? mainHeaps(vmas) : threadHeaps(claims, heap.nr, memoryJoin);
+    const rssBytes = sum(heaps.map((h) => h.rss));
+    const heldFreeRssBytes = Math.max(0, rssBytes - f.inUseBytes);
+    const topTrim = main && f.topBytes !== null ? Math.max(0, Math.floor((f.topBytes - pad - MINSIZE - 1) / PAGE) * PAGE) : 0;
+    return {
+      index: heap.nr,
+      kind: main ? 'main' : 'thread',
+      address: snap.layout?.arenas[heap.nr]?.address ?? null,
+      heaps,
+      systemBytes: f.systemBytes,
+      inUseBytes: f.inUseBytes,
+      freeBytes: f.freeBytes,
+      fastFreeBytes: f.fastFreeBytes,
+      binFreeBytes: f.binFreeBytes + f.unsortedFreeBytes,
+      topBytes: f.topBytes ?? 0,
+      rssBytes,
+      heldFreeRssBytes,
+      // Free chunks sit in bins only because a live chunk lies above them; otherwise they would be top.
+      pinnedTop: f.binFreeBytes + f.unsortedFreeBytes >= trimThreshold,
+      predictedTrimBytes: Math.min(heldFreeRssBytes, f.trimmableBinBytes + topTrim),
+      join: main || memoryJoin ? 'memory' : 'inferred',
+    };
+  });
+  const chunkRegions = regions.filter((r) => r.category === 'mmap-chunk');
+  const mmapChunks = {
+    count: info.totalMmap?.count ?? claims.filter((c) => c.category === 'mmap-chunk').length,
+    bytes: info.totalMmap?.size ?? sum(chunkRegions.map((r) => r.size)),
+    rss: sum(chunkRegions.map((r) => r.rss)),
+  };
+  const totals = {
+    systemBytes: sum(arenas.map((a) => a.systemBytes)),
+    inUseBytes: sum(arenas.map((a) => a.inUseBytes)),
+    freeBytes: sum(arenas.map((a) => a.freeBytes)),
+    rssBytes: sum(arenas.map((a) => a.rssBytes)),
+    heldFreeRssBytes: sum(arenas.map((a) => a.heldFreeRssBytes)),
+    predictedTrimBytes: sum(arenas.map((a) => a.predictedTrimBytes)),
+  };
+  const configured = tunable(snap.env, 'arena_max', 'MALLOC_ARENA_MAX');
+  const arenaMax = { arenas: arenas.length, threads: status.threads, cpus: snap.cpus, defaultLimit: 8 * snap.cpus, configured };
+  const report: InspectReport = {
+    schema: 'heapgap.inspect/1',
+    target: { pid: snap.pid, comm: snap.comm, threads: status.threads, cpus: snap.cpus, allocator: snap.allocator, glibcVersion: snap.glibcVersion, env: snap.env },
+    rss,
+    breakdown: breakdown(regions),
+    arenas,
+    mmapChunks,
+    totals,
+    arenaMax,
+    findings: [],
+    pause: { stoppedMs: snap.pause?.stoppedMs ?? null, callMs: snap.pause?.callMs ?? null, attachMs: snap.pause?.attachMs ?? null },
+    notes,
+    takenAt: snap.takenAt,
+  };
+  report.findings = findings(report, { trimThreshold, topInRest: info.heaps.every((h) => arenaFigures(h).topBytes !== null) });
+  return report;
+}
+
+/** Rss figures of a whole smaps: shared-memory VMAs are shmem, anonymous pages anon, the rest file. */
+export function rssFigures(vmas: Vma[]): RssFigures {
+  const total = sum(vmas.map((v) => v.rss));
+  const anon = sum(vmas.map((v) => v.anonymous));
+  const shmem = sum(vmas.filter(isShmem).map((v) => v.rss));
+  return { total, anon, file: Math.max(0, total - anon - shmem), shmem, swap: sum(vmas.map((v) => v.swap)), pss: sum(vmas.map((v) => v.pss)) };
+}
+
+function breakdown(regions: Region[]): BreakdownRow[] {
+  return CATEGORIES.map((category) => {
+    const mine = regions.filter((r) => r.category === category);
+    return { category, rss: sum(mine.map((r) => r.rss)), size: sum(mine.map((r) => r.size)), vmas: new Set(mine.map((r) => r.vma)).size };
+  }).filter((row) => row.vmas > 0 || row.category === 'arena');
+}
+
+function mainHeaps(vmas: Vma[]): ArenaReport['heaps'] {
+  return vmas.filter((v) => v.pathname === '[heap]').map((v) => ({ start: hex(v.start), end: hex(v.end), size: v.size, rss: v.rss }));
+}
+
+function threadHeaps(claims: (Claim & { arena: number | null })[], nr: number, memoryJoin: boolean): ArenaReport['heaps'] {
+  if (!memoryJoin) return [];
+  return claims
+    .filter((c) => c.category === 'arena' && c.arena === nr)
+    .map((c) => ({ start: hex(c.start), end: hex(c.end), size: Number(c.end - c.start), rss: c.rss }));
+}
+
+const hex = (n: bigint) => `0x${n.toString(16)}`;

@@ -1,0 +1,16 @@
+import { analyse } from '../../analyse/inspect.js';
+import { takeSnapshot } from '../../collect/snapshot.js';
+import type { Outcome, RunContext } from '../context.js';
+
+/** heapgap inspect <pid>: one snapshot, analysed. */
+export async function inspect(pid: number, ctx: RunContext, callBudgetMs?: number): Promise<Outcome> {
+  const { snapshot } = await takeSnapshot(pid, {
+    mode: 'inspect',
+    deadline: ctx.deadline,
+    signal: ctx.signal,
+    onProgress: ctx.progress,
+    ...(callBudgetMs ? { callBudgetMs } : {}),
+  });
+  const report = analyse(snapshot);
+  return { doc: report, findings: report.findings };
+}

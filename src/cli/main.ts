@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+import { rename, writeFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { HeapgapError, exitCodeFor } from '../errors.js';
+import { FORMATS, REPORTERS } from '../report/index.js';
+import type { Format } from '../report/index.js';
+import type { Severity } from '../types.js';
+import { VERSION } from '../version.js';
+import type { Outcome, RunContext } from './context.js';
+import { parseBytes, parseDuration, parsePid } from './options.js';
+
+interface CommonOptions {
+  format: Format;
+  json?: boolean;
+  output?: string;
+  timeout: number;
+  color: boolean;
+  failOn?: Severity;
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { info: 0, warn: 1, critical: 2 };
+const controller = new AbortController();
+let signalled = 0;
+
+function common(cmd: Command, defaultTimeout = 30_000): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('text'))
+    .option('--json', 'same as --format json')
+    .option('-o, --output <file>', 'write the report to FILE instead of stdout')
+    .option('--timeout <duration>', 'bound on the whole run (e.g. 30s, 2m)', parseDuration, defaultTimeout)
+    .option('--no-color', 'no colour in text output (also: NO_COLOR)')
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['info', 'warn', 'critical']));
+}
+
+/** Runs a command under the run's bounds, renders its outcome, and decides the exit code. */
+function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions & Record<string, unknown>, ...args: A) => Promise<Outcome>) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const opts = cmd.opts<CommonOptions & Record<string, unknown>>();
+    const deadline = Date.now() + opts.timeout;
+    const timer = setTimeout(() => controller.abort(new HeapgapError('TIMEOUT', 'timed out')), opts.timeout);
+    timer.unref();
+    const ctx: RunContext = { signal: controller.signal, deadline, progress: (msg) => process.stderr.write(`heapgap: ${msg}\n`) };
+    try {
+      const outcome = await run(ctx, opts, ...(args.slice(0, -2) as A));
+      const format: Format = opts.json ? 'json' : opts.format;
+      const color = opts.color && !process.env.NO_COLOR && !opts.output && process.stdout.isTTY === true;
+      const docs = [outcome.doc, ...(outcome.also ?? [])];
+      const text = format === 'json' && docs.length > 1
+        ? `${JSON.stringify(docs, null, 2)}\n`
+        : docs.map((d) => REPORTERS[format](d, { color })).join(format === 'text' ? '\n' : '');
+      await emit(text, opts.output);
+      if (opts.failOn && outcome.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn!])) process.exitCode = 1;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** Writes to stdout, or to a file atomically so a failed run never leaves half a report. */
+async function emit(text: string, output: string | undefined): Promise<void> {
+  if (!output) {
+    process.stdout.write(text);
+    return;
+  }
+  const tmp = `${output}.heapgap-${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, output);
+  } catch (cause) {
+    throw new HeapgapError('BAD_INPUT', `cannot write ${output}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('heapgap')
+    .description('Why won\'t Rss drop? Every byte of a live process\'s Rss, arena by arena (glibc malloc).')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `heapgap: ${s.slice(7)}` : s) });
+
+  common(program.command('inspect').argument('<pid>', 'process id', parsePid).description('one snapshot: Rss by layer, every arena joined to its VMAs, the held-but-free gap, findings'))
+    .option('--call-budget <duration>', 'how long malloc_info may wait on an allocator lock before it is unwound', parseDuration, 2000)
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/inspect.js')).inspect(pid, ctx, opts.callBudget as number)));
+
+  common(program.command('trim').argument('<pid>', 'process id', parsePid).description('call malloc_trim(pad) in the target and measure what it returned, arena by arena'))
+    .option('--pad <bytes>', 'malloc_trim pad argument', parseBytes, 0)
+    .option('--dry-run', 'predict the release from malloc_info without calling malloc_trim')
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true })));
+
+  common(program.command('demo').description('start a bundled target that fragments its heap, inspect it, trim it, and show before/after'), 120_000)
+    .action(action(async (ctx) => (await import('./commands/demo.js')).demo(ctx)));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalled++;
+    if (signalled === 1) {
+      process.stderr.write(`heapgap: ${sig} received; finishing safely (the target is detached before exit)\n`);
+      controller.abort(new HeapgapError('INTERRUPTED', `interrupted by ${sig}`));
+    } else {
+      process.stderr.write('heapgap: still waiting for the target to be released; it is never left stopped\n');
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.exitCode = report(error);
+  }
+}
+
+/** The one place errors become words and exit codes. */
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    return 2; // commander already printed `heapgap: <message>`
+  }
+  const known = error instanceof HeapgapError ? error : controller.signal.reason instanceof HeapgapError && controller.signal.aborted ? controller.signal.reason : null;
+  if (known) {
+    process.stderr.write(`heapgap: ${known.message}\n`);
+    if (known.hint) process.stderr.write(`hint: ${known.hint}\n`);
+    return exitCodeFor(known.code);
+  }
+  process.stderr.write(`heapgap: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+  process.stderr.write('hint: this is a bug in heapgap; rerun with HEAPGAP_DEBUG=1 and report the output.\n');
+  if (process.env.HEAPGAP_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+  return 3;
+}
+
+await main(process.argv);

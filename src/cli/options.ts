@@ -1,0 +1,27 @@
+import { InvalidArgumentError } from 'commander';
+
+/** "30s", "500ms", "2m", "1h" or plain seconds -> milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration like 30s, 500ms or 2m, got "${value}"`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  if (ms <= 0) throw new InvalidArgumentError(`a duration must be positive, got "${value}"`);
+  return ms;
+}
+
+/** "1048576", "64K", "16MiB", "1G" -> bytes. */
+export function parseBytes(value: string): number {
+  const m = /^(\d+)\s*(k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a byte count like 0, 65536 or 16MiB, got "${value}"`);
+  const mult = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2]?.[0]?.toLowerCase() ?? '') as 'k' | 'm' | 'g'] ?? 1;
+  return Number(m[1]) * mult;
+}
+
+export function parsePid(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 4194304) {
+    throw new InvalidArgumentError(`expected a process id (a positive integer), got "${value}"`);
+  }
+  return Number(value);
+}

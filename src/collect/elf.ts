@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import { HeapgapError } from '../errors.js';
+
+/** What heapgap needs from the target's libc, read from its ELF file before attaching. */
+export interface LibcImage {
+  /** Symbol name -> { value (link-time address), size }. Only STT_FUNC/STT_GNU_IFUNC/STT_OBJECT. */
+  symbols: Map<string, { value: bigint; size: number }>;
+  /** Loadable segments: link-time vaddr, file offset, sizes and flags (PF_X = 1). */
+  segments: { vaddr: bigint; offset: number; filesz: number; memsz: number; flags: number }[];
+  /** Finds a NUL-terminated byte string inside a read-only loadable segment: its link-time address. */
+  findString(text: string): bigint | null;
+  /** "2.36" from the library's banner, or null. */
+  version: string | null;
+}
+
+const PT_LOAD = 1;
+const SHT_DYNSYM = 11;
+
+export async function readLibcImage(path: string): Promise<LibcImage> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (cause) {
+    throw new HeapgapError('GDB_FAILED', `cannot read the target's libc at ${path}`, { cause, hint: 'heapgap reads libc through /proc/PID/root; run it with the same privileges as the target.' });
+  }
+  return parseLibcImage(buf, path);
+}
+
+export function parseLibcImage(buf: Buffer, path = 'libc'): LibcImage {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) {
+    throw new HeapgapError('UNSUPPORTED_PLATFORM', `${path} is not a 64-bit little-endian ELF file`);
+  }
+  const phoff = Number(buf.readBigUInt64LE(32));
+  const shoff = Number(buf.readBigUInt64LE(40));
+  const phentsize = buf.readUInt16LE(54);
+  const phnum = buf.readUInt16LE(56);
+  const shentsize = buf.readUInt16LE(58);
+  const shnum = buf.readUInt16LE(60);
+  const segments: LibcImage['segments'] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (buf.readUInt32LE(o) !== PT_LOAD) continue;
+    segments.push({
+      flags: buf.readUInt32LE(o + 4),
+      offset: Number(buf.readBigUInt64LE(o + 8)),
+      vaddr: buf.readBigUInt64LE(o + 16),
+      filesz: Number(buf.readBigUInt64LE(o + 32)),
+      memsz: Number(buf.readBigUInt64LE(o + 40)),
+    });
+  }
+  const symbols = new Map<string, { value: bigint; size: number }>();
+  for (let i = 0; i < shnum; i++) {
+    const sh = shoff + i * shentsize;
+    if (sh + 64 > buf.length || buf.readUInt32LE(sh + 4) !== SHT_DYNSYM) continue;
+    const symOff = Number(buf.readBigUInt64LE(sh + 24));
+    const symSize = Number(buf.readBigUInt64LE(sh + 32));
+    const strSh = shoff + buf.readUInt32LE(sh + 40) * shentsize;
+    const strOff = Number(buf.readBigUInt64LE(strSh + 24));
+    for (let s = symOff; s + 24 <= symOff + symSize && s + 24 <= buf.length; s += 24) {
+      const type = buf[s + 4]! & 0xf;
+      const value = buf.readBigUInt64LE(s + 8);
+      if (value === 0n || (type !== 1 && type !== 2 && type !== 10)) continue;
+      const nameStart = strOff + buf.readUInt32LE(s);
+      const nameEnd = buf.indexOf(0, nameStart);
+      const name = buf.toString('latin1', nameStart, nameEnd);
+      // Keep the default version of a versioned symbol: the first one wins, dynsym lists it first.
+      if (!symbols.has(name)) symbols.set(name, { value, size: Number(buf.readBigUInt64LE(s + 16)) });
+    }
+  }
+  const readOnly = segments.filter((s) => (s.flags & 2) === 0);
+  const findString = (text: string): bigint | null => {
+    const needle = Buffer.from(`${text}\0`, 'latin1');
+    for (const seg of readOnly) {
+      const at = buf.subarray(seg.offset, seg.offset + seg.filesz).indexOf(needle);
+      if (at >= 0) return seg.vaddr + BigInt(at);
+    }
+    return null;
+  };
+  const at = buf.indexOf('release version ');
+  const banner = at < 0 ? null : /^release version (\d+\.\d+)/.exec(buf.toString('latin1', at, at + 40));
+  return { symbols, segments, findString, version: banner?.[1] ?? null };
+}

@@ -1,0 +1,357 @@
+/**
+ * The safe-call protocol: the only module that runs gdb against a target.
+ *
+ * What it guarantees (see README "Safety"):
+ * - nothing is loaded or decided inside the stop that could be done before attaching: libc's symbols
+ *   come from its ELF file (./elf.ts), and gdb gets the executable and libc before `attach`;
+ * - calls are made from a thread parked at a syscall in libc with no allocator, stdio, loader, fork or
+ *   signal-handler frame on its stack (driver.py), scheduler-locking stays off;
+ * - gdb restores FP state through FXSAVE (amd64-linux-sse.xml): gdb < 14 cannot write the xstate regset
+ *   on kernels with AMX, and a failed restore leaves orig_rax = -1 so the target's interrupted syscalls
+ *   return -ERESTARTSYS (seen here: glibc aborts "The futex facility returned an unexpected error code");
+ * - output comes back through a memfd read from outside; strings passed are bytes already in libc;
+ * - a call waiting on a lock is unwound after its budget; malloc_trim is never unwound;
+ * - gdb is never killed while attached: timeouts and heapgap's own signals ask the driver to stop;
+ * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { HeapgapError } from '../errors.js';
+import { hasSignal, parseStatus } from '../parse/status.js';
+import { listTasks, leftoverMemfds, procError, readProc, readStartTime } from './procfs.js';
+import type { LibcImage } from './elf.js';
+import type { ProcStatus } from '../types.js';
+
+const ASSETS = fileURLToPath(new URL('../../src/collect/gdb/', import.meta.url));
+const MEMFD_NAME = 'malloc_info';
+const FORBIDDEN_FRAMES =
+  'malloc|free|calloc|realloc|memalign|valloc|_int_|arena|tcache|sysmalloc|systrim|mtrim|fork|_dl_|dlopen|dlclose|dlsym|_IO_|fopen|fclose|fdopen|printf|exit|abort|backtrace|pthread_atfork';
+const FORBIDDEN_SYMBOLS = /^(__libc_)?(malloc|free|calloc|realloc|reallocarray|memalign|valloc|pvalloc|posix_memalign|aligned_alloc|malloc_trim|malloc_info|malloc_stats|mallinfo2?|malloc_usable_size|fork|_Fork|vfork|exit|_exit|abort|dlopen|dlclose|dlsym|fclose|fopen|fdopen|fflush|cfree)$/;
+const STOP_MARK = 'heapgap-t ';
+
+export interface LibcMapping {
+  /** Path as the target sees it, e.g. /lib/x86_64-linux-gnu/libc.so.6. */
+  path: string;
+  /** Load bias (start of the mapping at file offset 0). */
+  base: bigint;
+}
+
+export interface SafeCallRequest {
+  pid: number;
+  mode: 'inspect' | 'trim';
+  pad: number;
+  libc: LibcMapping;
+  image: LibcImage;
+  /** Starts of anonymous VMAs that may be thread-arena heaps (HEAP_MAX-aligned). */
+  heapCandidates: bigint[];
+  /** malloc_state offsets for this glibc, or null when unknown (the join is then inferred). */
+  layout: { heapMax: number; heapInfoSize: number; top: number; next: number; systemMem: number } | null;
+  /** How long a call may wait on a lock before it is unwound. */
+  callBudgetMs: number;
+  /** When the whole run must end; the driver is asked to stop at this time. */
+  deadline: number;
+  signal?: AbortSignal;
+  onProgress?: (msg: string) => void;
+}
+
+export interface SafeCallResult {
+  mallocInfo: string;
+  layout: { arenas: LayoutArena[]; note: string | null };
+  smapsBefore: string | null;
+  smapsAfter: string | null;
+  trimReturned: number | null;
+  thread: number;
+  stoppedMs: number | null;
+  attachMs: number | null;
+  callMs: number;
+  notes: string[];
+}
+
+export interface LayoutArena {
+  index: number;
+  address: string;
+  systemMem: number;
+  top: string;
+  heaps: { start: string; size: number; mprotectSize: number }[];
+  note?: string;
+}
+
+interface DriverResult {
+  ok: boolean;
+  error: { kind: string; message: string } | null;
+  thread: number | null;
+  rejected: Record<string, string>;
+  mallocInfo: string | null;
+  layout: SafeCallResult['layout'] | null;
+  smapsBefore: string | null;
+  smapsAfter: string | null;
+  trimReturned: number | null;
+  callMs: number;
+  interrupted: boolean;
+  cleanup: string[];
+  steps: [number, string][];
+}
+
+/** Checks made before attaching; the returned status is the "before" picture for the after-checks. */
+export async function preflight(pid: number): Promise<{ status: ProcStatus; startTime: string }> {
+  const status = parseStatus(await readProc(pid, 'status'));
+  const startTime = await readStartTime(pid);
+  if (status.tgid !== pid) {
+    throw new HeapgapError('BAD_INPUT', `${pid} is a thread of process ${status.tgid}, not a process`, { hint: `run heapgap on ${status.tgid}.` });
+  }
+  if (status.state === 'Z' || status.state === 'X') throw new HeapgapError('PROCESS_GONE', `process ${pid} is a zombie`, { hint: 'it has exited; its parent has not reaped it yet.' });
+  if (status.tracerPid !== 0) {
+    throw new HeapgapError('ALREADY_TRACED', `process ${pid} is already traced by pid ${status.tracerPid}`, { hint: 'detach the other debugger or tracer (strace, gdb, a profiler) first.' });
+  }
+  if (status.state === 'T' || status.state === 't') {
+    throw new HeapgapError('TARGET_STOPPED', `process ${pid} is stopped (state ${status.state})`, { hint: `resume it first (kill -CONT ${pid}); calling into a stopped process could leave it stopped.` });
+  }
+  const maps = await readProc(pid, 'maps');
+  if (maps.trim() === '') throw new HeapgapError('KERNEL_THREAD', `pid ${pid} is a kernel thread: it has no user memory`, { hint: 'pick a user-space process.' });
+  return { status, startTime };
+}
+
+/** Runs gdb against the target once, following the protocol above. */
+export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
+  const before = await preflight(req.pid);
+  const dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
+  try {
+    return await runGdb(req, before, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startTime: string }, dir: string): Promise<SafeCallResult> {
+  const paramsFile = join(dir, 'params.json');
+  const resultFile = join(dir, 'result.json');
+  const abortFile = join(dir, 'abort');
+  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile)));
+  const libcFile = `/proc/${req.pid}/root${req.libc.path}`;
+  const args = [
+    '-nx', '--batch', '--readnever',
+    '-iex', 'set debuginfod enabled off',
+    '-iex', 'set auto-solib-add off',
+    '-iex', 'set pagination off', '-iex', 'set confirm off', '-iex', 'set width 0',
+    '-iex', `set tdesc filename ${join(ASSETS, 'amd64-linux-sse.xml')}`,
+    '-iex', 'set unwindonsignal on',
+    '-iex', 'set scheduler-locking off',
+    '-iex', 'handle all nostop noprint pass',
+    ...segvHandling(before.status),
+    '-ex', `file /proc/${req.pid}/exe`,
+    '-ex', `add-symbol-file ${libcFile} -o 0x${req.libc.base.toString(16)}`,
+    '-ex', `python import time; print("${STOP_MARK}attach %.6f" % time.monotonic(), flush=True)`,
+    '-ex', `attach ${req.pid}`,
+    '-ex', `python print("${STOP_MARK}attached %.6f" % time.monotonic(), flush=True)`,
+    '-ex', `source ${join(ASSETS, 'driver.py')}`,
+    '-ex', 'detach',
+    '-ex', `python print("${STOP_MARK}detached %.6f" % time.monotonic(), flush=True)`,
+  ];
+  const marks = new Map<string, number>();
+  let attachedOnce = false;
+  const child = execa('gdb', args, {
+    env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
+    extendEnv: true,
+    stdin: 'ignore',
+    detached: true, // its own session: a Ctrl-C at the terminal must not reach gdb mid-call
+    reject: false,
+    buffer: true,
+    lines: false,
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('latin1').split('\n')) {
+      if (!line.startsWith(STOP_MARK)) continue;
+      const [what, when] = line.slice(STOP_MARK.length).split(' ');
+      if (what && when) marks.set(what, Number(when) * 1000);
+      if (what === 'attached') {
+        attachedOnce = true;
+        req.onProgress?.('attached; calling malloc_info');
+      }
+    }
+  });
+  const askToStop = () => void writeFile(abortFile, '').catch(() => undefined);
+  const attached = () => marks.has('attach') && !marks.has('detached');
+  // Before attach gdb may be killed; once `attach` has begun only the driver may end the session.
+  const stopOrKill = () => (attached() || attachedOnce ? askToStop() : child.kill('SIGKILL'));
+  const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
+  req.signal?.addEventListener('abort', stopOrKill, { once: true });
+  let run;
+  try {
+    run = await child;
+  } catch (cause) {
+    throw gdbSpawnError(cause);
+  } finally {
+    clearTimeout(timer);
+    req.signal?.removeEventListener('abort', stopOrKill);
+  }
+  if ((run as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String((run as { message?: string }).message ?? '')) && run.exitCode === undefined) {
+    throw gdbSpawnError(run);
+  }
+  const notes = await afterChecks(req.pid, before);
+  const result = await readResult(resultFile);
+  const stderr = String(run.stderr ?? '');
+  if (!result) throw attachFailure(req.pid, stderr, run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
+  if (result.error || !result.mallocInfo || !result.layout) {
+    throw driverFailure(req.pid, result, req.signal?.aborted === true);
+  }
+  const t0 = marks.get('attach');
+  const t1 = marks.get('attached');
+  const t2 = marks.get('detached');
+  return {
+    mallocInfo: result.mallocInfo,
+    layout: result.layout,
+    smapsBefore: result.smapsBefore,
+    smapsAfter: result.smapsAfter,
+    trimReturned: result.trimReturned,
+    thread: result.thread ?? req.pid,
+    stoppedMs: t0 !== undefined && t2 !== undefined ? round(t2 - t0) : null,
+    attachMs: t0 !== undefined && t1 !== undefined ? round(t1 - t0) : null,
+    callMs: round(result.callMs),
+    notes,
+  };
+}
+
+async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile: string, abortFile: string) {
+  const { image, libc } = req;
+  const abs = (v: bigint) => `0x${(libc.base + v).toString(16)}`;
+  const addr: Record<string, string> = {};
+  for (const name of ['memfd_create', 'fdopen', 'setvbuf', 'fclose', 'close', 'malloc_info', 'malloc_trim']) {
+    const sym = image.symbols.get(name);
+    if (!sym) {
+      throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `the target's libc has no ${name}()`, {
+        hint: name === 'memfd_create' ? 'glibc older than 2.27 is not supported yet.' : 'is this really glibc?',
+      });
+    }
+    addr[name] = abs(sym.value);
+  }
+  const name = image.findString(MEMFD_NAME);
+  const mode = image.findString('w');
+  if (name === null || mode === null) throw new HeapgapError('UNSUPPORTED_ALLOCATOR', "cannot find the argument strings in the target's libc");
+  addr.name = abs(name);
+  addr.mode = abs(mode);
+  const forbiddenRanges = [...image.symbols]
+    .filter(([n, s]) => FORBIDDEN_SYMBOLS.test(n) && s.size > 0)
+    .map(([, s]) => [abs(s.value), abs(s.value + BigInt(s.size))]);
+  const libcText = image.segments.filter((s) => s.flags & 1).map((s) => [abs(s.vaddr), abs(s.vaddr + BigInt(s.memsz))]);
+  return {
+    mode: req.mode,
+    pad: req.pad,
+    addr,
+    forbiddenFrames: FORBIDDEN_FRAMES,
+    forbiddenRanges,
+    libcText,
+    threadOrder: await threadOrder(req.pid, libc.base, image),
+    watchdogSignals: watchdogSignals(status),
+    callBudgetMs: req.callBudgetMs,
+    heapCandidates: req.heapCandidates.map((c) => `0x${c.toString(16)}`),
+    layout: req.layout,
+    resultFile,
+    abortFile,
+  };
+}
+
+/**
+ * Threads blocked in a syscall whose pc is in libc come first: those are the ones the driver can
+ * call from. Read from /proc before attaching so the stop does not wait on it.
+ */
+async function threadOrder(pid: number, base: bigint, image: LibcImage): Promise<number[]> {
+  const text = image.segments.filter((s) => s.flags & 1).map((s) => [base + s.vaddr, base + s.vaddr + BigInt(s.memsz)] as const);
+  const scored: [number, number][] = [];
+  for (const tid of await listTasks(pid).catch(() => [] as number[])) {
+    const line = (await readProc(pid, `task/${tid}/syscall`).catch(() => 'running')).trim();
+    const parts = line.split(' ');
+    const pc = parts.length >= 9 && /^\d+$/.test(parts[0]!) ? BigInt(parts[8]!) : null;
+    const inLibc = pc !== null && text.some(([lo, hi]) => pc >= lo && pc < hi);
+    scored.push([tid, inLibc ? 0 : pc !== null ? 1 : 2]);
+  }
+  return scored.sort((a, b) => a[1] - b[1]).map(([tid]) => tid);
+}
+
+/** Signals the watchdog may use to unwind a call: not caught by the target, ignored by default. */
+function watchdogSignals(status: ProcStatus): [number, string][] {
+  const candidates: [number, string][] = [[28, 'SIGWINCH'], [23, 'SIGURG']];
+  return candidates.filter(([sig]) => !hasSignal(status.sigCgt, sig));
+}
+
+/**
+ * A fault in the called function must be caught and unwound, not delivered. But runtimes that
+ * install a SIGSEGV handler (JVM safepoint polls, V8, Python's faulthandler) raise it on purpose
+ * in their own threads: those targets get their signals passed through untouched.
+ */
+function segvHandling(status: ProcStatus): string[] {
+  const sigs = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT'];
+  const numbers: Record<string, number> = { SIGSEGV: 11, SIGBUS: 7, SIGILL: 4, SIGFPE: 8, SIGABRT: 6 };
+  return sigs.filter((s) => !hasSignal(status.sigCgt, numbers[s]!)).flatMap((s) => ['-iex', `handle ${s} stop print nopass`]);
+}
+
+/** After gdb: the target must be the same process, untraced, and not left stopped. */
+async function afterChecks(pid: number, before: { status: ProcStatus; startTime: string }): Promise<string[]> {
+  const notes: string[] = [];
+  let status: ProcStatus | null = null;
+  for (let i = 0; i < 100; i++) {
+    try {
+      status = parseStatus(await readProc(pid, 'status'));
+    } catch {
+      status = null;
+      break;
+    }
+    if (status.tracerPid === 0) break;
+    await sleep(10);
+  }
+  const startTime = await readStartTime(pid).catch(() => null);
+  if (!status || startTime !== before.startTime || status.state === 'Z' || status.state === 'X') {
+    throw new HeapgapError('PROCESS_GONE', `process ${pid} exited while heapgap was attached`, {
+      hint: 'nothing was measured. If it exited on its own, run heapgap again on the new process.',
+    });
+  }
+  if (status.tracerPid !== 0) notes.push(`the target is still traced by pid ${status.tracerPid} after gdb exited`);
+  if ((status.state === 'T' || status.state === 't') && before.status.state !== 'T') {
+    process.kill(pid, 'SIGCONT');
+    notes.push('the target was left in group-stop after detach and was resumed with SIGCONT');
+  }
+  const left = await leftoverMemfds(pid, MEMFD_NAME);
+  if (left.length > 0) notes.push(`memfd ${left.join(', ')} left open in the target`);
+  return notes;
+}
+
+async function readResult(file: string): Promise<DriverResult | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as DriverResult;
+  } catch {
+    return null;
+  }
+}
+
+function attachFailure(pid: number, stderr: string, exitCode: number | undefined, interrupted: boolean, late: boolean): HeapgapError {
+  if (/ptrace: Operation not permitted|Could not attach to process/i.test(stderr)) {
+    return new HeapgapError('PTRACE_DENIED', `not allowed to attach to process ${pid}`, {
+      hint: 'run as the same user with kernel.yama.ptrace_scope=0, or as root / with CAP_SYS_PTRACE (containers: --cap-add=SYS_PTRACE).',
+    });
+  }
+  if (/No such process/i.test(stderr)) return procError(pid, 'status', Object.assign(new Error('gone'), { code: 'ENOENT' }));
+  if (interrupted) return new HeapgapError('INTERRUPTED', 'interrupted before attaching; the target was not touched');
+  if (late) return new HeapgapError('TIMEOUT', 'timed out before attaching; the target was not touched', { hint: 'raise --timeout.' });
+  const last = stderr.trim().split('\n').filter((l) => !/^warning:/.test(l)).pop() ?? '';
+  return new HeapgapError('GDB_FAILED', `gdb failed (exit ${exitCode ?? '?'})${last ? `: ${last}` : ''}`, { hint: 'run with HEAPGAP_DEBUG=1 to see gdb\'s output.' });
+}
+
+function driverFailure(pid: number, result: DriverResult, interrupted: boolean): HeapgapError {
+  const message = result.error?.message ?? 'malloc_info produced no output';
+  if (interrupted) return new HeapgapError('INTERRUPTED', `interrupted; detached from ${pid} cleanly (${message})`);
+  if (result.interrupted) return new HeapgapError('CALL_TIMEOUT', message, { hint: 'the allocator was busy; try again, or raise --call-budget.' });
+  if (/no thread is parked/.test(message)) {
+    const reasons = Object.entries(result.rejected).slice(0, 4).map(([t, r]) => `${t}: ${r}`).join('; ');
+    return new HeapgapError('NO_SAFE_THREAD', `${message} [${reasons}]`, { hint: 'every thread was busy inside the allocator or in user code; try again in a moment.' });
+  }
+  return new HeapgapError('GDB_FAILED', `the call into ${pid} failed: ${message}`, { hint: 'the target was detached and checked; nothing was changed.' });
+}
+
+function gdbSpawnError(cause: unknown): HeapgapError {
+  return new HeapgapError('GDB_MISSING', 'gdb is not installed (or not on PATH)', { cause, hint: 'install it: apt-get install gdb (Debian/Ubuntu), dnf install gdb (Fedora/RHEL).' });
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,290 @@
+# heapgap's side of the safe-call protocol, run by gdb's Python right after `attach`.
+# Everything that can be decided outside the stop was decided by src/collect/gdb.ts and arrives in
+# the JSON file named by $HEAPGAP_PARAMS; this script only does what needs the target stopped:
+# pick a thread that holds no allocator lock, make the calls, read allocator metadata, clean up.
+# It never raises: every outcome goes to the result file, and gdb then detaches.
+import ctypes
+import json
+import os
+import re
+import struct
+import threading
+import time
+
+import gdb
+
+P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
+T_ENTER = time.monotonic()
+RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {},
+          "mallocInfo": None, "layout": None, "smapsBefore": None, "smapsAfter": None,
+          "trimReturned": None, "callMs": 0.0, "interrupted": False, "cleanup": []}
+INF = gdb.selected_inferior()
+PID = INF.pid
+LIBC = ctypes.CDLL(None, use_errno=True)
+SYS_TGKILL = 234
+SYS_FUTEX = "202"
+
+
+class Refused(Exception):
+    pass
+
+
+def step(msg):
+    RESULT["steps"].append([round((time.monotonic() - T_ENTER) * 1000, 3), msg])
+
+
+def aborted():
+    return os.path.exists(P["abortFile"])
+
+
+def mem(addr, n):
+    return bytes(INF.read_memory(addr, n))
+
+
+def u64(addr):
+    return struct.unpack("<Q", mem(addr, 8))[0]
+
+
+# ---- choosing the thread -------------------------------------------------------------------
+
+FORBID = re.compile(P["forbiddenFrames"])
+RANGES = [(int(a, 16), int(b, 16)) for a, b in P["forbiddenRanges"]]
+TEXT = [(int(a, 16), int(b, 16)) for a, b in P["libcText"]]
+OUTERMOST = {"start_thread", "__libc_start_main", "__libc_start_call_main", "clone", "clone3", "_start"}
+
+
+def in_ranges(pc, ranges):
+    return any(lo <= pc < hi for lo, hi in ranges)
+
+
+def verdict(th):
+    """(reason or None, complete): None when the thread is parked in a libc syscall and no frame
+    of its stack is inside the allocator, stdio, the dynamic loader, fork, exit or a signal handler."""
+    th.switch()
+    frame = gdb.newest_frame()
+    pc = frame.pc()
+    if not in_ranges(pc, TEXT):
+        return "not inside libc", False
+    try:
+        if mem(pc - 2, 2) != b"\x0f\x05":
+            return "not parked at a syscall instruction", False
+    except gdb.MemoryError:
+        return "pc unreadable", False
+    depth = 0
+    while frame is not None and depth < 96:
+        if frame.type() == gdb.SIGTRAMP_FRAME:
+            return "running a signal handler", False
+        name = frame.name() or ""
+        at = frame.pc() - (0 if depth == 0 else 1)
+        if (name and FORBID.search(name)) or in_ranges(at, RANGES):
+            return "inside %s" % (name or hex(at)), False
+        if name in OUTERMOST:
+            return None, True
+        try:
+            frame = frame.older()
+        except gdb.error:
+            break
+        depth += 1
+    return None, False
+
+
+def choose_thread():
+    by_tid = {th.ptid[1]: th for th in INF.threads()}
+    order = [t for t in P["threadOrder"] if t in by_tid] + [t for t in by_tid if t not in P["threadOrder"]]
+    fallback = None
+    for tid in order:
+        try:
+            reason, complete = verdict(by_tid[tid])
+        except gdb.error as e:
+            reason, complete = "unwind failed: %s" % e, False
+        if reason is not None:
+            RESULT["rejected"][str(tid)] = reason
+            continue
+        if complete:
+            return by_tid[tid]
+        fallback = fallback or by_tid[tid]
+    return fallback
+
+
+# ---- calls ---------------------------------------------------------------------------------
+
+def thread_syscall(tid):
+    try:
+        with open("/proc/%d/task/%d/syscall" % (PID, tid)) as f:
+            return f.read().split(" ", 1)[0].strip()
+    except OSError:
+        return ""
+
+
+class Watchdog(threading.Thread):
+    """Unwinds a call that waits on a lock past its time budget (or on abort).
+    Only a thread blocked in futex is interrupted: a call that is computing may hold an arena
+    lock, and unwinding it then would leave that lock held forever."""
+
+    def __init__(self, tid, sig, budget_ms):
+        super().__init__(daemon=True)
+        self.tid, self.sig, self.budget = tid, sig, budget_ms / 1000.0
+        self.done = threading.Event()
+        self.fired = False
+
+    def run(self):
+        start = time.monotonic()
+        while not self.done.wait(0.005):
+            late = time.monotonic() - start > self.budget
+            if (late or aborted()) and thread_syscall(self.tid) == SYS_FUTEX:
+                self.fired = True
+                LIBC.syscall(SYS_TGKILL, PID, self.tid, self.sig)
+                return
+
+
+def call(expr, interruptible=None):
+    """Runs one inferior call; interruptible = (tid, signal, budget_ms) for calls safe to unwind."""
+    dog = Watchdog(*interruptible) if interruptible else None
+    t0 = time.monotonic()
+    if dog:
+        dog.start()
+    try:
+        value = gdb.parse_and_eval(expr)
+        return int(value)
+    except gdb.error as e:
+        if dog and dog.fired:
+            RESULT["interrupted"] = True
+            raise Refused("the call waited on an allocator lock longer than %d ms and was unwound; "
+                          "the target's state was restored" % int(interruptible[2]))
+        raise
+    finally:
+        if dog:
+            dog.done.set()
+        RESULT["callMs"] += (time.monotonic() - t0) * 1000
+
+
+def fn(name, proto):
+    return "((%s)%s)" % (proto, P["addr"][name])
+
+
+def pick_signal(tid):
+    try:
+        with open("/proc/%d/task/%d/status" % (PID, tid)) as f:
+            blk = int(re.search(r"^SigBlk:\s*([0-9a-f]+)", f.read(), re.M).group(1), 16)
+    except (OSError, AttributeError):
+        blk = 0
+    for sig, name in P["watchdogSignals"]:
+        if not (blk >> (sig - 1)) & 1:
+            return sig, name
+    return None, None
+
+
+# ---- allocator metadata, read while stopped --------------------------------------------------
+
+def read_layout():
+    lay = P.get("layout")
+    if not lay:
+        return {"arenas": [], "note": "no malloc_state layout known for this glibc"}
+    hm, hsz = lay["heapMax"], lay["heapInfoSize"]
+    o_top, o_next, o_sys = lay["top"], lay["next"], lay["systemMem"]
+    start = None
+    for c in P["heapCandidates"]:
+        base = int(c, 16)
+        try:
+            ar, prev, size, mprot = struct.unpack("<QQQQ", mem(base, 32))
+        except gdb.MemoryError:
+            continue
+        if ar == base + hsz and 0 < size <= hm and size <= mprot <= hm:
+            start = ar
+            break
+    if start is None:
+        return {"arenas": [], "note": "no thread arena heap found"}
+    ring, a = [], start
+    while len(ring) < 65536:
+        ring.append(a)
+        a = u64(a + o_next)
+        if a == start or a == 0:
+            break
+    mains = [x for x in ring if (x - hsz) % hm != 0]
+    if len(mains) != 1:
+        return {"arenas": [], "note": "arena ring did not contain exactly one main arena"}
+    i = ring.index(mains[0])
+    ordered = ring[i:] + ring[:i]
+    arenas = []
+    for idx, ar in enumerate(ordered):
+        entry = {"index": idx, "address": hex(ar), "systemMem": u64(ar + o_sys), "top": hex(u64(ar + o_top)), "heaps": []}
+        if idx > 0:
+            h = u64(ar + o_top) & ~(hm - 1)
+            seen = 0
+            while h and seen < 100000:
+                har, prev, size, mprot = struct.unpack("<QQQQ", mem(h, 32))
+                if har != ar:
+                    entry["note"] = "heap chain left the arena at %s" % hex(h)
+                    break
+                entry["heaps"].append({"start": hex(h), "size": size, "mprotectSize": mprot})
+                h, seen = prev, seen + 1
+            entry["heaps"].reverse()
+        arenas.append(entry)
+    return {"arenas": arenas, "note": None}
+
+
+def read_text(path):
+    with open(path, "rb") as f:
+        return f.read().decode("latin-1")
+
+
+# ---- the session ---------------------------------------------------------------------------
+
+def run():
+    if aborted():
+        raise Refused("interrupted before any call")
+    th = choose_thread()
+    step("thread chosen")
+    if th is None:
+        raise Refused("no thread is parked outside the allocator (%d examined)" % len(RESULT["rejected"]))
+    tid = th.ptid[1]
+    th.switch()
+    RESULT["thread"] = tid
+    sig, signame = pick_signal(tid)
+    budget = P["callBudgetMs"]
+    if sig:
+        gdb.execute("handle %s stop print nopass" % signame, to_string=True)
+    guard = (tid, sig, budget) if sig else None
+    fd, fp = -1, 0
+    try:
+        fd = call("%s(%s, 1U)" % (fn("memfd_create", "int(*)(void*, unsigned int)"), P["addr"]["name"]))
+        if fd < 0:
+            raise Refused("memfd_create failed in the target (seccomp?)")
+        RESULT["cleanup"].append("memfd %d" % fd)
+        fp = call("(unsigned long)%s(%d, %s)" % (fn("fdopen", "void*(*)(int, void*)"), fd, P["addr"]["mode"]))
+        if fp == 0:
+            raise Refused("fdopen failed in the target")
+        call("%s(%dUL, (void*)0, 2, 0UL)" % (fn("setvbuf", "int(*)(void*, void*, int, unsigned long)"), fp))
+        step("channel ready")
+        rc = call("%s(0, %dUL)" % (fn("malloc_info", "int(*)(int, void*)"), fp), guard)
+        step("malloc_info returned %d" % rc)
+        RESULT["mallocInfo"] = read_text("/proc/%d/fd/%d" % (PID, fd))
+        RESULT["layout"] = read_layout()
+        step("layout read")
+        if P["mode"] == "trim" and not aborted():
+            RESULT["smapsBefore"] = read_text("/proc/%d/smaps" % PID)
+            step("smaps before")
+            # Never unwound: malloc_trim holds each arena lock through its madvise loop.
+            RESULT["trimReturned"] = call("%s(%dUL)" % (fn("malloc_trim", "int(*)(unsigned long)"), P["pad"]))
+            step("malloc_trim returned %d" % RESULT["trimReturned"])
+            RESULT["smapsAfter"] = read_text("/proc/%d/smaps" % PID)
+            step("smaps after")
+    finally:
+        if fp:
+            RESULT["cleanup"].append("fclose -> %d" % call("%s(%dUL)" % (fn("fclose", "int(*)(void*)"), fp)))
+        elif fd >= 0:
+            RESULT["cleanup"].append("close -> %d" % call("%s(%d)" % (fn("close", "int(*)(int)"), fd)))
+        if sig:
+            gdb.execute("handle %s nostop noprint pass" % signame, to_string=True)
+    RESULT["ok"] = True
+
+
+try:
+    run()
+except Refused as e:
+    RESULT["error"] = {"kind": "refused", "message": str(e)}
+except Exception as e:  # noqa: BLE001 - everything must reach the result file
+    RESULT["error"] = {"kind": "failed", "message": "%s: %s" % (type(e).__name__, e)}
+RESULT["driverMs"] = (time.monotonic() - T_ENTER) * 1000
+with open(P["resultFile"], "w") as out:
+    json.dump(RESULT, out)

@@ -1,0 +1,88 @@
+import { readFile, readdir, readlink } from 'node:fs/promises';
+import { HeapgapError } from '../errors.js';
+
+/** Raw text of /proc/PID/<name>. Errors become NO_SUCH_PROCESS or PTRACE_DENIED with a hint. */
+export async function readProc(pid: number, name: string): Promise<string> {
+  try {
+    return await readFile(`/proc/${pid}/${name}`, 'latin1');
+  } catch (cause) {
+    throw procError(pid, name, cause);
+  }
+}
+
+export async function readProcBuffer(pid: number, name: string): Promise<Buffer> {
+  try {
+    return await readFile(`/proc/${pid}/${name}`);
+  } catch (cause) {
+    throw procError(pid, name, cause);
+  }
+}
+
+export function procError(pid: number, name: string, cause: unknown): HeapgapError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ESRCH') {
+    return new HeapgapError('NO_SUCH_PROCESS', `no process with pid ${pid}`, { cause, hint: 'check the pid with `ps -p PID`; the process may have exited.' });
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new HeapgapError('PTRACE_DENIED', `permission denied reading /proc/${pid}/${name}`, {
+      cause,
+      hint: 'run heapgap as the user that owns the process, or as root / with CAP_SYS_PTRACE (inside a container: --cap-add=SYS_PTRACE).',
+    });
+  }
+  return new HeapgapError('NO_SUCH_PROCESS', `cannot read /proc/${pid}/${name}: ${(cause as Error).message}`, { cause });
+}
+
+/** Thread ids of the process. */
+export async function listTasks(pid: number): Promise<number[]> {
+  try {
+    return (await readdir(`/proc/${pid}/task`)).map(Number).filter(Number.isInteger);
+  } catch (cause) {
+    throw procError(pid, 'task', cause);
+  }
+}
+
+/** Field 22 of /proc/PID/stat: the start time in clock ticks, which tells a reused pid apart. */
+export async function readStartTime(pid: number): Promise<string> {
+  const stat = await readProc(pid, 'stat');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? '';
+}
+
+/** Online CPUs per /sys/devices/system/cpu/online, which is what glibc's arena limit uses. */
+export async function onlineCpus(): Promise<number> {
+  try {
+    const text = (await readFile('/sys/devices/system/cpu/online', 'latin1')).trim();
+    let n = 0;
+    for (const part of text.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n += b === undefined ? 1 : b - (a ?? b) + 1;
+    }
+    return n > 0 ? n : 1;
+  } catch {
+    return 1;
+  }
+}
+
+export async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/** Names of the process's open fds that are memfds created by heapgap (left behind = a bug). */
+export async function leftoverMemfds(pid: number, name: string): Promise<number[]> {
+  const fds: number[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return fds;
+  }
+  for (const fd of entries) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (link.startsWith(`/memfd:${name}`)) fds.push(Number(fd));
+  }
+  return fds;
+}

@@ -1,0 +1,193 @@
+import { HeapgapError } from '../errors.js';
+import { detectAllocator } from '../analyse/allocator.js';
+import { allocatorEnv, tunable } from '../parse/environ.js';
+import { parseSmaps } from '../parse/smaps.js';
+import type { Snapshot } from '../snapshot.js';
+import type { Vma } from '../types.js';
+import { readLibcImage } from './elf.js';
+import { preflight, safeCall } from './gdb.js';
+import type { SafeCallRequest } from './gdb.js';
+import { ProcMemory } from './memory.js';
+import { listTasks, onlineCpus, readOptional, readProc, readProcBuffer } from './procfs.js';
+import { VERSION } from '../version.js';
+
+export interface SnapshotOptions {
+  mode: 'inspect' | 'trim';
+  pad?: number;
+  deadline: number;
+  callBudgetMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (msg: string) => void;
+}
+
+export interface TakenSnapshot {
+  snapshot: Snapshot;
+  /** trim mode: smaps read in the stop right before and after malloc_trim, and its return value. */
+  trim: { smapsBefore: string; smapsAfter: string; returned: number } | null;
+}
+
+const MIB = 1024 * 1024;
+
+/** Everything about one live glibc process: pre-attach reading, the gdb session, post-detach measuring. */
+export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
+  const before = await preflight(pid);
+  const maps = parseSmaps(await readProc(pid, 'maps'), `/proc/${pid}/maps`);
+  const guess = detectAllocator(maps);
+  if (guess.allocator !== 'glibc' || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
+  const [image, environ, cpus] = await Promise.all([
+    readLibcImage(`/proc/${pid}/root${guess.libc.path}`),
+    readProcBuffer(pid, 'environ').then((b) => b.toString('latin1')),
+    onlineCpus(),
+  ]);
+  const env = allocatorEnv(environ);
+  const heapMax = await heapMaxFor(image.version, env);
+  const candidates = maps.filter((v) => v.pathname === '' && v.start % BigInt(heapMax) === 0n).map((v) => v.start);
+  opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}; attaching to ${pid}`);
+  const call = await safeCall({
+    pid,
+    mode: opts.mode,
+    pad: opts.pad ?? 0,
+    libc: guess.libc,
+    image,
+    heapCandidates: candidates,
+    layout: layoutFor(image.version, heapMax),
+    callBudgetMs: opts.callBudgetMs ?? 2000,
+    deadline: opts.deadline,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  } satisfies SafeCallRequest);
+  opts.onProgress?.('detached; measuring');
+  const smapsText = call.smapsBefore ?? (await readProc(pid, 'smaps'));
+  const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
+  const vmas = parseSmaps(smapsText, `/proc/${pid}/smaps`);
+  const memory = await ProcMemory.open(pid);
+  try {
+    const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
+    const notes = [...call.notes];
+    if (call.layout.note) notes.push(`arena join inferred: ${call.layout.note}`);
+    if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
+    const snapshot: Snapshot = {
+      schema: 'heapgap.capture/1',
+      heapgapVersion: VERSION,
+      takenAt: new Date().toISOString(),
+      pid,
+      comm: before.status.name,
+      cpus,
+      allocator: 'glibc',
+      allocatorEvidence: guess.libc.path,
+      glibcVersion: image.version,
+      env,
+      heapMax,
+      raw: { smaps: smapsText, status: statusText, mallocInfo: call.mallocInfo },
+      layout: call.layout,
+      claims,
+      stackPointers: sps.map(hex),
+      pause: { stoppedMs: call.stoppedMs, attachMs: call.attachMs, callMs: call.callMs },
+      notes,
+    };
+    const trim = opts.mode === 'trim' && call.smapsBefore && call.smapsAfter && call.trimReturned !== null
+      ? { smapsBefore: call.smapsBefore, smapsAfter: call.smapsAfter, returned: call.trimReturned }
+      : null;
+    return { snapshot, trim };
+  } finally {
+    await memory.close();
+  }
+}
+
+function unsupported(pid: number, allocator: string, evidence: string | null): HeapgapError {
+  const hints: Record<string, string> = {
+    jemalloc: "use jemalloc's own statistics (MALLOC_CONF=stats_print:true, or mallctl \"stats.*\"); heapgap reads glibc malloc only.",
+    tcmalloc: "use tcmalloc's MallocExtension::GetStats() or its heap profiler; heapgap reads glibc malloc only.",
+    mimalloc: 'use MIMALLOC_SHOW_STATS=1; heapgap reads glibc malloc only.',
+    musl: "musl's malloc has no malloc_info; heapgap reads glibc malloc only.",
+    static: 'a statically linked program carries its own allocator; heapgap needs glibc loaded as libc.so.6.',
+    unknown: 'no glibc (libc.so.6) is mapped in the process.',
+  };
+  return new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} does not use glibc malloc: ${allocator}${evidence ? ` (${evidence})` : ''}`, { hint: hints[allocator] ?? hints.unknown! });
+}
+
+/** HEAP_MAX_SIZE: 64 MiB on 64-bit, or 4 x the huge page size with glibc.malloc.hugetlb >= 2 (2.35+). */
+async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
+  const hugetlb = tunable(env, 'hugetlb');
+  if (hugetlb !== null && hugetlb >= 2 && versionAtLeast(version, 2, 35)) {
+    const meminfo = (await readOptional('/proc/meminfo')) ?? '';
+    const kb = /^Hugepagesize:\s+(\d+) kB/m.exec(meminfo)?.[1];
+    if (kb) return Math.max(64 * MIB, 4 * Number(kb) * 1024);
+  }
+  return 64 * MIB;
+}
+
+/** malloc_state / heap_info offsets on x86-64 (reference §5); null where heapgap does not know them. */
+function layoutFor(version: string | null, heapMax: number): SafeCallRequest['layout'] {
+  if (!version) return null;
+  const heapInfoSize = versionAtLeast(version, 2, 35) ? 48 : 32;
+  if (versionAtLeast(version, 2, 27) && !versionAtLeast(version, 2, 43)) return { heapMax, heapInfoSize, top: 96, next: 2160, systemMem: 2184 };
+  if (versionAtLeast(version, 2, 23)) return { heapMax, heapInfoSize, top: 88, next: 2152, systemMem: 2176 };
+  return null;
+}
+
+export function versionAtLeast(version: string | null, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version ?? '');
+  return m !== null && (Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor));
+}
+
+/** Stack pointers of threads blocked in a syscall: the VMAs holding them are stacks. */
+async function stackPointers(pid: number): Promise<bigint[]> {
+  const sps: bigint[] = [];
+  for (const tid of await listTasks(pid).catch(() => [] as number[])) {
+    const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
+    if (parts.length >= 9 && /^0x[0-9a-f]+$/.test(parts[7]!)) sps.push(BigInt(parts[7]!));
+  }
+  return sps;
+}
+
+/** Each thread-arena heap: its read-write part (with its Rss) and its PROT_NONE reserve. */
+async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: { start: string; size: number; mprotectSize: number }[] }[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
+  const claims: Snapshot['claims'] = [];
+  const ranges: { start: bigint; end: bigint; arena: number | null }[] = [];
+  if (arenas.length > 0) {
+    for (const arena of arenas) for (const h of arena.heaps) ranges.push({ start: BigInt(h.start), end: BigInt(h.start) + BigInt(heapMax), arena: arena.index });
+  } else {
+    for (const start of candidates) ranges.push({ start, end: start + BigInt(heapMax), arena: null });
+  }
+  for (const r of ranges) {
+    for (const vma of vmas) {
+      if (vma.end <= r.start || vma.start >= r.end) continue;
+      const start = vma.start > r.start ? vma.start : r.start;
+      const end = vma.end < r.end ? vma.end : r.end;
+      const exact = start === vma.start && end === vma.end;
+      const rss = exact ? vma.rss : ((await memory.residentBytes(start, end)) ?? 0);
+      claims.push({ start: hex(start), end: hex(end), category: 'arena', rss, arena: r.arena });
+    }
+  }
+  return claims;
+}
+
+/**
+ * Mmapped chunks: anonymous read-write VMAs outside the arenas whose first bytes are a chunk header
+ * with IS_MMAPPED set. Several chunks (and other memory) can share one VMA, so the walk goes chunk
+ * by chunk and stops at the first thing that is not one.
+ */
+async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
+  const claims: Snapshot['claims'] = [];
+  if (!memory.canRead) return claims;
+  const inArena = (v: Vma) => candidates.some((c) => v.start >= c && v.start < c + BigInt(heapMax));
+  for (const vma of vmas) {
+    if (vma.pathname !== '' || !vma.perms.startsWith('rw') || inArena(vma)) continue;
+    let at = vma.start;
+    while (at + 16n <= vma.end) {
+      const header = await memory.u64pair(at);
+      if (!header) break;
+      const [prevSize, sizeField] = header;
+      const size = sizeField & ~7n;
+      if ((sizeField & 7n) !== 2n || prevSize !== 0n || size === 0n || size % 4096n !== 0n || at + size > vma.end) break;
+      const exact = at === vma.start && at + size === vma.end;
+      const rss = exact ? vma.rss : ((await memory.residentBytes(at, at + size)) ?? 0);
+      claims.push({ start: hex(at), end: hex(at + size), category: 'mmap-chunk', rss, arena: null });
+      at += size;
+    }
+  }
+  return claims;
+}
+
+const hex = (n: bigint) => `0x${n.toString(16)}`;

@@ -1,0 +1,105 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { CountSize, MallocInfo, MallocInfoHeap, SizeRow } from '../types.js';
+import { HeapgapError, excerpt } from '../errors.js';
+
+type Attrs = Record<string, string | undefined>;
+interface XmlHeap {
+  nr?: string;
+  sizes?: { size?: Attrs[]; unsorted?: Attrs[] } | string;
+  total?: Attrs[];
+  system?: Attrs[];
+  aspace?: Attrs[];
+}
+interface XmlMalloc {
+  version?: string;
+  heap?: XmlHeap[];
+  total?: Attrs[];
+  system?: Attrs[];
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseAttributeValue: false,
+  parseTagValue: false,
+  isArray: (name) => ['heap', 'size', 'unsorted', 'total', 'system', 'aspace'].includes(name),
+});
+
+/**
+ * Parses the XML glibc's malloc_info(0, fp) prints, in every variant seen from 2.17 to master:
+ * the format is told by which elements are present, never by a version number.
+ */
+export function parseMallocInfo(xml: string, source = 'malloc_info'): MallocInfo {
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) {
+    throw new HeapgapError('BAD_INPUT', `${source}: not well-formed XML at line ${valid.err.line}: ${valid.err.msg}`);
+  }
+  const doc = parser.parse(xml) as { malloc?: XmlMalloc | string };
+  const root = doc.malloc;
+  if (root === undefined || typeof root !== 'object') {
+    throw new HeapgapError('BAD_INPUT', `${source}: expected a <malloc version="1"> root element, got ${excerpt(xml)}`);
+  }
+  const heaps = (root.heap ?? []).map((h, i) => parseHeap(h, `${source} heap #${i}`));
+  if (heaps.length === 0) throw new HeapgapError('BAD_INPUT', `${source}: expected at least one <heap nr="0">, found none`);
+  heaps.forEach((h, i) => {
+    if (h.nr !== i) throw new HeapgapError('BAD_INPUT', `${source}: expected heap nr="${i}", got nr="${h.nr}"`);
+  });
+  return {
+    version: root.version ?? '',
+    heaps,
+    totalFast: typed(root.total, 'fast', source),
+    totalRest: typed(root.total, 'rest', source),
+    totalMmap: typed(root.total, 'mmap', source),
+    systemCurrent: num(pick(root.system, 'current')?.size, `${source} <system type="current">`),
+    systemMax: num(pick(root.system, 'max')?.size, `${source} <system type="max">`),
+  };
+}
+
+function parseHeap(h: XmlHeap, where: string): MallocInfoHeap {
+  const sizes = typeof h.sizes === 'object' ? h.sizes : {};
+  const rows: SizeRow[] = [
+    ...(sizes.size ?? []).map((a) => row('size', a, where)),
+    ...(sizes.unsorted ?? []).map((a) => row('unsorted', a, where)),
+  ];
+  const aspaceTotal = pick(h.aspace, 'total');
+  const aspaceMprotect = pick(h.aspace, 'mprotect');
+  const subheaps = pick(h.aspace, 'subheaps');
+  return {
+    nr: num(h.nr, `${where} nr`),
+    rows,
+    fast: typed(h.total, 'fast', where),
+    rest: typed(h.total, 'rest', where),
+    systemCurrent: num(pick(h.system, 'current')?.size, `${where} <system type="current">`),
+    systemMax: num(pick(h.system, 'max')?.size, `${where} <system type="max">`),
+    aspaceTotal: aspaceTotal ? num(aspaceTotal.size, `${where} <aspace type="total">`) : null,
+    aspaceMprotect: aspaceMprotect ? num(aspaceMprotect.size, `${where} <aspace type="mprotect">`) : null,
+    subheaps: subheaps ? num(subheaps.size, `${where} <aspace type="subheaps">`) : null,
+  };
+}
+
+function row(kind: SizeRow['kind'], a: Attrs, where: string): SizeRow {
+  return {
+    kind,
+    from: num(a.from, `${where} <${kind}> from`),
+    to: num(a.to, `${where} <${kind}> to`),
+    total: num(a.total, `${where} <${kind}> total`),
+    count: num(a.count, `${where} <${kind}> count`),
+  };
+}
+
+function pick(list: Attrs[] | undefined, type: string): Attrs | undefined {
+  return list?.find((a) => a.type === type);
+}
+
+function typed(list: Attrs[] | undefined, type: string, where: string): CountSize | null {
+  const a = pick(list, type);
+  if (!a) return null;
+  return { count: num(a.count, `${where} <total type="${type}"> count`), size: num(a.size, `${where} <total type="${type}"> size`) };
+}
+
+function num(value: string | undefined, what: string): number {
+  if (value === undefined || !/^\d{1,16}$/.test(value)) {
+    throw new HeapgapError('BAD_INPUT', `${what}: expected a non-negative integer, got ${value === undefined ? 'nothing' : excerpt(value)}`);
+  }
+  return Number(value);
+}

@@ -1,0 +1,49 @@
+import type { ProcStatus } from '../types.js';
+import { HeapgapError, excerpt } from '../errors.js';
+
+/** Parses /proc/PID/status. Only the fields heapgap needs are required. */
+export function parseStatus(text: string, source = 'status'): ProcStatus {
+  const map = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) map.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const need = (key: string): string => {
+    const value = map.get(key);
+    if (value === undefined) {
+      throw new HeapgapError('BAD_INPUT', `${source}: expected a \`${key}:\` line, got ${excerpt(text)}`);
+    }
+    return value;
+  };
+  const int = (key: string): number => {
+    const value = need(key);
+    const n = Number.parseInt(value, 10);
+    if (!Number.isFinite(n)) throw new HeapgapError('BAD_INPUT', `${source}: ${key} is not a number: ${excerpt(value)}`);
+    return n;
+  };
+  const hex = (key: string): bigint => {
+    const value = map.get(key);
+    if (value === undefined || !/^[0-9a-f]+$/i.test(value)) return 0n;
+    return BigInt(`0x${value}`);
+  };
+  const kb = map.get('VmRSS');
+  return {
+    name: need('Name'),
+    state: need('State').charAt(0),
+    tgid: int('Tgid'),
+    tracerPid: int('TracerPid'),
+    uid: Number.parseInt(need('Uid').split(/\s+/)[0] ?? '', 10),
+    threads: int('Threads'),
+    sigBlk: hex('SigBlk'),
+    sigIgn: hex('SigIgn'),
+    sigCgt: hex('SigCgt'),
+    seccomp: map.has('Seccomp') ? int('Seccomp') : 0,
+    capEff: hex('CapEff'),
+    vmRss: kb === undefined ? null : Number.parseInt(kb, 10) * 1024,
+  };
+}
+
+/** True when signal `sig` (1-based) is set in a SigBlk/SigCgt mask. */
+export function hasSignal(mask: bigint, sig: number): boolean {
+  return ((mask >> BigInt(sig - 1)) & 1n) === 1n;
+}

@@ -1,0 +1,225 @@
+/** Data shared by parse/, analyse/ and report/. Bytes are numbers, addresses bigint. */
+
+export type Allocator = 'glibc' | 'jemalloc' | 'tcmalloc' | 'mimalloc' | 'musl' | 'static' | 'unknown';
+
+/** One VMA from /proc/PID/smaps. All sizes in bytes. */
+export interface Vma {
+  start: bigint;
+  end: bigint;
+  perms: string;
+  offset: bigint;
+  dev: string;
+  inode: number;
+  pathname: string;
+  size: number;
+  rss: number;
+  pss: number;
+  anonymous: number;
+  swap: number;
+  /** Every `Key: N kB` field of the VMA, in bytes. */
+  fields: Record<string, number>;
+}
+
+/** The fields of /proc/PID/status heapgap uses. */
+export interface ProcStatus {
+  name: string;
+  state: string;
+  tgid: number;
+  tracerPid: number;
+  uid: number;
+  threads: number;
+  sigBlk: bigint;
+  sigIgn: bigint;
+  sigCgt: bigint;
+  seccomp: number;
+  capEff: bigint;
+  vmRss: number | null;
+}
+
+/** One `<size>` or `<unsorted>` row of malloc_info, as printed. */
+export interface SizeRow {
+  kind: 'size' | 'unsorted';
+  from: number;
+  to: number;
+  total: number;
+  count: number;
+}
+
+export interface CountSize {
+  count: number;
+  size: number;
+}
+
+/** One `<heap nr=..>` of malloc_info, raw. */
+export interface MallocInfoHeap {
+  nr: number;
+  rows: SizeRow[];
+  fast: CountSize | null;
+  rest: CountSize | null;
+  systemCurrent: number;
+  systemMax: number;
+  aspaceTotal: number | null;
+  aspaceMprotect: number | null;
+  subheaps: number | null;
+}
+
+export interface MallocInfo {
+  version: string;
+  heaps: MallocInfoHeap[];
+  totalFast: CountSize | null;
+  totalRest: CountSize | null;
+  totalMmap: CountSize | null;
+  systemCurrent: number;
+  systemMax: number;
+}
+
+export type Severity = 'info' | 'warn' | 'critical';
+
+export interface RssFigures {
+  total: number;
+  anon: number;
+  file: number;
+  shmem: number;
+  swap: number;
+  pss: number;
+}
+
+export type Category =
+  | 'arena'
+  | 'mmap-chunk'
+  | 'anon-other'
+  | 'stack'
+  | 'file'
+  | 'shmem'
+  | 'kernel';
+
+export interface BreakdownRow {
+  category: Category;
+  rss: number;
+  size: number;
+  vmas: number;
+}
+
+export interface TargetInfo {
+  pid: number;
+  comm: string;
+  threads: number;
+  cpus: number;
+  allocator: Allocator;
+  glibcVersion: string | null;
+  /** Only MALLOC_* and GLIBC_TUNABLES from the target's environ. */
+  env: Record<string, string>;
+}
+
+export interface HeapRange {
+  start: string;
+  end: string;
+  size: number;
+  rss: number;
+}
+
+export interface ArenaReport {
+  index: number;
+  kind: 'main' | 'thread';
+  address: string | null;
+  heaps: HeapRange[];
+  systemBytes: number;
+  inUseBytes: number;
+  freeBytes: number;
+  fastFreeBytes: number;
+  binFreeBytes: number;
+  topBytes: number;
+  rssBytes: number;
+  heldFreeRssBytes: number;
+  pinnedTop: boolean;
+  /** What malloc_trim(pad) is expected to hand back from this arena (resident bytes). */
+  predictedTrimBytes: number;
+  /** How the arena's heaps were found: read from its heap_info/malloc_state, or inferred. */
+  join: 'memory' | 'inferred';
+}
+
+export interface FindingReport {
+  kind: string;
+  severity: Severity;
+  bytes: number | null;
+  message: string;
+  hint: string;
+}
+
+export interface ArenaMaxReport {
+  arenas: number;
+  threads: number;
+  cpus: number;
+  defaultLimit: number;
+  configured: number | null;
+}
+
+export interface InspectReport {
+  schema: 'heapgap.inspect/1';
+  target: TargetInfo;
+  rss: RssFigures;
+  breakdown: BreakdownRow[];
+  arenas: ArenaReport[];
+  mmapChunks: { count: number; bytes: number; rss: number };
+  totals: { systemBytes: number; inUseBytes: number; freeBytes: number; rssBytes: number; heldFreeRssBytes: number; predictedTrimBytes: number };
+  arenaMax: ArenaMaxReport;
+  findings: FindingReport[];
+  pause: { stoppedMs: number | null; callMs: number | null; attachMs: number | null };
+  notes: string[];
+  takenAt: string;
+}
+
+export interface TrimArenaRow {
+  index: number;
+  rssBytes: number;
+}
+
+export interface TrimSide {
+  rss: RssFigures;
+  arenas: TrimArenaRow[];
+}
+
+export interface TrimReport {
+  schema: 'heapgap.trim/1';
+  target: TargetInfo;
+  pad: number;
+  dryRun: boolean;
+  /** malloc_trim's return value: 1 if anything was released, not a byte count. null on --dry-run. */
+  returned: 0 | 1 | null;
+  before: TrimSide;
+  after: TrimSide | null;
+  releasedBytes: number | null;
+  predictedBytes: number;
+  arenas: { index: number; kind: 'main' | 'thread'; beforeRss: number; afterRss: number | null; releasedBytes: number | null; predictedBytes: number }[];
+  findings: FindingReport[];
+  pause: { stoppedMs: number | null; callMs: number | null; attachMs: number | null };
+}
+
+export interface ExperimentRun {
+  arenaMax: number | 'default';
+  peakRssBytes: number;
+  finalRssBytes: number;
+  exitCode: number | null;
+  wallMs: number;
+  arenas: number | null;
+  repeats: number;
+  savingVsDefault: number | null;
+}
+
+export interface ExperimentReport {
+  schema: 'heapgap.experiment/1';
+  command: string[];
+  runs: ExperimentRun[];
+}
+
+export interface DiffReport {
+  schema: 'heapgap.diff/1';
+  before: { pid: number; takenAt: string };
+  after: { pid: number; takenAt: string };
+  rss: { before: number; after: number; delta: number };
+  breakdown: { category: Category; before: number; after: number; delta: number }[];
+  arenas: { key: string; index: number | null; before: ArenaReport | null; after: ArenaReport | null; rssDelta: number; inUseDelta: number; heldFreeDelta: number }[];
+  findings: { appeared: FindingReport[]; resolved: FindingReport[] };
+}
+
+export type AnyReport = InspectReport | TrimReport | ExperimentReport | DiffReport;
