@@ -214,6 +214,8 @@ export interface ExperimentReport {
 
 export interface DiffReport {
   schema: 'heapgap.diff/1';
+  /** The process of the AFTER document. */
+  target: TargetInfo;
   before: { pid: number; takenAt: string };
   after: { pid: number; takenAt: string };
   rss: { before: number; after: number; delta: number };

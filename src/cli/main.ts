@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { rename, writeFile } from 'node:fs/promises';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { HeapgapError, exitCodeFor } from '../errors.js';
 import { FORMATS, REPORTERS } from '../report/index.js';
 import type { Format } from '../report/index.js';
@@ -46,9 +46,9 @@ function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions 
       const format: Format = opts.json ? 'json' : opts.format;
       const color = opts.color && !process.env.NO_COLOR && !opts.output && process.stdout.isTTY === true;
       const docs = [outcome.doc, ...(outcome.also ?? [])];
-      const text = format === 'json' && docs.length > 1
+      const text = outcome.raw ?? (format === 'json' && docs.length > 1
         ? `${JSON.stringify(docs, null, 2)}\n`
-        : docs.map((d) => REPORTERS[format](d, { color })).join(format === 'text' ? '\n' : '');
+        : docs.map((d) => REPORTERS[format](d, { color })).join(format === 'text' ? '\n' : ''));
       await emit(text, opts.output);
       if (opts.failOn && outcome.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn!])) process.exitCode = 1;
     } finally {
@@ -89,10 +89,47 @@ export function buildProgram(): Command {
     .option('--dry-run', 'predict the release from malloc_info without calling malloc_trim')
     .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true })));
 
+  common(program.command('experiment').argument('<command...>', 'the workload, after --').description('run a command once per MALLOC_ARENA_MAX value and compare peak and final Rss'), 3_600_000)
+    .requiredOption('--arena-max <list>', 'comma-separated values, e.g. 1,2,4,default')
+    .addOption(new Option('--via <how>', 'set the cap with MALLOC_ARENA_MAX or GLIBC_TUNABLES').choices(['env', 'tunables']).default('env'))
+    .option('--repeat <n>', 'runs per value (medians are reported)', (v) => positiveInt(v, '--repeat'), 1)
+    .option('--duration <duration>', 'stop the command (SIGTERM, then SIGKILL) after this long', parseDuration)
+    .option('--load <shell-command>', 'run this alongside each run, after --warmup')
+    .option('--warmup <duration>', 'wait before starting --load', parseDuration, 1000)
+    .option('--sample-interval <duration>', 'how often the Rss of the process tree is sampled', parseDuration, 50)
+    .action(action(async (ctx, opts, command: string[]) => (await import('./commands/experiment.js')).experiment(command, ctx, {
+      arenaMax: opts.arenaMax as string,
+      via: opts.via as 'env' | 'tunables',
+      repeat: opts.repeat as number,
+      durationMs: (opts.duration as number | undefined) ?? null,
+      load: (opts.load as string | undefined) ?? null,
+      warmupMs: opts.warmup as number,
+      sampleMs: opts.sampleInterval as number,
+    })));
+
+  common(program.command('capture').argument('<pid>', 'process id', parsePid).description('save everything inspect needs to one file (-o FILE), to be reported elsewhere'))
+    .action(action(async (ctx, opts, pid: number) => {
+      if (!opts.output) throw new HeapgapError('USAGE', 'capture needs -o FILE', { hint: 'heapgap capture PID -o before.json' });
+      const outcome = await (await import('./commands/files.js')).capture(pid, ctx);
+      ctx.progress(`captured pid ${pid} to ${opts.output}`);
+      return outcome;
+    }));
+
+  common(program.command('report').argument('<file>', 'a capture (or inspect --json) file; - for stdin').description('render a capture exactly as inspect would have'))
+    .action(action(async (_ctx, _opts, file: string) => (await import('./commands/files.js')).reportFile(file)));
+
+  common(program.command('diff').argument('<before>').argument('<after>').description('what changed between two captures or inspect JSON files, arena by arena'))
+    .action(action(async (_ctx, _opts, before: string, after: string) => (await import('./commands/files.js')).diff(before, after)));
+
   common(program.command('demo').description('start a bundled target that fragments its heap, inspect it, trim it, and show before/after'), 120_000)
     .action(action(async (ctx) => (await import('./commands/demo.js')).demo(ctx)));
 
   return program;
+}
+
+function positiveInt(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${what}: expected a positive integer, got "${value}"`);
+  return Number(value);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,88 @@
+import type { Snapshot } from '../snapshot.js';
+import type { InspectReport } from '../types.js';
+import { HeapgapError, excerpt } from '../errors.js';
+
+/** A document heapgap reads back: a capture, or an inspect --json output (for diff). */
+export type Loaded = { kind: 'capture'; snapshot: Snapshot } | { kind: 'inspect'; report: InspectReport };
+
+/** Parses and validates a capture or inspect JSON file; every failure names the file and the field. */
+export function parseDocument(text: string, source: string): Loaded {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new HeapgapError('BAD_INPUT', `${source}: not JSON (${(cause as Error).message}); got ${excerpt(text)}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
+  }
+  const obj = record(doc, source, 'the document');
+  if (obj.schema === 'heapgap.inspect/1') return { kind: 'inspect', report: checkInspect(obj, source) };
+  if (obj.schema !== 'heapgap.capture/1') {
+    throw new HeapgapError('BAD_INPUT', `${source}: expected schema "heapgap.capture/1" or "heapgap.inspect/1", got ${excerpt(String(obj.schema))}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
+  }
+  return { kind: 'capture', snapshot: checkSnapshot(obj, source) };
+}
+
+function checkSnapshot(o: Record<string, unknown>, src: string): Snapshot {
+  num(o, 'pid', src);
+  num(o, 'cpus', src);
+  num(o, 'heapMax', src);
+  str(o, 'takenAt', src);
+  str(o, 'comm', src);
+  const raw = record(o.raw, src, 'raw');
+  str(raw, 'smaps', src, 'raw.');
+  str(raw, 'status', src, 'raw.');
+  if (raw.mallocInfo !== null) str(raw, 'mallocInfo', src, 'raw.');
+  const env = record(o.env, src, 'env');
+  for (const [k, v] of Object.entries(env)) if (typeof v !== 'string') fail(src, `env.${k}`, 'a string', v);
+  list(o, 'claims', src).forEach((c, i) => {
+    const claim = record(c, src, `claims[${i}]`);
+    hexStr(claim, 'start', src, `claims[${i}].`);
+    hexStr(claim, 'end', src, `claims[${i}].`);
+    num(claim, 'rss', src, `claims[${i}].`);
+    if (claim.category !== 'arena' && claim.category !== 'mmap-chunk') fail(src, `claims[${i}].category`, '"arena" or "mmap-chunk"', claim.category);
+  });
+  list(o, 'stackPointers', src).forEach((s, i) => typeof s === 'string' && /^0x[0-9a-f]+$/.test(s) ? undefined : fail(src, `stackPointers[${i}]`, 'a hex address', s));
+  list(o, 'notes', src);
+  if (o.layout !== null) {
+    const layout = record(o.layout, src, 'layout');
+    list(layout, 'arenas', src).forEach((a, i) => {
+      const arena = record(a, src, `layout.arenas[${i}]`);
+      num(arena, 'systemMem', src, `layout.arenas[${i}].`);
+      list(arena, 'heaps', src).forEach((h, j) => num(record(h, src, `layout.arenas[${i}].heaps[${j}]`), 'size', src, `layout.arenas[${i}].heaps[${j}].`));
+    });
+  }
+  return o as unknown as Snapshot;
+}
+
+function checkInspect(o: Record<string, unknown>, src: string): InspectReport {
+  record(o.target, src, 'target');
+  record(o.rss, src, 'rss');
+  num(record(o.rss, src, 'rss'), 'total', src, 'rss.');
+  list(o, 'breakdown', src);
+  list(o, 'arenas', src).forEach((a, i) => {
+    const arena = record(a, src, `arenas[${i}]`);
+    for (const k of ['index', 'rssBytes', 'inUseBytes', 'heldFreeRssBytes']) num(arena, k, src, `arenas[${i}].`);
+  });
+  list(o, 'findings', src);
+  return o as unknown as InspectReport;
+}
+
+function record(v: unknown, src: string, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(src, what, 'an object', v);
+  return v as Record<string, unknown>;
+}
+function list(o: Record<string, unknown>, k: string, src: string): unknown[] {
+  if (!Array.isArray(o[k])) fail(src, k, 'an array', o[k]);
+  return o[k] as unknown[];
+}
+function num(o: Record<string, unknown>, k: string, src: string, prefix = ''): void {
+  if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || (o[k] as number) < 0) fail(src, prefix + k, 'a non-negative number', o[k]);
+}
+function str(o: Record<string, unknown>, k: string, src: string, prefix = ''): void {
+  if (typeof o[k] !== 'string') fail(src, prefix + k, 'a string', o[k]);
+}
+function hexStr(o: Record<string, unknown>, k: string, src: string, prefix = ''): void {
+  if (typeof o[k] !== 'string' || !/^0x[0-9a-f]{1,16}$/.test(o[k] as string)) fail(src, prefix + k, 'a hex address like 0x7f00', o[k]);
+}
+function fail(src: string, field: string, expected: string, got: unknown): never {
+  throw new HeapgapError('BAD_INPUT', `${src}: ${field}: expected ${expected}, got ${got === undefined ? 'nothing' : excerpt(JSON.stringify(got) ?? String(got))}`);
+}
