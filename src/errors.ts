@@ -42,7 +42,7 @@ export function exitCodeFor(code: ErrorCode): number {
 }
 
 /** A short, printable excerpt of untrusted input for error messages. */
-export function excerpt(text: string, max = 60): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+export function excerpt(text: unknown, max = 60): string {
+  const flat = String(text).replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
   return JSON.stringify(flat.length > max ? `${flat.slice(0, max)}…` : flat);
 }

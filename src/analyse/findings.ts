@@ -12,7 +12,7 @@ export const FINDINGS = {
   'trim-thread-tops': { title: 'thread-arena tops are not trimmed', hint: 'malloc_trim madvises free chunks in bins but never shrinks a thread arena\'s top chunk; that memory returns only when a later free() trims it, or never. Fewer arenas keep less of it.' },
   'trim-tcache': { title: 'tcache is invisible to trim', hint: 'up to 7 chunks per size class per thread sit in tcache, counted as in use by malloc_info and never released by malloc_trim; GLIBC_TUNABLES=glibc.malloc.tcache_count=0 removes them at some speed cost.' },
   'trim-brk-pinned': { title: 'the main heap cannot shrink below a live chunk', hint: 'brk only moves down to the highest live chunk; the free pages below it were released with madvise, so Rss dropped but the [heap] mapping stayed as large.' },
-  'inferred-join': { title: 'arena heaps joined by inference', hint: 'the arena ring could not be read from the target\'s memory; per-arena Rss is not attributed. Run heapgap as root or with CAP_SYS_PTRACE.' },
+  'inferred-join': { title: 'arena heaps joined by inference', hint: 'the arena ring could not be read from the target\'s memory, so single-heap arenas were matched to heap blocks by size and arenas of several heaps were left unjoined. Run heapgap with ptrace rights over the target (same user, root or CAP_SYS_PTRACE).' },
 } as const satisfies Record<string, { title: string; hint: string }>;
 
 export type FindingKind = keyof typeof FINDINGS;

@@ -4,7 +4,7 @@ import { parseSmaps } from '../parse/smaps.js';
 import { parseStatus } from '../parse/status.js';
 import { tunable } from '../parse/environ.js';
 import type { Snapshot } from '../snapshot.js';
-import type { ArenaReport, BreakdownRow, Category, InspectReport, RssFigures, Vma } from '../types.js';
+import type { ArenaReport, BreakdownRow, Category, InspectReport, MallocInfo, RssFigures, Vma } from '../types.js';
 import { arenaFigures, sum } from './arena-figures.js';
 import { buildRegions, isShmem } from './regions.js';
 import type { Claim, Region } from './regions.js';
@@ -29,10 +29,11 @@ export function analyse(snap: Snapshot): InspectReport {
   const memoryJoin = snap.layout !== null && snap.layout.arenas.length === info.heaps.length && snap.layout.arenas.every((a, i) => a.systemMem === info.heaps[i]!.systemCurrent);
   const notes = [...snap.notes];
   if (snap.layout && snap.layout.arenas.length > 0 && !memoryJoin) notes.push('the arena ring read from memory did not match malloc_info; heaps were joined by elimination');
+  const inferred = memoryJoin ? null : inferHeaps(info.heaps, claims, snap.heapMax);
   const arenas = info.heaps.map((heap): ArenaReport => {
     const f = arenaFigures(heap);
     const main = heap.nr === 0;
-    const heaps = main ? mainHeaps(vmas) : threadHeaps(claims, heap.nr, memoryJoin);
+    const heaps = main ? mainHeaps(vmas) : memoryJoin ? threadHeaps(claims, heap.nr) : (inferred!.get(heap.nr) ?? []);
     const rssBytes = sum(heaps.map((h) => h.rss));
     const heldFreeRssBytes = Math.max(0, rssBytes - f.inUseBytes);
     const topTrim = main && f.topBytes !== null ? Math.max(0, Math.floor((f.topBytes - pad - MINSIZE - 1) / PAGE) * PAGE) : 0;
@@ -53,6 +54,7 @@ export function analyse(snap: Snapshot): InspectReport {
       pinnedTop: f.binFreeBytes + f.unsortedFreeBytes >= trimThreshold,
       predictedTrimBytes: Math.min(heldFreeRssBytes, f.trimmableBinBytes + topTrim),
       join: main || memoryJoin ? 'memory' : 'inferred',
+
     };
   });
   const chunkRegions = regions.filter((r) => r.category === 'mmap-chunk');
@@ -108,11 +110,40 @@ function mainHeaps(vmas: Vma[]): ArenaReport['heaps'] {
   return vmas.filter((v) => v.pathname === '[heap]').map((v) => ({ start: hex(v.start), end: hex(v.end), size: v.size, rss: v.rss }));
 }
 
-function threadHeaps(claims: (Claim & { arena: number | null })[], nr: number, memoryJoin: boolean): ArenaReport['heaps'] {
-  if (!memoryJoin) return [];
-  return claims
-    .filter((c) => c.category === 'arena' && c.arena === nr)
-    .map((c) => ({ start: hex(c.start), end: hex(c.end), size: Number(c.end - c.start), rss: c.rss }));
+function threadHeaps(claims: (Claim & { arena: number | null })[], nr: number): ArenaReport['heaps'] {
+  return claims.filter((c) => c.category === 'arena' && c.arena === nr).map(heapRange);
+}
+
+const heapRange = (c: Claim): ArenaReport['heaps'][number] => ({ start: hex(c.start), end: hex(c.end), size: Number(c.end - c.start), rss: c.rss });
+
+/**
+ * Without the arena ring from memory, a single-heap thread arena is matched to a heap block whose
+ * read-write length equals its `aspace mprotect` and whose Rss is nearest its `aspace total`.
+ * That is a guess, so such arenas are marked inferred; arenas of several heaps stay unjoined.
+ */
+function inferHeaps(heaps: MallocInfo['heaps'], claims: Claim[], heapMax: number): Map<number, ArenaReport['heaps']> {
+  const blocks = new Map<bigint, Claim[]>();
+  for (const c of claims.filter((x) => x.category === 'arena')) {
+    const base = c.start - (c.start % BigInt(heapMax));
+    blocks.set(base, [...(blocks.get(base) ?? []), c]);
+  }
+  const free = [...blocks.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const out = new Map<number, ArenaReport['heaps']>();
+  for (const heap of heaps.filter((h) => h.nr > 0 && (h.subheaps ?? 1) === 1 && h.aspaceMprotect !== null)) {
+    // shrink_heap madvises without mprotect: the rw length stays, the Rss follows `aspace total`.
+    const head = (base: bigint, parts: Claim[]) => parts.find((p) => p.start === base && Number(p.end - p.start) === heap.aspaceMprotect);
+    let at = -1;
+    let best = Infinity;
+    free.forEach(([base, parts], i) => {
+      const h = head(base, parts);
+      const distance = h ? Math.abs(h.rss - (heap.aspaceTotal ?? heap.systemCurrent)) : Infinity;
+      if (distance < best) [at, best] = [i, distance];
+    });
+    if (at < 0) continue;
+    out.set(heap.nr, free[at]![1].map(heapRange));
+    free.splice(at, 1);
+  }
+  return out;
 }
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;

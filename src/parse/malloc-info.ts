@@ -22,7 +22,8 @@ const parser = new XMLParser({
   attributeNamePrefix: '',
   parseAttributeValue: false,
   parseTagValue: false,
-  isArray: (name) => ['heap', 'size', 'unsorted', 'total', 'system', 'aspace'].includes(name),
+  // Called for attributes too: `size` is both an element and an attribute name here.
+  isArray: (name, _path, _leaf, isAttribute) => !isAttribute && ['heap', 'size', 'unsorted', 'total', 'system', 'aspace'].includes(name),
 });
 
 /**
@@ -97,9 +98,9 @@ function typed(list: Attrs[] | undefined, type: string, where: string): CountSiz
   return { count: num(a.count, `${where} <total type="${type}"> count`), size: num(a.size, `${where} <total type="${type}"> size`) };
 }
 
-function num(value: string | undefined, what: string): number {
-  if (value === undefined || !/^\d{1,16}$/.test(value)) {
-    throw new HeapgapError('BAD_INPUT', `${what}: expected a non-negative integer, got ${value === undefined ? 'nothing' : excerpt(value)}`);
+function num(value: unknown, what: string): number {
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) {
+    throw new HeapgapError('BAD_INPUT', `${what}: expected a non-negative integer, got ${value === undefined ? 'nothing' : excerpt(String(value))}`);
   }
   return Number(value);
 }
