@@ -1,0 +1,88 @@
+// Bad input and unsupported targets: one `heapgap:` line, a hint, the contract's exit code, no trace.
+import { afterAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { runCli } from '../helpers/cli.js';
+import { buildTarget, procState, stopAllTargets } from '../helpers/targets.js';
+
+afterAll(stopAllTargets);
+
+function clean(r: { stderr: string }): void {
+  expect(r.stderr).toMatch(/^heapgap: /m);
+  expect(r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
+}
+
+async function sleeper(env: Record<string, string> = {}, bin = 'sleep'): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const p = execa(bin, ['30'], { env, reject: false });
+  await new Promise((r) => setTimeout(r, 300));
+  return { pid: p.pid!, stop: async () => void (p.kill('SIGKILL'), await p) };
+}
+
+describe('errors', () => {
+  it('usage errors exit 2', async () => {
+    for (const args of [['inspect', 'abc'], ['inspect'], ['nosuchcommand'], ['inspect', '1', '--format', 'yaml'], ['trim', '1', '--pad', 'lots']]) {
+      const r = await runCli(args);
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      clean(r);
+    }
+  });
+
+  it('no such process exits 3 with a hint', async () => {
+    const r = await runCli(['inspect', '4194303']);
+    expect(r.exitCode).toBe(3);
+    clean(r);
+    expect(r.stderr).toMatch(/no process with pid 4194303/);
+    expect(r.stderr).toMatch(/^hint: /m);
+  });
+
+  it('a kernel thread is refused', async () => {
+    const r = await runCli(['inspect', '2']);
+    expect(r.exitCode).toBe(3);
+    clean(r);
+  });
+
+  it('a stopped target is refused and left as it was', async () => {
+    const s = await sleeper();
+    process.kill(s.pid, 'SIGSTOP');
+    const r = await runCli(['inspect', String(s.pid)]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/stopped/);
+    expect(procState(s.pid).state).toBe('T');
+    process.kill(s.pid, 'SIGCONT');
+    await s.stop();
+  });
+
+  it.skipIf(!existsSync('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'))('a jemalloc target is named, not measured', async () => {
+    const s = await sleeper({ LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' });
+    const r = await runCli(['inspect', String(s.pid)]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/jemalloc/);
+    expect(r.stdout).toBe('');
+    await s.stop();
+  });
+
+  it.skipIf(!existsSync('/usr/bin/musl-gcc'))('musl and static binaries are named, not measured', async () => {
+    const src = `${await buildTarget('single-thread')}`; // ensures the cache dir exists
+    const dir = src.slice(0, src.lastIndexOf('/'));
+    for (const [cc, flags, word] of [['musl-gcc', [], 'musl'], ['gcc', ['-static'], 'static']] as const) {
+      const bin = `${dir}/sleeper-${word}`;
+      await execa(cc, [...flags, '-x', 'c', '-o', bin, '-'], { input: '#include <unistd.h>\nint main(void){ sleep(30); return 0; }\n' });
+      const s = await sleeper({}, bin);
+      const r = await runCli(['inspect', String(s.pid)]);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(new RegExp(word));
+      await s.stop();
+    }
+  });
+
+  it('unreadable or malformed input files exit 2', async () => {
+    for (const input of ['', 'not json', '{"schema":"other"}', '{"schema":"heapgap.capture/1"}', '[]']) {
+      const r = await runCli(['report', '-'], { input });
+      expect(r.exitCode, input).toBe(2);
+      clean(r);
+    }
+    const missing = await runCli(['report', '/nonexistent/capture.json']);
+    expect(missing.exitCode).toBe(2);
+    clean(missing);
+  });
+});
