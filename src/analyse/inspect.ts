@@ -99,7 +99,7 @@ export function rssFigures(vmas: Vma[]): RssFigures {
   return { total, anon, file: Math.max(0, total - anon - shmem), shmem, swap: sum(vmas.map((v) => v.swap)), pss: sum(vmas.map((v) => v.pss)) };
 }
 
-function breakdown(regions: Region[]): BreakdownRow[] {
+export function breakdown(regions: Region[]): BreakdownRow[] {
   return CATEGORIES.map((category) => {
     const mine = regions.filter((r) => r.category === category);
     return { category, rss: sum(mine.map((r) => r.rss)), size: sum(mine.map((r) => r.size)), vmas: new Set(mine.map((r) => r.vma)).size };

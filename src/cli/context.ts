@@ -12,7 +12,8 @@ export interface RunContext {
 
 /** What a command hands back: the document to render, and the findings --fail-on looks at. */
 export interface Outcome {
-  doc: AnyReport;
+  /** The document to render; absent when `raw` says it all (capture files, watch summaries). */
+  doc?: AnyReport;
   /** Further documents shown after the first (demo's trim and after). */
   also?: AnyReport[];
   findings: FindingReport[];

@@ -45,7 +45,7 @@ function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions 
       const outcome = await run(ctx, opts, ...(args.slice(0, -2) as A));
       const format: Format = opts.json ? 'json' : opts.format;
       const color = opts.color && !process.env.NO_COLOR && !opts.output && process.stdout.isTTY === true;
-      const docs = [outcome.doc, ...(outcome.also ?? [])];
+      const docs = outcome.doc ? [outcome.doc, ...(outcome.also ?? [])] : [];
       const text = outcome.raw ?? (format === 'json' && docs.length > 1
         ? `${JSON.stringify(docs, null, 2)}\n`
         : docs.map((d) => REPORTERS[format](d, { color })).join(format === 'text' ? '\n' : ''));
@@ -120,6 +120,17 @@ export function buildProgram(): Command {
 
   common(program.command('diff').argument('<before>').argument('<after>').description('what changed between two captures or inspect JSON files, arena by arena'))
     .action(action(async (_ctx, _opts, before: string, after: string) => (await import('./commands/files.js')).diff(before, after)));
+
+  common(program.command('watch').argument('<pid>', 'process id', parsePid).description('Rss per layer and per arena over time, from smaps (no stop); malloc_info only every --malloc-info-every'), 2_147_000_000)
+    .option('--interval <duration>', 'time between samples', parseDuration, 2000)
+    .option('--malloc-info-every <duration>', 'also call malloc_info (a short stop) this often', parseDuration)
+    .option('--count <n>', 'stop after N samples', (v) => positiveInt(v, '--count'))
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/watch.js')).watch(pid, ctx, {
+      intervalMs: opts.interval as number,
+      mallocInfoEveryMs: (opts.mallocInfoEvery as number | undefined) ?? null,
+      count: (opts.count as number | undefined) ?? null,
+      json: opts.json === true || opts.format === 'json',
+    })));
 
   common(program.command('demo').description('start a bundled target that fragments its heap, inspect it, trim it, and show before/after'), 120_000)
     .action(action(async (ctx) => (await import('./commands/demo.js')).demo(ctx)));

@@ -132,7 +132,7 @@ export function versionAtLeast(version: string | null, major: number, minor: num
 }
 
 /** Stack pointers of threads blocked in a syscall: the VMAs holding them are stacks. */
-async function stackPointers(pid: number): Promise<bigint[]> {
+export async function stackPointers(pid: number): Promise<bigint[]> {
   const sps: bigint[] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
     const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
@@ -142,7 +142,7 @@ async function stackPointers(pid: number): Promise<bigint[]> {
 }
 
 /** Each thread-arena heap: its read-write part (with its Rss) and its PROT_NONE reserve. */
-async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: { start: string; size: number; mprotectSize: number }[] }[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
+export async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: { start: string; size: number; mprotectSize: number }[] }[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
   const claims: Snapshot['claims'] = [];
   const ranges: { start: bigint; end: bigint; arena: number | null }[] = [];
   if (arenas.length > 0) {
@@ -168,7 +168,7 @@ async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: { start:
  * with IS_MMAPPED set. Several chunks (and other memory) can share one VMA, so the walk goes chunk
  * by chunk and stops at the first thing that is not one.
  */
-async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
+export async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
   const claims: Snapshot['claims'] = [];
   if (!memory.canRead) return claims;
   const inArena = (v: Vma) => candidates.some((c) => v.start >= c && v.start < c + BigInt(heapMax));

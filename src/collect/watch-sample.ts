@@ -1,0 +1,43 @@
+import { parseSmaps } from '../parse/smaps.js';
+import type { Vma } from '../types.js';
+import { ProcMemory } from './memory.js';
+import { readProc } from './procfs.js';
+import { mmapChunkClaims, stackPointers } from './snapshot.js';
+import type { Snapshot } from '../snapshot.js';
+
+/** One watch tick: read without stopping the target. */
+export interface RssSample {
+  takenAt: number;
+  vmas: Vma[];
+  claims: Snapshot['claims'];
+  /** Thread-arena heap blocks by the arena (malloc_state address) their heap_info points to. */
+  owners: Map<string, { start: bigint; end: bigint }[]>;
+  stackPointers: bigint[];
+}
+
+/**
+ * smaps plus the ar_ptr of every heap block read through /proc/PID/mem. No ptrace stop: heap_info
+ * only changes when a heap is created or resized, and a torn read is simply dropped.
+ */
+export async function sampleRss(pid: number, heapMax: number): Promise<RssSample> {
+  const vmas = parseSmaps(await readProc(pid, 'smaps'), `/proc/${pid}/smaps`);
+  const memory = await ProcMemory.open(pid);
+  try {
+    const max = BigInt(heapMax);
+    const candidates = vmas.filter((v) => v.pathname === '' && v.start % max === 0n).map((v) => v.start);
+    const owners = new Map<string, { start: bigint; end: bigint }[]>();
+    const claims: Snapshot['claims'] = [];
+    for (const base of candidates) {
+      const header = await memory.u64pair(base);
+      const owner = header ? `0x${header[0].toString(16)}` : 'unknown';
+      owners.set(owner, [...(owners.get(owner) ?? []), { start: base, end: base + max }]);
+      for (const v of vmas.filter((x) => x.start >= base && x.end <= base + max)) {
+        claims.push({ start: `0x${v.start.toString(16)}`, end: `0x${v.end.toString(16)}`, category: 'arena', rss: v.rss, arena: null });
+      }
+    }
+    claims.push(...(await mmapChunkClaims(vmas, candidates, heapMax, memory)));
+    return { takenAt: Date.now(), vmas, claims, owners, stackPointers: await stackPointers(pid) };
+  } finally {
+    await memory.close();
+  }
+}
