@@ -34,9 +34,12 @@ export function findings(r: InspectReport, ctx: { trimThreshold: number; topInRe
       `${mib(gap)} of Rss (${pct(share)}) is memory malloc holds free; a trim would return about ${mib(r.totals.predictedTrimBytes)} now.`,
       FINDINGS['held-free-gap'].hint.replace('PID', String(r.target.pid))));
   }
-  for (const a of r.arenas.filter((x) => x.pinnedTop)) {
-    out.push(finding('pinned-top', a.binFreeBytes >= 16 * MIB ? 'warn' : 'info', a.binFreeBytes,
-      `arena ${a.index} (${a.kind}): ${mib(a.binFreeBytes)} free below a live chunk, which automatic trimming (threshold ${mib(ctx.trimThreshold)}) cannot return.`));
+  const pinned = r.arenas.filter((x) => x.pinnedTop);
+  if (pinned.length > 0) {
+    const bytes = sum(pinned.map((a) => a.binFreeBytes));
+    const which = pinned.map((a) => `${a.index}${a.kind === 'main' ? ' (main)' : ''}: ${mib(a.binFreeBytes)}`).join(', ');
+    out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes,
+      `${mib(bytes)} is free below a live chunk in ${pinned.length} arena(s), which automatic trimming (threshold ${mib(ctx.trimThreshold)}) cannot return: arena ${which}.`));
   }
   const threadTops = r.arenas.filter((a) => a.kind === 'thread' && a.topBytes >= ctx.trimThreshold);
   const topBytes = sum(threadTops.map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));
