@@ -24,6 +24,11 @@ export interface Snapshot {
   /** Address ranges the allocator owns, with their measured Rss. Hex addresses. */
   claims: { start: string; end: string; category: 'arena' | 'mmap-chunk'; rss: number; arena: number | null }[];
   stackPointers: string[];
+  /**
+   * What malloc_trim(0) would release per arena, measured by following the free lists and counting
+   * resident pages (absent in captures from before this field, or when memory was not readable).
+   */
+  trimmable?: { index: number; residentBytes: number; chunks: number; complete: boolean }[];
   pause: { stoppedMs: number | null; attachMs: number | null; callMs: number | null } | null;
   notes: string[];
 }

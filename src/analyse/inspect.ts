@@ -29,6 +29,11 @@ export function analyse(snap: Snapshot): InspectReport {
   const memoryJoin = snap.layout !== null && snap.layout.arenas.length === info.heaps.length && snap.layout.arenas.every((a, i) => a.systemMem === info.heaps[i]!.systemCurrent);
   const notes = [...snap.notes];
   if (snap.layout && snap.layout.arenas.length > 0 && !memoryJoin) notes.push('the arena ring read from memory did not match malloc_info; heaps were joined by elimination');
+  // Measured from the free lists and pagemap when the capture has it; else estimated from malloc_info.
+  const measured = (nr: number) => {
+    const m = snap.trimmable?.find((t) => t.index === nr && t.complete);
+    return m ? m.residentBytes : undefined;
+  };
   const inferred = memoryJoin ? null : inferHeaps(info.heaps, claims, snap.heapMax);
   const arenas = info.heaps.map((heap): ArenaReport => {
     const f = arenaFigures(heap);
@@ -52,7 +57,7 @@ export function analyse(snap: Snapshot): InspectReport {
       heldFreeRssBytes,
       // Free chunks sit in bins only because a live chunk lies above them; otherwise they would be top.
       pinnedTop: f.binFreeBytes + f.unsortedFreeBytes >= trimThreshold,
-      predictedTrimBytes: Math.min(heldFreeRssBytes, f.trimmableBinBytes + topTrim),
+      predictedTrimBytes: measured(heap.nr) ?? Math.min(heldFreeRssBytes, f.trimmableBinBytes + topTrim),
       join: main || memoryJoin ? 'memory' : 'inferred',
 
     };

@@ -32,6 +32,17 @@ export class ProcMemory {
     }
   }
 
+  async read(addr: bigint, length: number): Promise<Buffer | null> {
+    if (!this.mem) return null;
+    const buf = Buffer.alloc(length);
+    try {
+      const { bytesRead } = await this.mem.read(buf, 0, length, Number(addr));
+      return bytesRead === length ? buf : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Resident bytes in [start, end), from the present bit of each page's pagemap entry. */
   async residentBytes(start: bigint, end: bigint): Promise<number | null> {
     if (!this.pagemap) return null;

@@ -8,6 +8,9 @@ import { readLibcImage } from './elf.js';
 import { preflight, safeCall } from './gdb.js';
 import type { SafeCallRequest } from './gdb.js';
 import { ProcMemory } from './memory.js';
+import { findMainArena, measureTrimmable } from './free-chunks.js';
+import type { ArenaWhere } from './free-chunks.js';
+import type { LibcImage } from './elf.js';
 import { listTasks, onlineCpus, readOptional, readProc, readProcBuffer } from './procfs.js';
 import { VERSION } from '../version.js';
 
@@ -63,6 +66,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const memory = await ProcMemory.open(pid);
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
+    const trimmable = opts.mode === 'inspect' ? await trimmableOf(vmas, call.layout.arenas, call.mallocInfo, guess.libc.base, image, heapMax, memory, opts.pad ?? 0) : [];
     const notes = [...call.notes];
     if (call.layout.note) notes.push(`arena join inferred: ${call.layout.note}`);
     if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
@@ -82,6 +86,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       layout: call.layout,
       claims,
       stackPointers: sps.map(hex),
+      ...(trimmable.length > 0 ? { trimmable } : {}),
       pause: { stoppedMs: call.stoppedMs, attachMs: call.attachMs, callMs: call.callMs },
       notes,
     };
@@ -188,6 +193,23 @@ export async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax
     }
   }
   return claims;
+}
+
+/** Arenas located for the free-list walk: thread arenas from the ring, main from the ring or libc. */
+async function trimmableOf(vmas: Vma[], arenas: { index: number; address: string; heaps: { start: string }[] }[], mallocInfo: string, base: bigint, image: LibcImage, heapMax: number, memory: ProcMemory, pad: number) {
+  const layout = layoutFor(image.version, heapMax);
+  if (!layout || !memory.canRead || !memory.canCountPages) return [];
+  const heap = vmas.filter((v) => v.pathname === '[heap]').map((v) => [v.start, v.end] as [bigint, bigint]);
+  let main = arenas[0] ? BigInt(arenas[0].address) : null;
+  const rw = image.segments.find((s) => s.flags & 2);
+  if (main === null && rw) {
+    const systemMem = Number(/<heap nr="0">[\s\S]*?<system type="current" size="(\d+)"/.exec(mallocInfo)?.[1] ?? -1);
+    main = await findMainArena(memory, [base + rw.vaddr, base + rw.vaddr + BigInt(rw.memsz)], layout, systemMem);
+  }
+  const where: ArenaWhere[] = [];
+  if (main !== null) where.push({ index: 0, address: main, ranges: heap });
+  for (const a of arenas.slice(1)) where.push({ index: a.index, address: BigInt(a.address), ranges: a.heaps.map((h) => [BigInt(h.start), BigInt(h.start) + BigInt(heapMax)] as [bigint, bigint]) });
+  return measureTrimmable(memory, where, { top: layout.top, bins: layout.top + 16 }, pad);
 }
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;

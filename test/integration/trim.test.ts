@@ -41,6 +41,9 @@ describe('trim', () => {
     }
     expect(real.findings.map((f) => f.kind)).toContain('trim-tcache');
     expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    // Once trimmed, inspect predicts (nearly) nothing more: the free chunks' pages are not resident.
+    const inspectAfter = JSON.parse((await runCli(['inspect', String(t.pid), '--json'])).stdout) as { totals: { predictedTrimBytes: number } };
+    expect(inspectAfter.totals.predictedTrimBytes).toBeLessThan(0.01 * real.releasedBytes!);
     // A second trim finds nothing left to release (and malloc_trim's 0/1 is not a byte count).
     const again = await trim(t.pid);
     expect(again.releasedBytes!).toBeLessThan(256 * 1024);
