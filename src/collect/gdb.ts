@@ -135,10 +135,13 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     '-nx', '--batch', '--readnever',
     '-iex', 'set debuginfod enabled off',
     '-iex', 'set auto-solib-add off',
+    // libthread_db would walk every thread's descriptor inside the stop; /proc/PID/task is enough.
+    '-iex', 'set libthread-db-search-path /nonexistent',
     '-iex', 'set pagination off', '-iex', 'set confirm off', '-iex', 'set width 0',
     '-iex', `set tdesc filename ${join(ASSETS, 'amd64-linux-sse.xml')}`,
     '-iex', 'set unwindonsignal on',
-    '-iex', 'set scheduler-locking off',
+    // scheduler-locking stays at gdb's default ("replay", which is off for a live process): locked,
+    // the threads that hold an arena lock could not run and the call would deadlock.
     '-iex', 'handle all nostop noprint pass',
     ...segvHandling(before.status),
     '-ex', `file /proc/${req.pid}/exe`,
@@ -192,6 +195,11 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   }
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(resultFile);
+  if (process.env.HEAPGAP_DEBUG) {
+    process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach)\n`);
+    for (const [ms, what] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)}  ${what}\n`);
+    if (result) process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\n`);
+  }
   const stderr = String(run.stderr ?? '');
   if (!result) throw attachFailure(req.pid, stderr, run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
   if (result.error || !result.mallocInfo || !result.layout) {
