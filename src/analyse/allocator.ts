@@ -3,7 +3,7 @@ import type { Allocator, Vma } from '../types.js';
 export interface AllocatorGuess {
   allocator: Allocator;
   /** The glibc shared object and its load bias, when there is one. */
-  libc: { path: string; base: bigint } | null;
+  libc: { path: string; base: bigint; start: bigint; end: bigint; dev: string; inode: number } | null;
   /** The library that gave the allocator away, for messages. */
   evidence: string | null;
 }
@@ -23,7 +23,8 @@ export function detectAllocator(vmas: Vma[]): AllocatorGuess {
     for (const [pattern, allocator] of OTHERS) {
       if (pattern.test(vma.pathname)) return { allocator, libc: null, evidence: vma.pathname };
     }
-    if (!libc && LIBC.test(vma.pathname) && vma.offset === 0n) libc = { path: vma.pathname, base: vma.start };
+    const path = vma.pathname.replace(/ \(deleted\)$/, '');
+    if (!libc && LIBC.test(path) && vma.offset === 0n) libc = { path, base: vma.start, start: vma.start, end: vma.end, dev: vma.dev, inode: vma.inode };
   }
   if (libc) return { allocator: 'glibc', libc, evidence: libc.path };
   const hasSharedObjects = vmas.some((v) => /\.so(\.\d+)*$/.test(v.pathname));

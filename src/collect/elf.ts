@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { HeapgapError } from '../errors.js';
 
 /** What heapgap needs from the target's libc, read from its ELF file before attaching. */
@@ -15,6 +15,24 @@ export interface LibcImage {
 
 const PT_LOAD = 1;
 const SHT_DYNSYM = 11;
+
+/**
+ * The file behind the target's libc mapping, as this process can open it. maps prints paths relative
+ * to the reader's root: for a container that is the container's path (open it under /proc/PID/root),
+ * for a chroot visible from here it is already a host path, and a deleted (upgraded) libc is only
+ * reachable through map_files. The one whose inode matches the mapping wins.
+ */
+export async function locateLibc(pid: number, libc: { path: string; start: bigint; end: bigint; inode: number }): Promise<string> {
+  const range = `${libc.start.toString(16)}-${libc.end.toString(16)}`;
+  const candidates = [`/proc/${pid}/root${libc.path}`, libc.path, `/proc/${pid}/map_files/${range}`];
+  for (const candidate of candidates) {
+    const st = await stat(candidate).catch(() => null);
+    if (st && st.ino === libc.inode) return candidate;
+  }
+  throw new HeapgapError('PTRACE_DENIED', `cannot open the target's libc (${libc.path}, inode ${libc.inode})`, {
+    hint: 'heapgap reads libc through /proc/PID/root or /proc/PID/map_files; run it as root or with the target\'s privileges.',
+  });
+}
 
 export async function readLibcImage(path: string): Promise<LibcImage> {
   let buf: Buffer;

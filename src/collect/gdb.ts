@@ -33,7 +33,7 @@ const FORBIDDEN_SYMBOLS = /^(__libc_)?(malloc|free|calloc|realloc|reallocarray|m
 const STOP_MARK = 'heapgap-t ';
 
 export interface LibcMapping {
-  /** Path as the target sees it, e.g. /lib/x86_64-linux-gnu/libc.so.6. */
+  /** A path to the target's libc that this process can open (see locateLibc). */
   path: string;
   /** Load bias (start of the mapping at file offset 0). */
   base: bigint;
@@ -115,13 +115,24 @@ export async function preflight(pid: number): Promise<{ status: ProcStatus; star
 }
 
 /** Runs gdb against the target once, following the protocol above. */
+/** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
+const RETRY_AFTER_MS = [50, 150, 400];
+
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
-  const before = await preflight(req.pid);
-  const dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
-  try {
-    return await runGdb(req, before, dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  for (let attempt = 0; ; attempt++) {
+    const before = await preflight(req.pid);
+    const dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
+    try {
+      return await runGdb(req, before, dir);
+    } catch (error) {
+      const wait = RETRY_AFTER_MS[attempt];
+      const retry = error instanceof HeapgapError && error.code === 'NO_SAFE_THREAD' && wait !== undefined && Date.now() + wait < req.deadline && !req.signal?.aborted;
+      if (!retry) throw error;
+      req.onProgress?.(`no thread was at a safe point; trying again in ${wait} ms`);
+      await sleep(wait);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -130,7 +141,6 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const resultFile = join(dir, 'result.json');
   const abortFile = join(dir, 'abort');
   await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile)));
-  const libcFile = `/proc/${req.pid}/root${req.libc.path}`;
   const args = [
     '-nx', '--batch', '--readnever',
     '-iex', 'set debuginfod enabled off',
@@ -145,7 +155,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     '-iex', 'handle all nostop noprint pass',
     ...segvHandling(before.status),
     '-ex', `file /proc/${req.pid}/exe`,
-    '-ex', `add-symbol-file ${libcFile} -o 0x${req.libc.base.toString(16)}`,
+    '-ex', `add-symbol-file ${req.libc.path} -o 0x${req.libc.base.toString(16)}`,
     '-ex', `python import time; print("${STOP_MARK}attach %.6f" % time.monotonic(), flush=True)`,
     '-ex', `attach ${req.pid}`,
     '-ex', `python print("${STOP_MARK}attached %.6f" % time.monotonic(), flush=True)`,

@@ -4,7 +4,7 @@ import { allocatorEnv, tunable } from '../parse/environ.js';
 import { parseSmaps } from '../parse/smaps.js';
 import type { Snapshot } from '../snapshot.js';
 import type { Vma } from '../types.js';
-import { readLibcImage } from './elf.js';
+import { locateLibc, readLibcImage } from './elf.js';
 import { preflight, safeCall } from './gdb.js';
 import type { SafeCallRequest } from './gdb.js';
 import { ProcMemory } from './memory.js';
@@ -37,8 +37,9 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const maps = parseSmaps(await readProc(pid, 'maps'), `/proc/${pid}/maps`);
   const guess = detectAllocator(maps);
   if (guess.allocator !== 'glibc' || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
+  const libcFile = await locateLibc(pid, guess.libc);
   const [image, environ, cpus] = await Promise.all([
-    readLibcImage(`/proc/${pid}/root${guess.libc.path}`),
+    readLibcImage(libcFile),
     readProcBuffer(pid, 'environ').then((b) => b.toString('latin1')),
     onlineCpus(),
   ]);
@@ -50,7 +51,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     pid,
     mode: opts.mode,
     pad: opts.pad ?? 0,
-    libc: guess.libc,
+    libc: { path: libcFile, base: guess.libc.base },
     image,
     heapCandidates: candidates,
     layout: layoutFor(image.version, heapMax),

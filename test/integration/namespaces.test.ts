@@ -1,0 +1,45 @@
+// A target in its own pid and mount namespace whose libc exists only inside its root (a container,
+// as heapgap sees one from the host): libc is read through /proc/PID/root, the pid is the host's.
+import { afterAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { buildTarget, procState, parseTruth } from '../helpers/targets.js';
+import type { InspectReport } from '../../src/types.js';
+
+const root = mkdtempSync(join(tmpdir(), 'heapgap-root-'));
+let child: ReturnType<typeof execa> | null = null;
+afterAll(async () => {
+  child?.kill('SIGTERM'); // --kill-child takes the namespace's init with it
+  await child?.catch(() => undefined);
+});
+
+describe.skipIf(process.getuid?.() !== 0)('targets in containers', () => {
+  it('inspects a chrooted target in new pid and mount namespaces with a libc only it can see', async () => {
+    const bin = await buildTarget('pinned-threads');
+    mkdirSync(join(root, 'opt/glibc'), { recursive: true });
+    mkdirSync(join(root, 'lib64'), { recursive: true });
+    copyFileSync('/lib/x86_64-linux-gnu/libc.so.6', join(root, 'opt/glibc/libc.so.6'));
+    copyFileSync('/lib64/ld-linux-x86-64.so.2', join(root, 'lib64/ld-linux-x86-64.so.2'));
+    copyFileSync(bin, join(root, 'target'));
+    child = execa('unshare', ['--mount', '--pid', '--fork', '--kill-child=SIGKILL', 'chroot', root, '/target', '2', '100', '32768'], { env: { LD_LIBRARY_PATH: '/opt/glibc' }, reject: false });
+    const line = await new Promise<string>((resolve) => child!.stdout!.once('data', (d: Buffer) => resolve(d.toString().split('\n')[0]!)));
+    const truth = parseTruth(line);
+    expect(truth.pid).toBe(1); // its own pid namespace: the line says 1, the host knows another pid
+    const { stdout } = await execa('pgrep', ['-f', '^/target 2 100']);
+    const pid = Number(stdout.trim().split('\n').pop());
+    expect(readFileSync(`/proc/${pid}/maps`, 'utf8')).toMatch(/\/opt\/glibc\/libc\.so\.6/);
+    const r = await runCli(['inspect', String(pid), '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as InspectReport;
+    expect(report.target.glibcVersion).toBe('2.36');
+    for (const th of truth.threads) {
+      const a = report.arenas.find((x) => x.heaps.some((h) => h.start === th.heapBases[0]));
+      expect(a?.join).toBe('memory');
+      expect(a!.pinnedTop).toBe(th.pinned);
+    }
+    expect(procState(pid)).toMatchObject({ alive: true, tracerPid: 0 });
+  });
+});
