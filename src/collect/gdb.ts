@@ -14,7 +14,7 @@
  * - gdb is never killed while attached: timeouts and heapgap's own signals ask the driver to stop;
  * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,9 +109,28 @@ export async function preflight(pid: number): Promise<{ status: ProcStatus; star
   if (status.state === 'T' || status.state === 't') {
     throw new HeapgapError('TARGET_STOPPED', `process ${pid} is stopped (state ${status.state})`, { hint: `resume it first (kill -CONT ${pid}); calling into a stopped process could leave it stopped.` });
   }
+  await memoryAccess(pid, status);
   const maps = await readProc(pid, 'maps');
   if (maps.trim() === '') throw new HeapgapError('KERNEL_THREAD', `pid ${pid} is a kernel thread: it has no user memory`, { hint: 'pick a user-space process.' });
   return { status, startTime };
+}
+
+/**
+ * gdb reads and writes the target through /proc/PID/mem, a 0600 file owned by the target's uid:
+ * CAP_SYS_PTRACE passes the ptrace check but not the file permissions (needs the same uid, root or
+ * CAP_DAC_OVERRIDE). Without it every call would fail half-way, so say it before attaching.
+ */
+async function memoryAccess(pid: number, status: ProcStatus): Promise<void> {
+  try {
+    await (await open(`/proc/${pid}/mem`, 'r')).close();
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') throw procError(pid, 'mem', cause);
+    throw new HeapgapError('PTRACE_DENIED', `cannot open /proc/${pid}/mem (process ${pid} runs as uid ${status.uid}, heapgap as uid ${process.getuid?.() ?? '?'})`, {
+      cause,
+      hint: `run heapgap as the target's user (sudo -u '#${status.uid}' heapgap …) or as root; CAP_SYS_PTRACE alone passes ptrace's check but not /proc/PID/mem's file permissions (CAP_DAC_OVERRIDE does).`,
+    });
+  }
 }
 
 /** Runs gdb against the target once, following the protocol above. */
@@ -236,7 +255,7 @@ async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile
   const { image, libc } = req;
   const abs = (v: bigint) => `0x${(libc.base + v).toString(16)}`;
   const addr: Record<string, string> = {};
-  for (const name of ['memfd_create', 'fdopen', 'setvbuf', 'fclose', 'close', 'malloc_info', 'malloc_trim']) {
+  for (const name of ['memfd_create', 'fdopen', 'setvbuf', 'fclose', 'close', 'malloc_info', 'malloc_trim', 'lseek', 'mmap', 'munmap']) {
     const sym = image.symbols.get(name);
     if (!sym) {
       throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `the target's libc has no ${name}()`, {
@@ -264,6 +283,8 @@ async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile
     threadOrder: await threadOrder(req.pid, libc.base, image),
     watchdogSignals: watchdogSignals(status),
     callBudgetMs: req.callBudgetMs,
+    // Tests force the fallback channel this way; users never need to.
+    channel: process.env.HEAPGAP_CHANNEL === 'mmap' ? 'mmap' : 'auto',
     heapCandidates: req.heapCandidates.map((c) => `0x${c.toString(16)}`),
     layout: req.layout,
     resultFile,
@@ -331,7 +352,8 @@ async function afterChecks(pid: number, before: { status: ProcStatus; startTime:
     notes.push('the target was left in group-stop after detach and was resumed with SIGCONT');
   }
   const left = await leftoverMemfds(pid, MEMFD_NAME);
-  if (left.length > 0) notes.push(`memfd ${left.join(', ')} left open in the target`);
+  if (left === null) notes.push('could not check the target\'s fds afterwards (/proc/PID/fd is not readable without its uid)');
+  else if (left.length > 0) notes.push(`memfd ${left.join(', ')} left open in the target`);
   return notes;
 }
 

@@ -71,14 +71,14 @@ export async function readOptional(path: string): Promise<string | null> {
   }
 }
 
-/** Names of the process's open fds that are memfds created by heapgap (left behind = a bug). */
-export async function leftoverMemfds(pid: number, name: string): Promise<number[]> {
+/** The process's open fds that are memfds created by heapgap (left behind = a bug); null if unreadable. */
+export async function leftoverMemfds(pid: number, name: string): Promise<number[] | null> {
   const fds: number[] = [];
   let entries: string[];
   try {
     entries = await readdir(`/proc/${pid}/fd`);
   } catch {
-    return fds;
+    return null;
   }
   for (const fd of entries) {
     const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');

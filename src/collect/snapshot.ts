@@ -40,10 +40,12 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const libcFile = await locateLibc(pid, guess.libc);
   const [image, environ, cpus] = await Promise.all([
     readLibcImage(libcFile),
-    readProcBuffer(pid, 'environ').then((b) => b.toString('latin1')),
+    // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
+    readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
     onlineCpus(),
   ]);
-  const env = allocatorEnv(environ);
+  const env = environ === null ? {} : allocatorEnv(environ);
+  const early: string[] = environ === null ? ['the target\'s environment is not readable (file permissions): MALLOC_* and GLIBC_TUNABLES settings are unknown'] : [];
   const heapMax = await heapMaxFor(image.version, env);
   const candidates = maps.filter((v) => v.pathname === '' && v.start % BigInt(heapMax) === 0n).map((v) => v.start);
   opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}; attaching to ${pid}`);
@@ -68,7 +70,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
     const trimmable = opts.mode === 'inspect' ? await trimmableOf(vmas, call.layout.arenas, call.mallocInfo, guess.libc.base, image, heapMax, memory, opts.pad ?? 0) : [];
-    const notes = [...call.notes];
+    const notes = [...early, ...call.notes];
+    if (!memory.canCountPages) notes.push('/proc/PID/pagemap is not readable: Rss of heaps that share a VMA with other memory is not split, and the trim prediction is estimated from malloc_info');
     if (call.layout.note) notes.push(`arena join inferred: ${call.layout.note}`);
     if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
     const snapshot: Snapshot = {

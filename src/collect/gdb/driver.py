@@ -223,6 +223,28 @@ def read_layout():
     return {"arenas": arenas, "note": None}
 
 
+def read_channel(fd):
+    """The memfd's contents: from /proc/PID/fd/N, or, when file permissions forbid that (CAP_SYS_PTRACE
+    without the target's uid), by mapping the memfd read-only in the target and reading it through
+    ptrace. Neither touches the target's heap."""
+    if P.get("channel") != "mmap":
+        try:
+            return read_text("/proc/%d/fd/%d" % (PID, fd))
+        except OSError:
+            pass
+    size = call("%s(%d, 0L, 2)" % (fn("lseek", "long(*)(int, long, int)"), fd))
+    if size <= 0:
+        return ""
+    addr = call("(unsigned long)%s((void*)0, %dUL, 1, 1, %d, 0L)" % (fn("mmap", "void*(*)(void*, unsigned long, int, int, int, long)"), size, fd))
+    if addr in (0, (1 << 64) - 1):
+        raise Refused("cannot read the malloc_info output: /proc/PID/fd is not readable and mmap failed")
+    try:
+        RESULT["channel"] = "mmap"
+        return mem(addr, size).decode("latin-1")
+    finally:
+        call("%s(%dUL, %dUL)" % (fn("munmap", "int(*)(void*, unsigned long)"), addr, size))
+
+
 def read_text(path):
     with open(path, "rb") as f:
         return f.read().decode("latin-1")
@@ -258,7 +280,7 @@ def run():
         step("channel ready")
         rc = call("%s(0, %dUL)" % (fn("malloc_info", "int(*)(int, void*)"), fp), guard)
         step("malloc_info returned %d" % rc)
-        RESULT["mallocInfo"] = read_text("/proc/%d/fd/%d" % (PID, fd))
+        RESULT["mallocInfo"] = read_channel(fd)
         RESULT["layout"] = read_layout()
         step("layout read")
         if P["mode"] == "trim" and not aborted():
