@@ -42,6 +42,13 @@ function checkSnapshot(o: Record<string, unknown>, src: string): Snapshot {
   });
   list(o, 'stackPointers', src).forEach((s, i) => typeof s === 'string' && /^0x[0-9a-f]+$/.test(s) ? undefined : fail(src, `stackPointers[${i}]`, 'a hex address', s));
   list(o, 'notes', src);
+  if (o.trimmable !== undefined) {
+    list(o, 'trimmable', src).forEach((t, i) => {
+      const m = record(t, src, `trimmable[${i}]`);
+      for (const k of ['index', 'residentBytes', 'chunks']) num(m, k, src, `trimmable[${i}].`);
+      if (typeof m.complete !== 'boolean') fail(src, `trimmable[${i}].complete`, 'true or false', m.complete);
+    });
+  }
   if (o.layout !== null) {
     const layout = record(o.layout, src, 'layout');
     list(layout, 'arenas', src).forEach((a, i) => {
