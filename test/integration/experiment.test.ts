@@ -1,0 +1,40 @@
+// experiment: caps applied through either form reach the workload, repeats give medians, and a
+// stopped server's exit is reported, not mistaken for a failure of heapgap.
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { buildTarget } from '../helpers/targets.js';
+import type { ExperimentReport } from '../../src/types.js';
+
+describe('experiment', () => {
+  it('GLIBC_TUNABLES form, --repeat medians, --duration stops the workload politely', async () => {
+    const bin = await buildTarget('pinned-threads');
+    const marker = join(mkdtempSync(join(tmpdir(), 'heapgap-load-')), 'loaded');
+    const r = await runCli(['experiment', '--arena-max', '1,default', '--via', 'tunables', '--repeat', '2', '--duration', '800ms', '--load', `touch ${marker}`, '--warmup', '100ms', '--json', '--', bin, '4', '200', '32768'], { timeout: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as ExperimentReport;
+    expect(doc.schema).toBe('heapgap.experiment/1');
+    expect(doc.command[0]).toBe(bin);
+    const [one, base] = doc.runs;
+    expect(one!.arenaMax).toBe(1);
+    expect(one!.arenas).toBe(1);
+    expect(base!.arenas).toBe(5); // main + one per thread
+    expect(one!.repeats).toBe(2);
+    expect(one!.exitCode).toBe(0); // SIGTERM -> the target exits 0
+    expect(one!.peakRssBytes).toBeGreaterThan(0);
+    expect(one!.wallMs).toBeGreaterThanOrEqual(800);
+    expect(base!.savingVsDefault).toBe(0);
+    expect(r.stderr).toMatch(/run arena max 1 \(2\/2\)/);
+    expect(existsSync(marker)).toBe(true); // --load ran alongside, after the warm-up
+  });
+
+  it('rejects a bad list and a missing command with exit 2', async () => {
+    expect((await runCli(['experiment', '--arena-max', '0,x', '--', 'true'])).exitCode).toBe(2);
+    expect((await runCli(['experiment', '--arena-max', '2'])).exitCode).toBe(2);
+    const missing = await runCli(['experiment', '--arena-max', '2', '--', '/nonexistent/program']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/^heapgap: cannot run \/nonexistent\/program/m);
+  });
+});
