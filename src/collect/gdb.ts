@@ -219,9 +219,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', stopOrKill);
   }
-  if ((run as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String((run as { message?: string }).message ?? '')) && run.exitCode === undefined) {
-    throw gdbSpawnError(run);
-  }
+  if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(resultFile);
   if (process.env.HEAPGAP_DEBUG) {
@@ -370,6 +368,9 @@ function attachFailure(pid: number, stderr: string, exitCode: number | undefined
     return new HeapgapError('PTRACE_DENIED', `not allowed to attach to process ${pid}`, {
       hint: 'run as the same user with kernel.yama.ptrace_scope=0, or as root / with CAP_SYS_PTRACE (containers: --cap-add=SYS_PTRACE).',
     });
+  }
+  if (/unrecognized option|unknown option/i.test(stderr)) {
+    return new HeapgapError('GDB_FAILED', `this gdb is too old for heapgap: ${stderr.trim().split('\n')[0]}`, { hint: 'heapgap needs gdb 8.3 or newer, built with Python (Debian/Ubuntu: apt-get install gdb).' });
   }
   if (/No such process/i.test(stderr)) return procError(pid, 'status', Object.assign(new Error('gone'), { code: 'ENOENT' }));
   if (interrupted) return new HeapgapError('INTERRUPTED', 'interrupted before attaching; the target was not touched');

@@ -1,7 +1,9 @@
 // Bad input and unsupported targets: one `heapgap:` line, a hint, the contract's exit code, no trace.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { buildTarget, procState, stopAllTargets } from '../helpers/targets.js';
 
@@ -73,6 +75,22 @@ describe('errors', () => {
       expect(r.stderr).toMatch(new RegExp(word));
       await s.stop();
     }
+  });
+
+  it('gdb missing or too old: exit 3, says what to install, the target untouched', async () => {
+    const s = await sleeper();
+    const nogdb = await runCli(['inspect', String(s.pid)], { env: { PATH: '/nonexistent' } });
+    expect(nogdb.exitCode).toBe(3);
+    expect(nogdb.stderr).toMatch(/^heapgap: gdb is not installed/m);
+    expect(nogdb.stderr).toMatch(/^hint: install it: apt-get install gdb/m);
+    const dir = mkdtempSync(join(tmpdir(), 'heapgap-oldgdb-'));
+    writeFileSync(join(dir, 'gdb'), "#!/bin/sh\necho \"gdb: unrecognized option '--readnever'\" >&2\nexit 1\n");
+    chmodSync(join(dir, 'gdb'), 0o755);
+    const old = await runCli(['inspect', String(s.pid)], { env: { PATH: `${dir}:${process.env.PATH}` } });
+    expect(old.exitCode).toBe(3);
+    expect(old.stderr).toMatch(/^heapgap: this gdb is too old/m);
+    expect(procState(s.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    await s.stop();
   });
 
   it('unreadable or malformed input files exit 2', async () => {
