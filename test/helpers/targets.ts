@@ -143,7 +143,8 @@ export function buildTarget(name: string): Promise<string> {
 async function doBuild(name: string): Promise<string> {
   const src = join(TARGETS_DIR, `${name}.c`);
   const source = await readFile(src);
-  const hash = createHash('sha256').update(GCC_FLAGS.join(' ')).update('\0').update(source).digest('hex').slice(0, 16);
+  const prelude = await readFile(join(TARGETS_DIR, 'prelude.h'));
+  const hash = createHash('sha256').update(GCC_FLAGS.join(' ')).update('\0').update(source).update(prelude).digest('hex').slice(0, 16);
   const out = join(CACHE_DIR, `${name}-${hash}`);
   try {
     await access(out, fsc.X_OK);

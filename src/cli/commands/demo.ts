@@ -14,7 +14,7 @@ export async function demo(ctx: RunContext): Promise<Outcome> {
     const taken = await takeSnapshot(target.pid, { mode: 'trim', pad: 0, deadline: ctx.deadline, signal: ctx.signal });
     const trim = analyseTrim(analyse(taken.snapshot), 0, taken.trim ? { smaps: taken.trim.smapsAfter, returned: taken.trim.returned } : null);
     const after = analyse((await takeSnapshot(target.pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal })).snapshot);
-    ctx.progress(`trim released ${mb(trim.releasedBytes ?? 0)} (predicted ${mb(trim.predictedBytes)}); what stays is live data, thread-arena tops and tcache`);
+    ctx.progress(`trim released ${mb(trim.releasedBytes ?? 0)} (inspect predicted ${mb(before.totals.predictedTrimBytes)}); what stays is live data, thread-arena tops and tcache`);
     return { doc: before, also: [trim, after], findings: after.findings };
   } finally {
     await target.stop();
