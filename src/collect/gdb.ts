@@ -135,7 +135,7 @@ async function memoryAccess(pid: number, status: ProcStatus): Promise<void> {
 
 /** Runs gdb against the target once, following the protocol above. */
 /** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
-const RETRY_AFTER_MS = [50, 150, 400];
+const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   for (let attempt = 0; ; attempt++) {
