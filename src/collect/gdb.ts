@@ -163,6 +163,9 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const args = [
     '-nx', '--batch', '--readnever',
     '-iex', 'set debuginfod enabled off',
+    // An internal error in gdb must not leave a 50 MB core in the user's directory.
+    '-iex', 'maint set internal-error corefile no',
+    '-iex', 'maint set internal-warning corefile no',
     '-iex', 'set auto-solib-add off',
     // libthread_db would walk every thread's descriptor inside the stop; /proc/PID/task is enough.
     '-iex', 'set libthread-db-search-path /nonexistent',
@@ -186,6 +189,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   let attachedOnce = false;
   const child = execa('gdb', args, {
     env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
+    cwd: dir,
     extendEnv: true,
     stdin: 'ignore',
     detached: true, // its own session: a Ctrl-C at the terminal must not reach gdb mid-call

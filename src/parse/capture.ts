@@ -1,6 +1,8 @@
 import type { Snapshot } from '../snapshot.js';
 import type { InspectReport } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
+import { check, fail } from './schema.js';
+import type { Spec } from './schema.js';
 
 /** A document heapgap reads back: a capture, or an inspect --json output (for diff). */
 export type Loaded = { kind: 'capture'; snapshot: Snapshot } | { kind: 'inspect'; report: InspectReport };
@@ -60,17 +62,35 @@ function checkSnapshot(o: Record<string, unknown>, src: string): Snapshot {
   return o as unknown as Snapshot;
 }
 
+const SEVERITY = ['info', 'warn', 'critical'] as const;
+const CATEGORY = ['arena', 'mmap-chunk', 'anon-other', 'stack', 'file', 'shmem', 'kernel'] as const;
+const opt = (spec: Spec, fallback: unknown): Spec => ({ optional: spec, fallback });
+
+/** heapgap.inspect/1 as the reporters read it; fields added after the contract may be missing. */
+const INSPECT: Spec = {
+  target: { pid: 'num', comm: 'str', threads: 'num', cpus: 'num', allocator: ['glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'musl', 'static', 'unknown'], glibcVersion: 'str?', env: 'strmap' },
+  rss: { total: 'num', anon: 'num', file: 'num', shmem: 'num', swap: 'num', pss: 'num' },
+  breakdown: { list: { category: CATEGORY, rss: 'num', size: 'num', vmas: 'num' } },
+  arenas: {
+    list: {
+      index: 'num', kind: ['main', 'thread'], address: 'hex?',
+      heaps: { list: { start: 'hex', end: 'hex', size: 'num', rss: 'num' } },
+      systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', fastFreeBytes: 'num', binFreeBytes: 'num', topBytes: 'num',
+      rssBytes: 'num', heldFreeRssBytes: 'num', pinnedTop: 'bool',
+      predictedTrimBytes: opt('num', 0), join: opt(['memory', 'inferred'], 'memory'),
+    },
+  },
+  mmapChunks: { count: 'num', bytes: 'num', rss: opt('num', 0) },
+  totals: { systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', rssBytes: 'num', heldFreeRssBytes: 'num', predictedTrimBytes: opt('num', 0) },
+  arenaMax: { arenas: 'num', threads: 'num', cpus: 'num', defaultLimit: 'num', configured: 'num?' },
+  findings: { list: { kind: 'str', severity: SEVERITY, bytes: 'num?', message: 'str', hint: 'str' } },
+  pause: { stoppedMs: 'num?', callMs: opt('num?', null), attachMs: opt('num?', null) },
+  notes: opt({ list: 'str' }, []),
+  takenAt: opt('str', ''),
+};
+
 function checkInspect(o: Record<string, unknown>, src: string): InspectReport {
-  record(o.target, src, 'target');
-  record(o.rss, src, 'rss');
-  num(record(o.rss, src, 'rss'), 'total', src, 'rss.');
-  list(o, 'breakdown', src);
-  list(o, 'arenas', src).forEach((a, i) => {
-    const arena = record(a, src, `arenas[${i}]`);
-    for (const k of ['index', 'rssBytes', 'inUseBytes', 'heldFreeRssBytes']) num(arena, k, src, `arenas[${i}].`);
-  });
-  list(o, 'findings', src);
-  return o as unknown as InspectReport;
+  return check<InspectReport>(o, INSPECT, src);
 }
 
 function record(v: unknown, src: string, what: string): Record<string, unknown> {
@@ -90,6 +110,4 @@ function str(o: Record<string, unknown>, k: string, src: string, prefix = ''): v
 function hexStr(o: Record<string, unknown>, k: string, src: string, prefix = ''): void {
   if (typeof o[k] !== 'string' || !/^0x[0-9a-f]{1,16}$/.test(o[k] as string)) fail(src, prefix + k, 'a hex address like 0x7f00', o[k]);
 }
-function fail(src: string, field: string, expected: string, got: unknown): never {
-  throw new HeapgapError('BAD_INPUT', `${src}: ${field}: expected ${expected}, got ${got === undefined ? 'nothing' : excerpt(JSON.stringify(got) ?? String(got))}`);
-}
+

@@ -35,7 +35,13 @@ export function parseMallocInfo(xml: string, source = 'malloc_info'): MallocInfo
   if (valid !== true) {
     throw new HeapgapError('BAD_INPUT', `${source}: not well-formed XML at line ${valid.err.line}: ${valid.err.msg}`);
   }
-  const doc = parser.parse(xml) as { malloc?: XmlMalloc | string };
+  let doc: { malloc?: XmlMalloc | string };
+  try {
+    doc = parser.parse(xml) as typeof doc;
+  } catch (cause) {
+    // fast-xml-parser refuses deep nesting and names like __proto__ with plain Errors.
+    throw new HeapgapError('BAD_INPUT', `${source}: unusable XML: ${(cause as Error).message}`, { cause });
+  }
   const root = doc.malloc;
   if (root === undefined || typeof root !== 'object') {
     throw new HeapgapError('BAD_INPUT', `${source}: expected a <malloc version="1"> root element, got ${excerpt(xml)}`);

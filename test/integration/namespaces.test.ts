@@ -28,8 +28,8 @@ describe.skipIf(process.getuid?.() !== 0)('targets in containers', () => {
     const line = await new Promise<string>((resolve) => child!.stdout!.once('data', (d: Buffer) => resolve(d.toString().split('\n')[0]!)));
     const truth = parseTruth(line);
     expect(truth.pid).toBe(1); // its own pid namespace: the line says 1, the host knows another pid
-    const { stdout } = await execa('pgrep', ['-f', '^/target 2 100']);
-    const pid = Number(stdout.trim().split('\n').pop());
+    // unshare --fork's only child is the target (chroot execs it): its host pid.
+    const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
     expect(readFileSync(`/proc/${pid}/maps`, 'utf8')).toMatch(/\/opt\/glibc\/libc\.so\.6/);
     const r = await runCli(['inspect', String(pid), '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
