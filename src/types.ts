@@ -16,8 +16,6 @@ export interface Vma {
   pss: number;
   anonymous: number;
   swap: number;
-  /** Every `Key: N kB` field of the VMA, in bytes. */
-  fields: Record<string, number>;
 }
 
 /** The fields of /proc/PID/status heapgap uses. */

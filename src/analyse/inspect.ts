@@ -16,8 +16,9 @@ const PAGE = 4096;
 const MINSIZE = 32;
 
 /** One snapshot in, one report out. Pure: the same capture always renders the same report. */
-export function analyse(snap: Snapshot): InspectReport {
-  const vmas = parseSmaps(snap.raw.smaps, 'smaps');
+export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport {
+  // collect/ has parsed this very text already; parsing 40 MB twice is what made large targets slow.
+  const vmas = parsed?.vmas ?? parseSmaps(snap.raw.smaps, 'smaps');
   const status = parseStatus(snap.raw.status, 'status');
   if (snap.raw.mallocInfo === null) throw new HeapgapError('BAD_INPUT', 'the capture holds no malloc_info output');
   const info = parseMallocInfo(snap.raw.mallocInfo, 'malloc_info');

@@ -2,7 +2,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { HeapgapError, exitCodeFor } from '../errors.js';
-import { FORMATS, REPORTERS } from '../report/index.js';
+import { FORMATS, loadReporter } from '../report/index.js';
 import type { Format } from '../report/index.js';
 import type { Severity } from '../types.js';
 import { VERSION } from '../version.js';
@@ -46,9 +46,10 @@ function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions 
       const format: Format = opts.json ? 'json' : opts.format;
       const color = opts.color && !process.env.NO_COLOR && !opts.output && process.stdout.isTTY === true;
       const docs = outcome.doc ? [outcome.doc, ...(outcome.also ?? [])] : [];
+      const render = await loadReporter(format);
       const text = outcome.raw ?? (format === 'json' && docs.length > 1
         ? `${JSON.stringify(docs, null, 2)}\n`
-        : docs.map((d) => REPORTERS[format](d, { color })).join(format === 'text' ? '\n' : ''));
+        : docs.map((d) => render(d, { color })).join(format === 'text' ? '\n' : ''));
       await emit(text, opts.output);
       if (opts.failOn && outcome.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn!])) process.exitCode = 1;
     } finally {

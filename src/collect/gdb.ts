@@ -14,6 +14,7 @@
  * - gdb is never killed while attached: timeouts and heapgap's own signals ask the driver to stop;
  * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +161,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const resultFile = join(dir, 'result.json');
   const abortFile = join(dir, 'abort');
   await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile)));
+  const decoy = startDecoy()?.child;
   const args = [
     '-nx', '--batch', '--readnever',
     '-iex', 'set debuginfod enabled off',
@@ -176,12 +178,16 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     // the threads that hold an arena lock could not run and the call would deadlock.
     '-iex', 'handle all nostop noprint pass',
     ...segvHandling(before.status),
+    // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
+    // happen on a throwaway process of ours, not while the target waits.
+    ...(decoy ? ['-ex', `attach ${decoy.pid}`, '-ex', 'detach'] : []),
     '-ex', `file /proc/${req.pid}/exe`,
     '-ex', `add-symbol-file ${req.libc.path} -o 0x${req.libc.base.toString(16)}`,
+    '-ex', `source ${join(ASSETS, 'driver.py')}`,
     '-ex', `python import time; print("${STOP_MARK}attach %.6f" % time.monotonic(), flush=True)`,
     '-ex', `attach ${req.pid}`,
     '-ex', `python print("${STOP_MARK}attached %.6f" % time.monotonic(), flush=True)`,
-    '-ex', `source ${join(ASSETS, 'driver.py')}`,
+    '-ex', 'python heapgap_main()',
     '-ex', 'detach',
     '-ex', `python print("${STOP_MARK}detached %.6f" % time.monotonic(), flush=True)`,
   ];
@@ -222,6 +228,8 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   } finally {
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', stopOrKill);
+    decoy?.kill('SIGKILL');
+    await decoy?.catch(() => undefined);
   }
   if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
   const notes = await afterChecks(req.pid, before);
@@ -289,6 +297,7 @@ async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile
     channel: process.env.HEAPGAP_CHANNEL === 'mmap' ? 'mmap' : 'auto',
     heapCandidates: req.heapCandidates.map((c) => `0x${c.toString(16)}`),
     layout: req.layout,
+    pid: req.pid,
     resultFile,
     abortFile,
   };
@@ -309,6 +318,23 @@ async function threadOrder(pid: number, base: bigint, image: LibcImage): Promise
     scored.push([tid, inLibc ? 0 : pc !== null ? 1 : 2]);
   }
   return scored.sort((a, b) => a[1] - b[1]).map(([tid]) => tid);
+}
+
+/**
+ * A process of our own for gdb's first attach. Only where attaching to a non-descendant is allowed
+ * (no Yama, scope 0, or root): otherwise gdb would just print an error and nothing is gained.
+ */
+function startDecoy() {
+  let scope: string | undefined;
+  try {
+    scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'latin1').trim();
+  } catch {
+    scope = undefined;
+  }
+  if (scope !== undefined && scope !== '0' && !(scope === '1' && process.getuid?.() === 0)) return null;
+  const child = execa('sleep', ['60'], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+  // Wrapped: returning execa's thenable from a function that is awaited would wait for it to exit.
+  return child.pid === undefined ? null : { child };
 }
 
 /** Signals the watchdog may use to unwind a call: not caught by the target, ignored by default. */

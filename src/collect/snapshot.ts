@@ -27,6 +27,8 @@ export interface TakenSnapshot {
   snapshot: Snapshot;
   /** trim mode: smaps read in the stop right before and after malloc_trim, and its return value. */
   trim: { smapsBefore: string; smapsAfter: string; returned: number } | null;
+  /** snapshot.raw.smaps, parsed: hand it to analyse() so it is not parsed again. */
+  vmas: Vma[];
 }
 
 const MIB = 1024 * 1024;
@@ -97,7 +99,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     const trim = opts.mode === 'trim' && call.smapsBefore && call.smapsAfter && call.trimReturned !== null
       ? { smapsBefore: call.smapsBefore, smapsAfter: call.smapsAfter, returned: call.trimReturned }
       : null;
-    return { snapshot, trim };
+    return { snapshot, trim, vmas };
   } finally {
     await memory.close();
   }
@@ -151,6 +153,18 @@ export async function stackPointers(pid: number): Promise<bigint[]> {
 }
 
 /** Each thread-arena heap: its read-write part (with its Rss) and its PROT_NONE reserve. */
+/** Index of the first VMA (sorted, as smaps lists them) that ends after `addr`. */
+function firstEndingAfter(vmas: Vma[], addr: bigint): number {
+  let lo = 0;
+  let hi = vmas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (vmas[mid]!.end <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: { start: string; size: number; mprotectSize: number }[] }[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
   const claims: Snapshot['claims'] = [];
   const ranges: { start: bigint; end: bigint; arena: number | null }[] = [];
@@ -160,8 +174,8 @@ export async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: {
     for (const start of candidates) ranges.push({ start, end: start + BigInt(heapMax), arena: null });
   }
   for (const r of ranges) {
-    for (const vma of vmas) {
-      if (vma.end <= r.start || vma.start >= r.end) continue;
+    for (let i = firstEndingAfter(vmas, r.start); i < vmas.length && vmas[i]!.start < r.end; i++) {
+      const vma = vmas[i]!;
       const start = vma.start > r.start ? vma.start : r.start;
       const end = vma.end < r.end ? vma.end : r.end;
       const exact = start === vma.start && end === vma.end;
@@ -180,7 +194,9 @@ export async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: {
 export async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Snapshot['claims']> {
   const claims: Snapshot['claims'] = [];
   if (!memory.canRead) return claims;
-  const inArena = (v: Vma) => candidates.some((c) => v.start >= c && v.start < c + BigInt(heapMax));
+  const max = BigInt(heapMax);
+  const blocks = new Set(candidates);
+  const inArena = (v: Vma) => blocks.has(v.start - (v.start % max));
   for (const vma of vmas) {
     if (vma.pathname !== '' || !vma.perms.startsWith('rw') || inArena(vma)) continue;
     let at = vma.start;

@@ -2,11 +2,14 @@ import type { Vma } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
 
 const HEADER = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][-psS]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)(?: +(.*))?$/;
-const SIZE_FIELD = /^([A-Za-z_]+):\s+(\d+) kB$/;
 // Fields that are not sizes but appear in smaps on some kernels.
 const OTHER_FIELD = /^(VmFlags|THPeligible|ProtectionKey|Locked_Hugetlb)\b:?/;
+const KEPT = { Rss: 'rss', Pss: 'pss', Anonymous: 'anonymous', Swap: 'swap' } as const;
 
-/** Parses /proc/PID/smaps (or smaps of a capture). Linear in the text; sizes in bytes. */
+/**
+ * Parses /proc/PID/smaps (or maps, or the smaps of a capture). Linear, one pass, and field lines are
+ * read without a regex: a 60,000-VMA smaps is 40 MB and sits inside every inspect's wall time.
+ */
 export function parseSmaps(text: string, source = 'smaps'): Vma[] {
   const vmas: Vma[] = [];
   let current: Vma | null = null;
@@ -19,10 +22,11 @@ export function parseSmaps(text: string, source = 'smaps'): Vma[] {
     pos = next + 1;
     lineNo++;
     if (line === '') continue;
-    const size = SIZE_FIELD.exec(line);
-    if (size) {
+    const kb = sizeField(line);
+    if (kb !== null) {
       if (!current) throw bad(source, lineNo, 'a VMA header before its fields', line);
-      current.fields[size[1]!] = Number(size[2]) * 1024;
+      const key = KEPT[kb.key as keyof typeof KEPT];
+      if (key) current[key] = kb.bytes;
       continue;
     }
     const header = HEADER.exec(line);
@@ -35,8 +39,18 @@ export function parseSmaps(text: string, source = 'smaps'): Vma[] {
     if (OTHER_FIELD.test(line) && current) continue;
     throw bad(source, lineNo, '`Key: N kB` or a VMA header `start-end perms offset dev inode path`', line);
   }
-  for (const vma of vmas) finish(vma);
   return vmas;
+}
+
+/** `Key:   123 kB` -> { key, bytes }, or null when the line is not one. */
+function sizeField(line: string): { key: string; bytes: number } | null {
+  const colon = line.indexOf(':');
+  if (colon <= 0 || !line.endsWith(' kB')) return null;
+  const key = line.slice(0, colon);
+  if (!/^[A-Za-z_]+$/.test(key)) return null;
+  const digits = line.slice(colon + 1, -3).trim();
+  if (!/^\d{1,15}$/.test(digits)) return null;
+  return { key, bytes: Number(digits) * 1024 };
 }
 
 function newVma(m: RegExpExecArray): Vma {
@@ -55,15 +69,7 @@ function newVma(m: RegExpExecArray): Vma {
     pss: 0,
     anonymous: 0,
     swap: 0,
-    fields: {},
   };
-}
-
-function finish(vma: Vma): void {
-  vma.rss = vma.fields.Rss ?? 0;
-  vma.pss = vma.fields.Pss ?? 0;
-  vma.anonymous = vma.fields.Anonymous ?? 0;
-  vma.swap = vma.fields.Swap ?? 0;
 }
 
 function bad(source: string, lineNo: number, expected: string, got: string): HeapgapError {

@@ -1,21 +1,20 @@
 import type { AnyReport } from '../types.js';
-import { renderHtml } from './html.js';
-import { renderJson } from './json.js';
-import { renderMarkdown } from './markdown.js';
-import { renderOpenMetrics } from './openmetrics.js';
-import { renderText } from './text.js';
 import type { Style } from './style.js';
 
 export type Reporter = (doc: AnyReport, style: Style) => string;
 
-/** Every output format; the CLI's --format choices are this object's keys. */
-export const REPORTERS = {
-  text: renderText,
-  json: renderJson,
-  markdown: renderMarkdown,
-  html: renderHtml,
-  openmetrics: renderOpenMetrics,
-} satisfies Record<string, Reporter>;
+/**
+ * Every output format; the CLI's --format choices are this object's keys. Each reporter is loaded
+ * only when asked for, so `heapgap --version` and a text inspect do not pay for html and markdown.
+ */
+const LOADERS = {
+  text: async () => (await import('./text.js')).renderText,
+  json: async () => (await import('./json.js')).renderJson,
+  markdown: async () => (await import('./markdown.js')).renderMarkdown,
+  html: async () => (await import('./html.js')).renderHtml,
+  openmetrics: async () => (await import('./openmetrics.js')).renderOpenMetrics,
+} satisfies Record<string, () => Promise<Reporter>>;
 
-export type Format = keyof typeof REPORTERS;
-export const FORMATS = Object.keys(REPORTERS) as Format[];
+export type Format = keyof typeof LOADERS;
+export const FORMATS = Object.keys(LOADERS) as Format[];
+export const loadReporter = (format: Format): Promise<Reporter> => LOADERS[format]();

@@ -9,11 +9,13 @@ export async function demo(ctx: RunContext): Promise<Outcome> {
   const target = await demoTarget(ctx);
   try {
     ctx.progress(`demo target running as pid ${target.pid}: 6 threads built ~20 MiB each, then freed 90% of it`);
-    const before = analyse((await takeSnapshot(target.pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal })).snapshot);
+    const first = await takeSnapshot(target.pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal });
+    const before = analyse(first.snapshot, first);
     ctx.progress(`inspect: ${mb(before.totals.heldFreeRssBytes)} of its ${mb(before.rss.total)} Rss is free memory glibc keeps resident; now calling malloc_trim(0) in it`);
     const taken = await takeSnapshot(target.pid, { mode: 'trim', pad: 0, deadline: ctx.deadline, signal: ctx.signal });
-    const trim = analyseTrim(analyse(taken.snapshot), 0, taken.trim ? { smaps: taken.trim.smapsAfter, returned: taken.trim.returned } : null);
-    const after = analyse((await takeSnapshot(target.pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal })).snapshot);
+    const trim = analyseTrim(analyse(taken.snapshot, taken), 0, taken.trim ? { smaps: taken.trim.smapsAfter, returned: taken.trim.returned } : null);
+    const last = await takeSnapshot(target.pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal });
+    const after = analyse(last.snapshot, last);
     ctx.progress(`trim released ${mb(trim.releasedBytes ?? 0)} (inspect predicted ${mb(before.totals.predictedTrimBytes)}); what stays is live data, thread-arena tops and tcache`);
     return { doc: before, also: [trim, after], findings: after.findings };
   } finally {

@@ -4,13 +4,13 @@ import type { Outcome, RunContext } from '../context.js';
 
 /** heapgap inspect <pid>: one snapshot, analysed. */
 export async function inspect(pid: number, ctx: RunContext, callBudgetMs?: number): Promise<Outcome> {
-  const { snapshot } = await takeSnapshot(pid, {
+  const taken = await takeSnapshot(pid, {
     mode: 'inspect',
     deadline: ctx.deadline,
     signal: ctx.signal,
     onProgress: ctx.progress,
     ...(callBudgetMs ? { callBudgetMs } : {}),
   });
-  const report = analyse(snapshot);
+  const report = analyse(taken.snapshot, taken);
   return { doc: report, findings: report.findings };
 }

@@ -29,9 +29,9 @@ export async function watch(pid: number, ctx: RunContext, opts: WatchOptions): P
     const due = opts.mallocInfoEveryMs !== null && Date.now() - lastInfo >= opts.mallocInfoEveryMs;
     if (due) {
       try {
-        const { snapshot } = await takeSnapshot(pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal });
-        latest = analyse(snapshot);
-        heapMax = snapshot.heapMax;
+        const taken = await takeSnapshot(pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal });
+        latest = analyse(taken.snapshot, taken);
+        heapMax = taken.snapshot.heapMax;
       } catch (error) {
         if (ctx.signal.aborted) break;
         if (error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'CALL_TIMEOUT')) ctx.progress(`malloc_info skipped this time: ${error.message}`);
