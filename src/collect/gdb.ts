@@ -107,6 +107,13 @@ export async function preflight(pid: number): Promise<{ status: ProcStatus; star
   if (status.tracerPid !== 0) {
     throw new HeapgapError('ALREADY_TRACED', `process ${pid} is already traced by pid ${status.tracerPid}`, { hint: 'detach the other debugger or tracer (strace, gdb, a profiler) first.' });
   }
+  // ptrace is per thread: one traced thread is enough to make gdb's attach spin.
+  for (const tid of await listTasks(pid).catch(() => [] as number[])) {
+    const tracer = Number(/^TracerPid:\s*(\d+)/m.exec(await readProc(pid, `task/${tid}/status`).catch(() => ''))?.[1] ?? 0);
+    if (tracer !== 0) {
+      throw new HeapgapError('ALREADY_TRACED', `thread ${tid} of process ${pid} is already traced by pid ${tracer}`, { hint: 'detach the other debugger or tracer (strace -p, gdb, a profiler) first.' });
+    }
+  }
   if (status.state === 'T' || status.state === 't') {
     throw new HeapgapError('TARGET_STOPPED', `process ${pid} is stopped (state ${status.state})`, { hint: `resume it first (kill -CONT ${pid}); calling into a stopped process could leave it stopped.` });
   }
@@ -157,6 +164,9 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
 }
 
 async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startTime: string }, dir: string): Promise<SafeCallResult> {
+  // A signal that came before gdb exists must stop us here: its listener below would never fire.
+  if (req.signal?.aborted) throw new HeapgapError('INTERRUPTED', `interrupted before attaching; process ${req.pid} was not touched`);
+  if (Date.now() >= req.deadline) throw new HeapgapError('TIMEOUT', `timed out before attaching; process ${req.pid} was not touched`, { hint: 'raise --timeout.' });
   const paramsFile = join(dir, 'params.json');
   const resultFile = join(dir, 'result.json');
   const abortFile = join(dir, 'abort');
