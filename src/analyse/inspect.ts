@@ -27,9 +27,12 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
   const rss = rssFigures(vmas);
   const trimThreshold = tunable(snap.env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_') ?? DEFAULT_TRIM_THRESHOLD;
   const pad = tunable(snap.env, 'top_pad', 'MALLOC_TOP_PAD_') ?? 0;
-  const memoryJoin = snap.layout !== null && snap.layout.arenas.length === info.heaps.length && snap.layout.arenas.every((a, i) => a.systemMem === info.heaps[i]!.systemCurrent);
+  // malloc_info walks the same ring from main_arena, so ring position = nr. Other threads run during
+  // the calls, so an arena's system_mem may have moved in between (seen on busy targets); only a
+  // different arena count (a new arena shifts every nr) means the two readings do not line up.
+  const memoryJoin = snap.layout !== null && snap.layout.arenas.length > 0 && snap.layout.arenas.length === info.heaps.length;
   const notes = [...snap.notes];
-  if (snap.layout && snap.layout.arenas.length > 0 && !memoryJoin) notes.push('the arena ring read from memory did not match malloc_info; heaps were joined by elimination');
+  if (snap.layout && snap.layout.arenas.length > 0 && !memoryJoin) notes.push(`an arena was created between malloc_info and the arena ring read (${info.heaps.length} vs ${snap.layout.arenas.length}); heaps were joined by size`);
   // Measured from the free lists and pagemap when the capture has it; else estimated from malloc_info.
   const measured = (nr: number) => {
     const m = snap.trimmable?.find((t) => t.index === nr && t.complete);

@@ -24,9 +24,10 @@ describe('trim', () => {
     const dry = await trim(t.pid, '--dry-run');
     expect(dry.dryRun).toBe(true);
     expect(dry.returned).toBeNull();
-    // A dry run releases nothing. (Rss may still grow a little: libc code pages of malloc_info and
-    // vfprintf fault in the first time they run in this process; those are file pages, not heap.)
-    expect(Math.abs(rssAnon(t.pid) - anonBefore)).toBeLessThanOrEqual(16 * 1024);
+    // A dry run releases nothing. Rss may still grow a little: libc code pages of malloc_info and
+    // vfprintf fault in the first time they run (file pages), and the calling thread's stack gets a few
+    // pages deeper (gdb's dummy frame, vfprintf's frames): anonymous, but not heap.
+    expect(Math.abs(rssAnon(t.pid) - anonBefore)).toBeLessThanOrEqual(64 * 1024);
     const before = rollup(t.pid);
     const real = await trim(t.pid);
     const after = rollup(t.pid);
