@@ -14,7 +14,7 @@ export async function readProc(pid: number, name: string): Promise<string> {
 
 export async function readProcBuffer(pid: number, name: string): Promise<Buffer> {
   try {
-    return await readFile(`/proc/${pid}/${name}`);
+    return readFileSync(`/proc/${pid}/${name}`);
   } catch (cause) {
     throw procError(pid, name, cause);
   }

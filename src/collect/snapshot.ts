@@ -65,9 +65,9 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   } satisfies SafeCallRequest);
   opts.onProgress?.('detached; measuring');
-  const smapsText = call.smapsBefore ?? (await readProc(pid, 'smaps'));
+  const smaps = call.smapsBefore ?? (await readProcBuffer(pid, 'smaps'));
   const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
-  const vmas = parseSmaps(smapsText, `/proc/${pid}/smaps`);
+  const vmas = parseSmaps(smaps, `/proc/${pid}/smaps`);
   const memory = await ProcMemory.open(pid);
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
@@ -88,7 +88,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       glibcVersion: image.version,
       env,
       heapMax,
-      raw: { smaps: smapsText, status: statusText, mallocInfo: call.mallocInfo },
+      raw: lazyRaw(smaps, statusText, call.mallocInfo),
       layout: call.layout,
       claims,
       stackPointers: sps.map(hex),
@@ -213,6 +213,17 @@ export async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax
     }
   }
   return claims;
+}
+
+/**
+ * The raw inputs, with smaps decoded to text only when someone reads it (a capture being written):
+ * an inspect of a 60,000-VMA process then never holds a second 40 MB copy of it.
+ */
+function lazyRaw(smaps: string | Buffer, status: string, mallocInfo: string): Snapshot['raw'] {
+  const raw = { status, mallocInfo } as Snapshot['raw'];
+  let text: string | null = typeof smaps === 'string' ? smaps : null;
+  Object.defineProperty(raw, 'smaps', { enumerable: true, get: () => (text ??= smaps.toString('latin1')) });
+  return raw;
 }
 
 /** Arenas located for the free-list walk: thread arenas from the ring, main from the ring or libc. */

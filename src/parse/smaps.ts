@@ -10,34 +10,37 @@ const KEPT = { Rss: 'rss', Pss: 'pss', Anonymous: 'anonymous', Swap: 'swap' } as
  * Parses /proc/PID/smaps (or maps, or the smaps of a capture). Linear, one pass, and field lines are
  * read without a regex: a 60,000-VMA smaps is 40 MB and sits inside every inspect's wall time.
  */
-export function parseSmaps(text: string, source = 'smaps'): Vma[] {
+export function parseSmaps(text: string | Buffer, source = 'smaps'): Vma[] {
   const vmas: Vma[] = [];
   let current: Vma | null = null;
   let lineNo = 0;
   let pos = 0;
+  // A Buffer is read line by line: the whole text never has to exist as one 40 MB string.
+  const line = typeof text === 'string' ? (a: number, b: number) => text.slice(a, b) : (a: number, b: number) => text.toString('latin1', a, b);
+  const newline = typeof text === 'string' ? (from: number) => text.indexOf('\n', from) : (from: number) => text.indexOf(10, from);
   while (pos < text.length) {
-    let next = text.indexOf('\n', pos);
+    let next = newline(pos);
     if (next === -1) next = text.length;
-    const line = text.slice(pos, next);
+    const entry = line(pos, next);
     pos = next + 1;
     lineNo++;
-    if (line === '') continue;
-    const kb = sizeField(line);
+    if (entry === '') continue;
+    const kb = sizeField(entry);
     if (kb !== null) {
-      if (!current) throw bad(source, lineNo, 'a VMA header before its fields', line);
+      if (!current) throw bad(source, lineNo, 'a VMA header before its fields', entry);
       const key = KEPT[kb.key as keyof typeof KEPT];
       if (key) current[key] = kb.bytes;
       continue;
     }
-    const header = HEADER.exec(line);
+    const header = HEADER.exec(entry);
     if (header) {
       current = newVma(header);
-      if (current.end < current.start) throw bad(source, lineNo, 'start <= end', line);
+      if (current.end < current.start) throw bad(source, lineNo, 'start <= end', entry);
       vmas.push(current);
       continue;
     }
-    if (OTHER_FIELD.test(line) && current) continue;
-    throw bad(source, lineNo, '`Key: N kB` or a VMA header `start-end perms offset dev inode path`', line);
+    if (OTHER_FIELD.test(entry) && current) continue;
+    throw bad(source, lineNo, '`Key: N kB` or a VMA header `start-end perms offset dev inode path`', entry);
   }
   return vmas;
 }
