@@ -170,12 +170,14 @@ function report(error: unknown): number {
     return 2; // commander already printed `heapgap: <message>`
   }
   const known = error instanceof HeapgapError ? error : controller.signal.reason instanceof HeapgapError && controller.signal.aborted ? controller.signal.reason : null;
+  // One line each, whatever the message quotes (JSON.parse's messages span lines).
+  const line = (text: string) => text.replace(/\s*\n\s*/g, ' ');
   if (known) {
-    process.stderr.write(`heapgap: ${known.message}\n`);
-    if (known.hint) process.stderr.write(`hint: ${known.hint}\n`);
+    process.stderr.write(`heapgap: ${line(known.message)}\n`);
+    if (known.hint) process.stderr.write(`hint: ${line(known.hint)}\n`);
     return exitCodeFor(known.code);
   }
-  process.stderr.write(`heapgap: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+  process.stderr.write(`heapgap: internal error: ${line((error as Error)?.message ?? 'unknown')}\n`);
   process.stderr.write('hint: this is a bug in heapgap; rerun with HEAPGAP_DEBUG=1 and report the output.\n');
   if (process.env.HEAPGAP_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
   return 3;

@@ -165,7 +165,12 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
 
 async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startTime: string }, dir: string): Promise<SafeCallResult> {
   // A signal that came before gdb exists must stop us here: its listener below would never fire.
-  if (req.signal?.aborted) throw new HeapgapError('INTERRUPTED', `interrupted before attaching; process ${req.pid} was not touched`);
+  if (req.signal?.aborted) {
+    const timedOut = req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT';
+    throw timedOut
+      ? new HeapgapError('TIMEOUT', `timed out before attaching; process ${req.pid} was not touched`, { hint: 'raise --timeout.' })
+      : new HeapgapError('INTERRUPTED', `interrupted before attaching; process ${req.pid} was not touched`);
+  }
   if (Date.now() >= req.deadline) throw new HeapgapError('TIMEOUT', `timed out before attaching; process ${req.pid} was not touched`, { hint: 'raise --timeout.' });
   const paramsFile = join(dir, 'params.json');
   const resultFile = join(dir, 'result.json');
@@ -252,7 +257,8 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const stderr = String(run.stderr ?? '');
   if (!result) throw attachFailure(req.pid, stderr, run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
   if (result.error || !result.mallocInfo || !result.layout) {
-    throw driverFailure(req.pid, result, req.signal?.aborted === true);
+    const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
+    throw driverFailure(req.pid, result, Date.now() >= req.deadline && !why ? 'timeout' : why);
   }
   const t0 = marks.get('attach');
   const t1 = marks.get('attached');
@@ -419,9 +425,9 @@ function attachFailure(pid: number, stderr: string, exitCode: number | undefined
   return new HeapgapError('GDB_FAILED', `gdb failed (exit ${exitCode ?? '?'})${last ? `: ${last}` : ''}`, { hint: 'run with HEAPGAP_DEBUG=1 to see gdb\'s output.' });
 }
 
-function driverFailure(pid: number, result: DriverResult, interrupted: boolean): HeapgapError {
+function driverFailure(pid: number, result: DriverResult, interrupted: false | 'timeout' | 'signal'): HeapgapError {
   const message = result.error?.message ?? 'malloc_info produced no output';
-  if (interrupted) return new HeapgapError('INTERRUPTED', `interrupted; detached from ${pid} cleanly (${message})`);
+  if (interrupted) return new HeapgapError(interrupted === 'timeout' ? 'TIMEOUT' : 'INTERRUPTED', `${interrupted === 'timeout' ? 'timed out' : 'interrupted'}; detached from ${pid} cleanly (${message})`);
   if (result.interrupted) return new HeapgapError('CALL_TIMEOUT', message, { hint: 'the allocator was busy; try again, or raise --call-budget.' });
   if (/no thread is parked/.test(message)) {
     const reasons = Object.entries(result.rejected).slice(0, 4).map(([t, r]) => `${t}: ${r}`).join('; ');

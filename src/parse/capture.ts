@@ -1,7 +1,7 @@
 import type { Snapshot } from '../snapshot.js';
 import type { InspectReport } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
-import { check, fail } from './schema.js';
+import { check, describe, fail } from './schema.js';
 import type { Spec } from './schema.js';
 
 /** A document heapgap reads back: a capture, or an inspect --json output (for diff). */
@@ -11,14 +11,14 @@ export type Loaded = { kind: 'capture'; snapshot: Snapshot } | { kind: 'inspect'
 export function parseDocument(text: string, source: string): Loaded {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // a BOM from an editor is fine
   } catch (cause) {
     throw new HeapgapError('BAD_INPUT', `${source}: not JSON (${(cause as Error).message}); got ${excerpt(text)}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
   }
   const obj = record(doc, source, 'the document');
   if (obj.schema === 'heapgap.inspect/1') return { kind: 'inspect', report: checkInspect(obj, source) };
   if (obj.schema !== 'heapgap.capture/1') {
-    throw new HeapgapError('BAD_INPUT', `${source}: expected schema "heapgap.capture/1" or "heapgap.inspect/1", got ${excerpt(String(obj.schema))}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
+    throw new HeapgapError('BAD_INPUT', `${source}: expected schema "heapgap.capture/1" or "heapgap.inspect/1", got ${describe(obj.schema)}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
   }
   return { kind: 'capture', snapshot: checkSnapshot(obj, source) };
 }

@@ -2,16 +2,16 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { CountSize, MallocInfo, MallocInfoHeap, SizeRow } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
 
-type Attrs = Record<string, string | undefined>;
+type Attrs = Record<string, unknown>;
 interface XmlHeap {
-  nr?: string;
+  '@nr'?: string;
   sizes?: { size?: Attrs[]; unsorted?: Attrs[] } | string;
   total?: Attrs[];
   system?: Attrs[];
   aspace?: Attrs[];
 }
 interface XmlMalloc {
-  version?: string;
+  '@version'?: string;
   heap?: XmlHeap[];
   total?: Attrs[];
   system?: Attrs[];
@@ -19,10 +19,10 @@ interface XmlMalloc {
 
 const parser = new XMLParser({
   ignoreAttributes: false,
-  attributeNamePrefix: '',
+  // Attributes get their own prefix: `size` and `heap` are names of both attributes and elements.
+  attributeNamePrefix: '@',
   parseAttributeValue: false,
   parseTagValue: false,
-  // Called for attributes too: `size` is both an element and an attribute name here.
   isArray: (name, _path, _leaf, isAttribute) => !isAttribute && ['heap', 'size', 'unsorted', 'total', 'system', 'aspace'].includes(name),
 });
 
@@ -46,62 +46,68 @@ export function parseMallocInfo(xml: string, source = 'malloc_info'): MallocInfo
   if (root === undefined || typeof root !== 'object') {
     throw new HeapgapError('BAD_INPUT', `${source}: expected a <malloc version="1"> root element, got ${excerpt(xml)}`);
   }
-  const heaps = (root.heap ?? []).map((h, i) => parseHeap(h, `${source} heap #${i}`));
+  const heaps = elements(root, 'heap').map((h, i) => parseHeap(h as XmlHeap, `${source} heap #${i}`));
   if (heaps.length === 0) throw new HeapgapError('BAD_INPUT', `${source}: expected at least one <heap nr="0">, found none`);
   heaps.forEach((h, i) => {
     if (h.nr !== i) throw new HeapgapError('BAD_INPUT', `${source}: expected heap nr="${i}", got nr="${h.nr}"`);
   });
   return {
-    version: root.version ?? '',
+    version: typeof root['@version'] === 'string' ? root['@version'] : '',
     heaps,
     totalFast: typed(root.total, 'fast', source),
     totalRest: typed(root.total, 'rest', source),
     totalMmap: typed(root.total, 'mmap', source),
-    systemCurrent: num(pick(root.system, 'current')?.size, `${source} <system type="current">`),
-    systemMax: num(pick(root.system, 'max')?.size, `${source} <system type="max">`),
+    systemCurrent: num(pick(root.system, 'current')?.['@size'], `${source} <system type="current">`),
+    systemMax: num(pick(root.system, 'max')?.['@size'], `${source} <system type="max">`),
   };
 }
 
 function parseHeap(h: XmlHeap, where: string): MallocInfoHeap {
-  const sizes = typeof h.sizes === 'object' ? h.sizes : {};
+  const sizes = h.sizes;
   const rows: SizeRow[] = [
-    ...(sizes.size ?? []).map((a) => row('size', a, where)),
-    ...(sizes.unsorted ?? []).map((a) => row('unsorted', a, where)),
+    ...elements(sizes, 'size').map((a) => row('size', a, where)),
+    ...elements(sizes, 'unsorted').map((a) => row('unsorted', a, where)),
   ];
   const aspaceTotal = pick(h.aspace, 'total');
   const aspaceMprotect = pick(h.aspace, 'mprotect');
   const subheaps = pick(h.aspace, 'subheaps');
   return {
-    nr: num(h.nr, `${where} nr`),
+    nr: num(h['@nr'], `${where} nr`),
     rows,
     fast: typed(h.total, 'fast', where),
     rest: typed(h.total, 'rest', where),
-    systemCurrent: num(pick(h.system, 'current')?.size, `${where} <system type="current">`),
-    systemMax: num(pick(h.system, 'max')?.size, `${where} <system type="max">`),
-    aspaceTotal: aspaceTotal ? num(aspaceTotal.size, `${where} <aspace type="total">`) : null,
-    aspaceMprotect: aspaceMprotect ? num(aspaceMprotect.size, `${where} <aspace type="mprotect">`) : null,
-    subheaps: subheaps ? num(subheaps.size, `${where} <aspace type="subheaps">`) : null,
+    systemCurrent: num(pick(h.system, 'current')?.['@size'], `${where} <system type="current">`),
+    systemMax: num(pick(h.system, 'max')?.['@size'], `${where} <system type="max">`),
+    aspaceTotal: aspaceTotal ? num(aspaceTotal['@size'], `${where} <aspace type="total">`) : null,
+    aspaceMprotect: aspaceMprotect ? num(aspaceMprotect['@size'], `${where} <aspace type="mprotect">`) : null,
+    subheaps: subheaps ? num(subheaps['@size'], `${where} <aspace type="subheaps">`) : null,
   };
 }
 
 function row(kind: SizeRow['kind'], a: Attrs, where: string): SizeRow {
   return {
     kind,
-    from: num(a.from, `${where} <${kind}> from`),
-    to: num(a.to, `${where} <${kind}> to`),
-    total: num(a.total, `${where} <${kind}> total`),
-    count: num(a.count, `${where} <${kind}> count`),
+    from: num(a['@from'], `${where} <${kind}> from`),
+    to: num(a['@to'], `${where} <${kind}> to`),
+    total: num(a['@total'], `${where} <${kind}> total`),
+    count: num(a['@count'], `${where} <${kind}> count`),
   };
 }
 
-function pick(list: Attrs[] | undefined, type: string): Attrs | undefined {
-  return list?.find((a) => a.type === type);
+function pick(list: unknown, type: string): Attrs | undefined {
+  return Array.isArray(list) ? (list as Attrs[]).find((a) => typeof a === 'object' && a !== null && a['@type'] === type) : undefined;
 }
 
-function typed(list: Attrs[] | undefined, type: string, where: string): CountSize | null {
+/** The element list under `name`, or [] when the document has something else there. */
+function elements(parent: unknown, name: string): Attrs[] {
+  const v = typeof parent === 'object' && parent !== null ? (parent as Record<string, unknown>)[name] : undefined;
+  return Array.isArray(v) ? (v as Attrs[]).filter((x) => typeof x === 'object' && x !== null) : [];
+}
+
+function typed(list: unknown, type: string, where: string): CountSize | null {
   const a = pick(list, type);
   if (!a) return null;
-  return { count: num(a.count, `${where} <total type="${type}"> count`), size: num(a.size, `${where} <total type="${type}"> size`) };
+  return { count: num(a['@count'], `${where} <total type="${type}"> count`), size: num(a['@size'], `${where} <total type="${type}"> size`) };
 }
 
 function num(value: unknown, what: string): number {
