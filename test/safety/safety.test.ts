@@ -1,0 +1,329 @@
+// Safety of live calls: after every heapgap run the target must be alive, untraced, not stopped,
+// hold no memfd heapgap opened, and keep making progress. Also: interrupting heapgap, targets that
+// are already traced, and targets that exit while heapgap works on them. Needs gdb, gcc, python3.
+// The long version of the first test is scripts/reliability.mjs (see fixtures/safety/README.md).
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, REPO_ROOT, runCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
+import { procFds, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
+import type { RunningTarget } from '../helpers/targets.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// heapgap's progress lines also start with `heapgap: `; the error line is the one that is not progress.
+const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('heapgap: ') && !PROGRESS.test(l));
+
+function expectCleanFailure(r: { stderr: string }, what: string): void {
+  expect(errorLines(r.stderr), `${what}: one heapgap: error line\n${r.stderr}`).toHaveLength(1);
+  expect(r.stderr, `${what}: no stack trace`).not.toMatch(/^\s+at .+/m);
+  expect(r.stderr, `${what}: not an internal error`).not.toMatch(/internal error/);
+}
+
+interface Churn {
+  t: RunningTarget;
+  file: string;
+}
+
+async function startChurn(dir: string, name: string): Promise<Churn> {
+  const file = join(dir, `${name}.progress`);
+  const t = await startTarget('churn', ['4', file]);
+  for (let i = 0; i < 200 && progress(file) === null; i++) await sleep(10);
+  return { t, file };
+}
+
+function progress(file: string): number | null {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The after-conditions of every run; returns how long the progress counter took to move. */
+async function expectHealthy(c: Churn, what: string, tracer = 0): Promise<number> {
+  const st = procState(c.t.pid);
+  expect(st.alive, `${what}: target alive (${c.t.stderr()})`).toBe(true);
+  expect(st.tracerPid, `${what}: TracerPid`).toBe(tracer);
+  expect(st.state, `${what}: not stopped`).not.toMatch(/^[Tt]$/);
+  expect(procFds(c.t.pid).filter((f) => f.startsWith('/memfd:')), `${what}: no memfd left`).toEqual([]);
+  const p0 = progress(c.file);
+  const t0 = Date.now();
+  while (Date.now() - t0 < 2000) {
+    await sleep(20);
+    const p = progress(c.file);
+    if (p0 !== null && p !== null && p > p0) return Date.now() - t0;
+  }
+  throw new Error(`${what}: progress counter stuck at ${p0} for 2 s (state ${procState(c.t.pid).state})`);
+}
+
+/** The CLI as a child we can signal; resolves like runCli. `on` sees stderr as it arrives. */
+function spawnCli(args: string[], on?: (stderrSoFar: string, child: ChildProcessWithoutNullStreams) => void, boundMs = 60_000): Promise<CliResult> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    on?.(stderr, child);
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? -1, signal: signal ?? undefined, stdout, stderr, timedOut: signal === 'SIGKILL', durationMs: Date.now() - started });
+    });
+  });
+}
+
+/** gdb processes that still name the target (a hung or orphaned session). */
+function gdbsOn(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.includes(`attach ${pid}`)) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Holds a ptrace on one thread (PTRACE_SEIZE: the thread keeps running) until release(). */
+async function seize(tid: number): Promise<{ pid: number; release: () => Promise<void> }> {
+  const script = [
+    'import ctypes, sys',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]',
+    'libc.ptrace.restype = ctypes.c_long',
+    'if libc.ptrace(0x4206, int(sys.argv[1]), None, None) != 0:',
+    '    print("error %d" % ctypes.get_errno(), flush=True); sys.exit(1)',
+    'print("seized", flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const p = spawn('python3', ['-c', script, String(tid)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => {
+    let buf = '';
+    p.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) resolve(buf.trim());
+    });
+    p.on('close', () => resolve(buf.trim() || 'python exited'));
+  });
+  if (line !== 'seized') throw new Error(`could not PTRACE_SEIZE ${tid}: ${line}`);
+  const exited = new Promise<void>((r) => p.on('close', () => r()));
+  return {
+    pid: p.pid!,
+    release: async () => {
+      p.stdin.end();
+      await exited;
+    },
+  };
+}
+
+let dir = '';
+let main: Churn;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'heapgap-safety-'));
+  main = await startChurn(dir, 'main');
+});
+
+afterAll(async () => {
+  await stopAllTargets();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('safety', () => {
+  // 20 here to keep the suite short on a loaded 2-core machine; scripts/reliability.mjs does 1,000.
+  it('20 inspect/trim calls against a churning target leave it healthy every time', { timeout: 240_000 }, async () => {
+    const refusals: string[] = [];
+    const stopped: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const mode = i % 10 === 0 ? 'trim' : 'inspect';
+      const r = await runCli([mode, String(main.t.pid), '--json']);
+      const what = `call ${i} (${mode})`;
+      expect(r.timedOut, `${what}: finished within 60 s`).toBe(false);
+      if (r.exitCode === 3) {
+        // The two refusals the protocol allows on a busy target; anything else is a failure.
+        expectCleanFailure(r, what);
+        expect(errorLines(r.stderr)[0], what).toMatch(/no thread is parked|waited on an allocator lock/);
+        refusals.push(errorLines(r.stderr)[0]!);
+      } else {
+        expect(r.exitCode, `${what}: exit (stderr: ${r.stderr})`).toBe(0);
+        const doc = JSON.parse(r.stdout) as { schema: string; pause: { stoppedMs: number | null } };
+        expect(doc.schema).toBe(mode === 'trim' ? 'heapgap.trim/1' : 'heapgap.inspect/1');
+        expect(typeof doc.pause.stoppedMs, `${what}: pause.stoppedMs`).toBe('number');
+        stopped.push(doc.pause.stoppedMs!);
+      }
+      await expectHealthy(main, what);
+    }
+    expect(refusals.length, `refusals: ${refusals.join(' | ')}`).toBeLessThanOrEqual(4);
+    expect(stopped.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('SIGINT while the call runs: heapgap finishes or stops cleanly and the target is fine', async () => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const r = await spawnCli(['inspect', String(main.t.pid), '--json'], (err, child) => {
+        if (/attached; calling malloc_info/.test(err) && !child.killed) child.kill(sig);
+      });
+      expect([0, 130], `${sig}: exit ${r.exitCode} (${r.stderr})`).toContain(r.exitCode);
+      if (r.exitCode !== 0) expectCleanFailure(r, sig);
+      await expectHealthy(main, `${sig} during the call`);
+    }
+  });
+
+  it('SIGINT before gdb attaches: heapgap stops without attaching', async () => {
+    const r = await spawnCli(['trim', String(main.t.pid), '--json'], (err, child) => {
+      if (/attaching to \d+/.test(err) && !child.killed) child.kill('SIGINT');
+    });
+    // heapgap printed "SIGINT received; finishing safely" before gdb attached: it must not go on to
+    // attach and call malloc_trim.
+    expect(r.stderr, 'no attach after the signal').not.toMatch(/received; finishing safely[\s\S]*attached; calling malloc_info/);
+    expect(r.exitCode, r.stderr).toBe(130);
+    expectCleanFailure(r, 'SIGINT before attach');
+    await expectHealthy(main, 'SIGINT before attach');
+  });
+
+  it('SIGINT during a trim: malloc_trim ran (exit 0) or heapgap says it was interrupted — never a dry run', async () => {
+    // 10 ms after "attached" lands while malloc_info runs, before the driver decides on malloc_trim.
+    for (let i = 0; i < 3; i++) {
+      let sent = false;
+      const r = await spawnCli(['trim', String(main.t.pid), '--json'], (err, child) => {
+        if (!sent && /attached; calling malloc_info/.test(err)) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), 10);
+        }
+      });
+      const what = `trim interrupted ${i}`;
+      expect([0, 130], `${what}: exit ${r.exitCode} (${r.stderr})`).toContain(r.exitCode);
+      if (r.exitCode === 0) {
+        const doc = JSON.parse(r.stdout) as { dryRun: boolean; returned: number | null };
+        // A trim the user asked for must not turn into a prediction without saying so.
+        expect({ dryRun: doc.dryRun, returnedIsNumber: typeof doc.returned === 'number' }, what).toEqual({ dryRun: false, returnedIsNumber: true });
+      } else {
+        expectCleanFailure(r, what);
+      }
+      await expectHealthy(main, what);
+    }
+  });
+
+  it('--timeout running out before gdb attaches is a timeout (exit 3), not an interruption', async () => {
+    const r = await runCli(['inspect', String(main.t.pid), '--json', '--timeout', '50ms']);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expectCleanFailure(r, 'timeout');
+    expect(errorLines(r.stderr)[0]).toMatch(/timed out/);
+    await expectHealthy(main, 'after a timeout');
+  });
+
+  it('a target traced by someone else is refused (exit 3) and left as it was', async () => {
+    const tracer = await seize(main.t.pid);
+    try {
+      const r = await runCli(['inspect', String(main.t.pid), '--json']);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expectCleanFailure(r, 'traced');
+      expect(errorLines(r.stderr)[0]).toMatch(/already traced by pid \d+/);
+      await expectHealthy(main, 'while traced by the other tracer', tracer.pid);
+    } finally {
+      await tracer.release();
+    }
+    await expectHealthy(main, 'after the other tracer left');
+  });
+
+  it('a target with one thread traced by someone else is refused in bounded time', { timeout: 60_000 }, async () => {
+    const c = await startChurn(dir, 'thread-traced');
+    const tid = readdirSync(`/proc/${c.t.pid}/task`).map(Number).filter((t) => t !== c.t.pid).sort((a, b) => a - b)[0]!;
+    const tracer = await seize(tid);
+    let r: CliResult | undefined;
+    try {
+      r = await spawnCli(['inspect', String(c.t.pid), '--json', '--timeout', '5s'], undefined, 15_000);
+    } finally {
+      // If heapgap hung, its gdb is still attached (and spinning): end it and resume the target so
+      // the next tests can run.
+      const left = gdbsOn(c.t.pid);
+      for (const g of left) process.kill(g, 'SIGKILL');
+      await tracer.release();
+      if (left.length) {
+        await sleep(200);
+        process.kill(c.t.pid, 'SIGCONT');
+      }
+    }
+    expect(r!.timedOut, `heapgap ended on its own (killed after ${r!.durationMs} ms; stderr: ${r!.stderr.slice(0, 500)})`).toBe(false);
+    expect(r!.exitCode, r!.stderr).toBe(3);
+    expectCleanFailure(r!, 'thread traced');
+    await expectHealthy(c, 'one thread traced');
+    await c.t.stop();
+  });
+
+  it('a target that exits while heapgap is attached is reported as gone (exit 3), not as a crash', async () => {
+    for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
+      const c = await startChurn(dir, `exit-${sig}`);
+      let sent = false;
+      const r = await spawnCli(['inspect', String(c.t.pid), '--json'], (err) => {
+        if (!sent && /attached; calling malloc_info/.test(err)) {
+          sent = true;
+          process.kill(c.t.pid, sig);
+        }
+      });
+      await c.t.stop();
+      expect(r.exitCode, `${sig}: ${r.stderr}`).toBe(3);
+      expectCleanFailure(r, sig);
+      expect(errorLines(r.stderr)[0], sig).toMatch(new RegExp(`process ${c.t.pid} exited`));
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('a target that exits just before gdb attaches is reported as gone, not as something else', async () => {
+    for (let i = 0; i < 3; i++) {
+      const c = await startChurn(dir, `exit-early-${i}`);
+      let sent = false;
+      const r = await spawnCli(['inspect', String(c.t.pid), '--json'], (err) => {
+        if (!sent && /attaching to \d+/.test(err)) {
+          sent = true;
+          process.kill(c.t.pid, 'SIGKILL');
+        }
+      });
+      await c.t.stop();
+      expect(r.exitCode, r.stderr).toBe(3);
+      expectCleanFailure(r, `early exit ${i}`);
+      // "no process", "is a zombie", "exited": all true; "kernel thread" or "not allowed" are not.
+      expect(errorLines(r.stderr)[0], `early exit ${i}`).toMatch(/exited|zombie|no process/);
+    }
+  });
+
+  it('a zombie (exited, not reaped) is reported as exited, not as a kernel thread', async () => {
+    // The parent forks a child that exits at once and never reaps it.
+    const py = spawn('python3', ['-c', 'import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const zombie = Number(await new Promise<string>((resolve) => py.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+    try {
+      for (let i = 0; i < 100 && procState(zombie).state !== 'Z'; i++) await sleep(10);
+      expect(procState(zombie).state).toBe('Z');
+      const r = await runCli(['inspect', String(zombie), '--json']);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expectCleanFailure(r, 'zombie');
+      expect(errorLines(r.stderr)[0]).toMatch(/exited|zombie|no process/);
+    } finally {
+      py.stdin.end();
+      await new Promise((r) => py.on('close', r));
+    }
+  });
+
+  it('the churn target is still healthy at the end', async () => {
+    await expectHealthy(main, 'end');
+    const text = await readFile(main.file, 'utf8');
+    expect(Number(text)).toBeGreaterThan(0);
+    // nothing of ours is left attached to it
+    expect(gdbsOn(main.t.pid)).toEqual([]);
+  });
+});
