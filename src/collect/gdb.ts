@@ -119,7 +119,13 @@ export async function preflight(pid: number): Promise<{ status: ProcStatus; star
   }
   await memoryAccess(pid, status);
   const maps = await readProc(pid, 'maps');
-  if (maps.trim() === '') throw new HeapgapError('KERNEL_THREAD', `pid ${pid} is a kernel thread: it has no user memory`, { hint: 'pick a user-space process.' });
+  if (maps.trim() === '') {
+    // Empty maps: a kernel thread (PF_KTHREAD in stat's flags), or a process that is exiting.
+    const stat = await readProc(pid, 'stat').catch(() => '');
+    const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6] ?? 0);
+    if (stat !== '' && (flags & 0x00200000) !== 0) throw new HeapgapError('KERNEL_THREAD', `pid ${pid} is a kernel thread: it has no user memory`, { hint: 'pick a user-space process.' });
+    throw new HeapgapError('PROCESS_GONE', `process ${pid} exited while heapgap was starting`, { hint: 'nothing was measured; run heapgap again on the new process.' });
+  }
   return { status, startTime };
 }
 
