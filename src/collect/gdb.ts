@@ -241,6 +241,8 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const stopOrKill = () => (attached() || attachedOnce ? askToStop() : child.kill('SIGKILL'));
   const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
   req.signal?.addEventListener('abort', stopOrKill, { once: true });
+  // An abort between the check on entry and this listener would otherwise be lost.
+  if (req.signal?.aborted) stopOrKill();
   let run;
   try {
     run = await child;

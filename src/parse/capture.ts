@@ -43,7 +43,8 @@ function checkSnapshot(o: Record<string, unknown>, src: string): Snapshot {
     if (claim.category !== 'arena' && claim.category !== 'mmap-chunk') fail(src, `claims[${i}].category`, '"arena" or "mmap-chunk"', claim.category);
   });
   list(o, 'stackPointers', src).forEach((s, i) => typeof s === 'string' && /^0x[0-9a-f]+$/.test(s) ? undefined : fail(src, `stackPointers[${i}]`, 'a hex address', s));
-  list(o, 'notes', src);
+  list(o, 'notes', src).forEach((n, i) => (typeof n === 'string' ? undefined : fail(src, `notes[${i}]`, 'a string', n)));
+  if (o.glibcVersion !== null && typeof o.glibcVersion !== 'string') fail(src, 'glibcVersion', 'a string or null', o.glibcVersion);
   if (o.trimmable !== undefined) {
     list(o, 'trimmable', src).forEach((t, i) => {
       const m = record(t, src, `trimmable[${i}]`);

@@ -150,6 +150,8 @@ def call(expr, interruptible=None):
     except gdb.error as e:
         if dog and dog.fired:
             RESULT["interrupted"] = True
+            if aborted():
+                raise Refused("the call was unwound on request; the target's state was restored")
             raise Refused("the call waited on an allocator lock longer than %d ms and was unwound; "
                           "the target's state was restored" % int(interruptible[2]))
         raise
