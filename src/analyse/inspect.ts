@@ -39,8 +39,9 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     return m ? m.residentBytes : undefined;
   };
   const inferred = memoryJoin ? null : inferHeaps(info.heaps, claims, snap.heapMax);
-  const arenas = info.heaps.map((heap): ArenaReport => {
-    const f = arenaFigures(heap);
+  const figures = info.heaps.map(arenaFigures);
+  const arenas = info.heaps.map((heap, i): ArenaReport => {
+    const f = figures[i]!;
     const main = heap.nr === 0;
     const heaps = main ? mainHeaps(vmas) : memoryJoin ? threadHeaps(claims, heap.nr) : (inferred!.get(heap.nr) ?? []);
     const rssBytes = sum(heaps.map((h) => h.rss));
@@ -96,7 +97,7 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     notes,
     takenAt: snap.takenAt,
   };
-  report.findings = findings(report, { trimThreshold, topInRest: info.heaps.every((h) => arenaFigures(h).topBytes !== null) });
+  report.findings = findings(report, { trimThreshold, topInRest: figures.every((f) => f.topBytes !== null) });
   return report;
 }
 

@@ -1,0 +1,21 @@
+// The README's first command: the bundled target, inspected, trimmed, inspected again.
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import type { InspectReport, TrimReport } from '../../src/types.js';
+
+describe('demo', () => {
+  it('shows held-free memory, a trim that returns what inspect predicted, and nothing left to trim', async () => {
+    const r = await runCli(['demo', '--json'], { timeout: 120_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [before, trim, after] = JSON.parse(r.stdout) as [InspectReport, TrimReport, InspectReport];
+    expect(before.schema).toBe('heapgap.inspect/1');
+    expect(before.arenas.length).toBeGreaterThan(2);
+    expect(before.totals.heldFreeRssBytes).toBeGreaterThan(0.3 * before.rss.total);
+    expect(trim.returned).toBe(1);
+    const released = trim.releasedBytes!;
+    expect(Math.abs(released - before.totals.predictedTrimBytes)).toBeLessThanOrEqual(0.1 * released);
+    expect(after.rss.total).toBeLessThan(before.rss.total - 0.9 * released);
+    expect(after.totals.predictedTrimBytes).toBeLessThan(0.01 * released);
+    expect(r.stderr).toMatch(/^heapgap: trim released/m);
+  });
+});
