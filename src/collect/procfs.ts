@@ -1,22 +1,60 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { HeapgapError } from '../errors.js';
 
 /** Raw text of /proc/PID/<name>. Errors become NO_SUCH_PROCESS or PTRACE_DENIED with a hint. */
 export async function readProc(pid: number, name: string): Promise<string> {
-  try {
-    // Synchronous on purpose: for a 40 MB smaps it is a third faster than the promise API.
-    return readFileSync(`/proc/${pid}/${name}`, 'latin1');
-  } catch (cause) {
-    throw procError(pid, name, cause);
-  }
+  const chunks = readProcChunks(pid, name);
+  return chunks.length === 1 ? chunks[0]!.toString('latin1') : Buffer.concat(chunks).toString('latin1');
 }
 
 export async function readProcBuffer(pid: number, name: string): Promise<Buffer> {
+  const chunks = readProcChunks(pid, name);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * /proc/PID/<name> as a list of buffers, each exactly as long as what it holds. Synchronous on
+ * purpose (a third faster than the promise API on a 40 MB smaps), and not readFileSync: procfs
+ * files report size 0, and for those readFileSync's growing reads peaked at three times the file
+ * (136 MB of buffers for a 43 MB smaps). Here the peak is the file plus one 1 MiB scratch buffer.
+ */
+export function readProcChunks(pid: number, name: string, limit = Infinity): Buffer[] {
+  const chunks: Buffer[] = [];
+  readProcEach(pid, name, (chunk) => chunks.push(Buffer.from(chunk)), limit);
+  return chunks;
+}
+
+/**
+ * Reads /proc/PID/<name> through one scratch buffer, handing each read to fn, which must not keep
+ * it: parsing as the file is read, nothing ever holds the whole file.
+ */
+export function readProcEach(pid: number, name: string, fn: (chunk: Buffer) => void, limit = Infinity): void {
+  let fd: number;
   try {
-    return readFileSync(`/proc/${pid}/${name}`);
+    fd = openSync(`/proc/${pid}/${name}`, 'r');
   } catch (cause) {
     throw procError(pid, name, cause);
+  }
+  try {
+    const scratch = Buffer.allocUnsafeSlow(Math.min(CHUNK, limit));
+    let total = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, scratch, 0, Math.min(scratch.length, limit - total), null);
+      } catch (cause) {
+        throw procError(pid, name, cause);
+      }
+      if (n === 0) break;
+      fn(scratch.subarray(0, n));
+      total += n;
+      if (total >= limit) break;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

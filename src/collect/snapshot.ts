@@ -1,7 +1,7 @@
 import { HeapgapError } from '../errors.js';
 import { detectAllocator } from '../analyse/allocator.js';
 import { allocatorEnv, tunable } from '../parse/environ.js';
-import { parseSmaps } from '../parse/smaps.js';
+import { SmapsParser, parseSmaps } from '../parse/smaps.js';
 import type { Snapshot } from '../snapshot.js';
 import type { Vma } from '../types.js';
 import { locateLibc, readLibcImage } from './elf.js';
@@ -11,7 +11,7 @@ import { ProcMemory } from './memory.js';
 import { findMainArena, measureTrimmable } from './free-chunks.js';
 import type { ArenaWhere } from './free-chunks.js';
 import type { LibcImage } from './elf.js';
-import { listTasks, onlineCpus, readOptional, readProc, readProcBuffer } from './procfs.js';
+import { listTasks, onlineCpus, readOptional, readProc, readProcBuffer, readProcEach } from './procfs.js';
 import { VERSION } from '../version.js';
 
 export interface SnapshotOptions {
@@ -21,6 +21,11 @@ export interface SnapshotOptions {
   callBudgetMs?: number;
   signal?: AbortSignal;
   onProgress?: (msg: string) => void;
+  /**
+   * Keep smaps' text in snapshot.raw (a capture needs it; inspect does not, and for 60,000 VMAs it
+   * is 43 MB). Without it, reading snapshot.raw.smaps is a programming error and throws.
+   */
+  keepRawSmaps?: boolean;
 }
 
 export interface TakenSnapshot {
@@ -36,8 +41,7 @@ const MIB = 1024 * 1024;
 /** Everything about one live glibc process: pre-attach reading, the gdb session, post-detach measuring. */
 export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
   const before = await preflight(pid);
-  const maps = parseSmaps(await readProc(pid, 'maps'), `/proc/${pid}/maps`);
-  const guess = detectAllocator(maps);
+  const { guess, aligned } = readMaps(pid);
   if (guess.allocator !== 'glibc' || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
   const libcFile = await locateLibc(pid, guess.libc);
   const [image, environ, cpus] = await Promise.all([
@@ -49,7 +53,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const env = environ === null ? {} : allocatorEnv(environ);
   const early: string[] = environ === null ? ['the target\'s environment is not readable (file permissions): MALLOC_* and GLIBC_TUNABLES settings are unknown'] : [];
   const heapMax = await heapMaxFor(image.version, env);
-  const candidates = maps.filter((v) => v.pathname === '' && v.start % BigInt(heapMax) === 0n).map((v) => v.start);
+  const candidates = aligned.filter((start) => start % BigInt(heapMax) === 0n);
   opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}; attaching to ${pid}`);
   const call = await safeCall({
     pid,
@@ -65,9 +69,10 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   } satisfies SafeCallRequest);
   opts.onProgress?.('detached; measuring');
-  const smaps = call.smapsBefore ?? (await readProcBuffer(pid, 'smaps'));
+  const { vmas, smaps } = call.smapsBefore !== null
+    ? { vmas: parseSmaps(call.smapsBefore, `/proc/${pid}/smaps`), smaps: call.smapsBefore }
+    : readSmaps(pid, opts.keepRawSmaps ?? false);
   const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
-  const vmas = parseSmaps(smaps, `/proc/${pid}/smaps`);
   const memory = await ProcMemory.open(pid);
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
@@ -103,6 +108,30 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   } finally {
     await memory.close();
   }
+}
+
+/**
+ * The allocator, and the anonymous VMAs aligned like a thread-arena heap (64 MiB or a multiple),
+ * from /proc/PID/maps. Its own function so the parsed maps (20 MB for 60,000 VMAs) are garbage by
+ * the time smaps is read.
+ */
+function readMaps(pid: number): { guess: ReturnType<typeof detectAllocator>; aligned: bigint[] } {
+  const parser = new SmapsParser(`/proc/${pid}/maps`);
+  readProcEach(pid, 'maps', (chunk) => parser.feed(chunk));
+  const maps = parser.end();
+  const min = BigInt(64 * MIB);
+  return { guess: detectAllocator(maps), aligned: maps.filter((v) => v.pathname === '' && v.start % min === 0n).map((v) => v.start) };
+}
+
+/** smaps parsed as it is read; its bytes are kept only when asked. */
+function readSmaps(pid: number, keep: boolean): { vmas: Vma[]; smaps: Buffer[] | null } {
+  const parser = new SmapsParser(`/proc/${pid}/smaps`);
+  const chunks: Buffer[] | null = keep ? [] : null;
+  readProcEach(pid, 'smaps', (chunk) => {
+    parser.feed(chunk);
+    chunks?.push(Buffer.from(chunk));
+  });
+  return { vmas: parser.end(), smaps: chunks };
 }
 
 function unsupported(pid: number, allocator: string, evidence: string | null): HeapgapError {
@@ -216,13 +245,20 @@ export async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax
 }
 
 /**
- * The raw inputs, with smaps decoded to text only when someone reads it (a capture being written):
- * an inspect of a 60,000-VMA process then never holds a second 40 MB copy of it.
+ * The raw inputs, with smaps decoded to text only when someone reads it (a capture being written).
+ * null: not kept (see keepRawSmaps).
  */
-function lazyRaw(smaps: string | Buffer, status: string, mallocInfo: string): Snapshot['raw'] {
+function lazyRaw(smaps: string | readonly Buffer[] | null, status: string, mallocInfo: string): Snapshot['raw'] {
   const raw = { status, mallocInfo } as Snapshot['raw'];
   let text: string | null = typeof smaps === 'string' ? smaps : null;
-  Object.defineProperty(raw, 'smaps', { enumerable: true, get: () => (text ??= smaps.toString('latin1')) });
+  let chunks = typeof smaps === 'string' ? null : smaps;
+  const decode = (): string => {
+    if (chunks === null) throw new Error('snapshot.raw.smaps was not kept: takeSnapshot needs keepRawSmaps for a capture');
+    const decoded = Buffer.concat(chunks).toString('latin1');
+    chunks = null; // the text replaces the buffers
+    return decoded;
+  };
+  Object.defineProperty(raw, 'smaps', { enumerable: true, get: () => (text ??= decode()) });
   return raw;
 }
 

@@ -1,7 +1,7 @@
-import { parseSmaps } from '../parse/smaps.js';
+import { SmapsParser } from '../parse/smaps.js';
 import type { Vma } from '../types.js';
 import { ProcMemory } from './memory.js';
-import { readProc } from './procfs.js';
+import { readProcEach } from './procfs.js';
 import { mmapChunkClaims, stackPointers } from './snapshot.js';
 import type { Snapshot } from '../snapshot.js';
 
@@ -20,7 +20,7 @@ export interface RssSample {
  * only changes when a heap is created or resized, and a torn read is simply dropped.
  */
 export async function sampleRss(pid: number, heapMax: number): Promise<RssSample> {
-  const vmas = parseSmaps(await readProc(pid, 'smaps'), `/proc/${pid}/smaps`);
+  const vmas = smapsOf(pid);
   const memory = await ProcMemory.open(pid);
   try {
     const max = BigInt(heapMax);
@@ -40,4 +40,10 @@ export async function sampleRss(pid: number, heapMax: number): Promise<RssSample
   } finally {
     await memory.close();
   }
+}
+
+function smapsOf(pid: number): Vma[] {
+  const parser = new SmapsParser(`/proc/${pid}/smaps`);
+  readProcEach(pid, 'smaps', (chunk) => parser.feed(chunk));
+  return parser.end();
 }

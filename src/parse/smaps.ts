@@ -6,43 +6,81 @@ const HEADER = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][-psS]) ([0-9a-f]+) ([0-9a
 const OTHER_FIELD = /^(VmFlags|THPeligible|ProtectionKey|Locked_Hugetlb)\b:?/;
 const KEPT = { Rss: 'rss', Pss: 'pss', Anonymous: 'anonymous', Swap: 'swap' } as const;
 
+/** smaps text: a string, a buffer, or the buffers it was read in (see readProcChunks). */
+export type SmapsInput = string | Buffer | readonly Buffer[];
+
 /**
  * Parses /proc/PID/smaps (or maps, or the smaps of a capture). Linear, one pass, and field lines are
  * read without a regex: a 60,000-VMA smaps is 40 MB and sits inside every inspect's wall time.
  */
-export function parseSmaps(text: string | Buffer, source = 'smaps'): Vma[] {
-  const vmas: Vma[] = [];
-  let current: Vma | null = null;
-  let lineNo = 0;
-  let pos = 0;
-  // A Buffer is read line by line: the whole text never has to exist as one 40 MB string.
-  const line = typeof text === 'string' ? (a: number, b: number) => text.slice(a, b) : (a: number, b: number) => text.toString('latin1', a, b);
-  const newline = typeof text === 'string' ? (from: number) => text.indexOf('\n', from) : (from: number) => text.indexOf(10, from);
-  while (pos < text.length) {
-    let next = newline(pos);
-    if (next === -1) next = text.length;
-    const entry = line(pos, next);
-    pos = next + 1;
-    lineNo++;
-    if (entry === '') continue;
+export function parseSmaps(input: SmapsInput, source = 'smaps'): Vma[] {
+  const parser = new SmapsParser(source);
+  if (typeof input === 'string') forEachLine(input, (line) => parser.line(line));
+  else for (const buf of Buffer.isBuffer(input) ? [input] : input) parser.feed(buf);
+  return parser.end();
+}
+
+/**
+ * The same parser fed buffer by buffer, as a file is read: nothing holds the whole text, so the
+ * peak is the VMAs plus one buffer. A buffer may end in the middle of a line.
+ */
+export class SmapsParser {
+  private readonly vmas: Vma[] = [];
+  private current: Vma | null = null;
+  private lineNo = 0;
+  private carry = '';
+  constructor(private readonly source = 'smaps') {}
+
+  /** Takes the bytes of buf now: the caller may reuse it afterwards. */
+  feed(buf: Buffer): void {
+    let pos = 0;
+    for (;;) {
+      const next = buf.indexOf(10, pos);
+      if (next === -1) break;
+      const piece = buf.toString('latin1', pos, next);
+      this.line(this.carry === '' ? piece : this.carry + piece);
+      this.carry = '';
+      pos = next + 1;
+    }
+    if (pos < buf.length) this.carry += buf.toString('latin1', pos);
+  }
+
+  end(): Vma[] {
+    if (this.carry !== '') this.line(this.carry);
+    this.carry = '';
+    return this.vmas;
+  }
+
+  line(entry: string): void {
+    this.lineNo++;
+    if (entry === '') return;
     const kb = sizeField(entry);
     if (kb !== null) {
-      if (!current) throw bad(source, lineNo, 'a VMA header before its fields', entry);
+      if (!this.current) throw bad(this.source, this.lineNo, 'a VMA header before its fields', entry);
       const key = KEPT[kb.key as keyof typeof KEPT];
-      if (key) current[key] = kb.bytes;
-      continue;
+      if (key) this.current[key] = kb.bytes;
+      return;
     }
     const header = HEADER.exec(entry);
     if (header) {
-      current = newVma(header);
-      if (current.end < current.start) throw bad(source, lineNo, 'start <= end', entry);
-      vmas.push(current);
-      continue;
+      this.current = newVma(header);
+      if (this.current.end < this.current.start) throw bad(this.source, this.lineNo, 'start <= end', entry);
+      this.vmas.push(this.current);
+      return;
     }
-    if (OTHER_FIELD.test(entry) && current) continue;
-    throw bad(source, lineNo, '`Key: N kB` or a VMA header `start-end perms offset dev inode path`', entry);
+    if (OTHER_FIELD.test(entry) && this.current) return;
+    throw bad(this.source, this.lineNo, '`Key: N kB` or a VMA header `start-end perms offset dev inode path`', entry);
   }
-  return vmas;
+}
+
+function forEachLine(text: string, fn: (line: string) => void): void {
+  let pos = 0;
+  while (pos < text.length) {
+    let next = text.indexOf('\n', pos);
+    if (next === -1) next = text.length;
+    fn(text.slice(pos, next));
+    pos = next + 1;
+  }
 }
 
 /** `Key:   123 kB` -> { key, bytes }, or null when the line is not one. */

@@ -9,7 +9,7 @@ import type { Outcome, RunContext } from '../context.js';
 
 /** heapgap capture <pid> -o FILE: the raw inputs of one inspect, to be reported elsewhere. */
 export async function capture(pid: number, ctx: RunContext): Promise<Outcome & { raw: string }> {
-  const taken = await takeSnapshot(pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal, onProgress: ctx.progress });
+  const taken = await takeSnapshot(pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal, onProgress: ctx.progress, keepRawSmaps: true });
   const report = analyse(taken.snapshot, taken); // fails here, not on the other host, if the capture cannot be read
   return { doc: report, findings: report.findings, raw: `${JSON.stringify(taken.snapshot)}\n` };
 }
