@@ -7,7 +7,7 @@
 // In one run:
 //  1. builds and starts fixtures/targets/many-vmas.c with MALLOC_ARENA_MAX=threads+1 (raising
 //     vm.max_map_count with sysctl when the VMAs would not fit, and restoring it at the end);
-//  2. `reps` times, alternating: `pmap -X PID` and `heapgap inspect PID --json` (the latter under
+//  2. `reps` times, alternating: `pmap -X PID` and `heapgap inspect PID --json` (both under
 //     /usr/bin/time -f %M when installed), wall time from spawn to exit; heapgap's peak RSS twice:
 //     the node process's own VmHWM (read from /proc/self/status at exit through a --import hook)
 //     and /usr/bin/time's maxrss (the larger of node and the gdb it waited for);
@@ -222,12 +222,15 @@ async function main() {
       for (const which of order) {
         await sleep(300);
         if (which === 'pmap') {
+          const timeFile = join(dir, `pmap-time-${i}`);
+          const [file, args] = timeBin ? [timeBin, ['-f', '%M', '-o', timeFile, 'pmap', '-X', String(pid)]] : ['pmap', ['-X', String(pid)]];
           const s = performance.now();
-          const r = await execa('pmap', ['-X', String(pid)], { stdin: 'ignore', reject: false, maxBuffer: 1e9 });
+          const r = await execa(file, args, { stdin: 'ignore', reject: false, maxBuffer: 1e9 });
           const ms = performance.now() - s;
           if (r.exitCode !== 0) throw new Error(`pmap -X failed: ${r.stderr}`);
-          runs.pmap.push({ ms: r1(ms), lines: r.stdout.split('\n').length });
-          log(`pmap -X: ${ms.toFixed(0)} ms`);
+          const peakKiB = timeBin ? Number((await readFile(timeFile, 'utf8')).trim().split('\n').pop()) || null : null;
+          runs.pmap.push({ ms: r1(ms), peakMiB: peakKiB && r1(peakKiB / 1024), lines: r.stdout.split('\n').length });
+          log(`pmap -X: ${ms.toFixed(0)} ms, peak ${runs.pmap.at(-1).peakMiB} MiB`);
         } else {
           const hwmFile = join(dir, `hwm-${i}`);
           const timeFile = join(dir, `time-${i}`);
@@ -258,7 +261,7 @@ async function main() {
     const pmapMs = stats(runs.pmap.map((r) => r.ms));
     const hgMs = stats(runs.heapgap.map((r) => r.ms));
     doc.inspect = {
-      pmap: { command: `pmap -X ${pid}`, ms: pmapMs, runs: runs.pmap },
+      pmap: { command: `pmap -X ${pid}`, ms: pmapMs, peakMiB: stats(runs.pmap.map((r) => r.peakMiB)), runs: runs.pmap },
       heapgap: {
         command: `node ${CLI} inspect ${pid} --json`,
         ms: hgMs,
@@ -274,9 +277,14 @@ async function main() {
 
     // ---- parse throughput ----------------------------------------------------------------------
     const capFile = join(dir, 'capture.json');
-    const cap = await execa(process.execPath, [CLI, 'capture', String(pid), '-o', capFile], { stdin: 'ignore', reject: false });
+    const capTime = join(dir, 'capture-time');
+    const capArgv = [CLI, 'capture', String(pid), '-o', capFile];
+    const cap = await execa(timeBin ?? process.execPath, timeBin ? ['-f', '%M', '-o', capTime, process.execPath, ...capArgv] : capArgv, { stdin: 'ignore', reject: false });
     if (cap.exitCode !== 0) throw new Error(`heapgap capture failed: ${cap.stderr}`);
+    const capKiB = timeBin ? Number((await readFile(capTime, 'utf8')).trim().split('\n').pop()) || null : null;
+    doc.capture = { command: `node ${CLI} capture ${pid} -o FILE`, peakMiB: capKiB && r1(capKiB / 1024), fileMB: null };
     const captureText = await readFile(capFile, 'utf8');
+    doc.capture.fileMB = r3(captureText.length / 1e6);
     const snapshot = JSON.parse(captureText);
     const realXml = snapshot.raw.mallocInfo;
     const xml = syntheticMallocInfo(realXml, opts.arenasXml);
@@ -324,6 +332,8 @@ async function main() {
     ['ratio heapgap/pmap', f(i.ratio)],
     ['heapgap node peak RSS MiB (VmHWM)', range(i.heapgap.nodePeakMiB)],
     ['heapgap+gdb peak RSS MiB (time %M)', range(i.heapgap.treePeakMiB)],
+    ['pmap -X peak RSS MiB (time %M)', range(i.pmap.peakMiB)],
+    ['heapgap capture peak RSS MiB (time %M)', `${f(doc.capture.peakMiB)} (capture file ${f(doc.capture.fileMB)} MB)`],
     ['heapgap stoppedMs / attachMs / callMs', `${range(i.heapgap.stoppedMs)} / ${f(i.heapgap.attachMs.median)} / ${f(i.heapgap.callMs.median)}`],
     ['parseSmaps', `${f(p.smaps.parseSmapsMs.median)} ms = ${f(p.smaps.parseMBps)} MB/s on ${p.smaps.MB} MB (${p.smaps.vmas} VMAs)`],
     ['  baseline split(\'\\n\')', `${f(p.smaps.splitMs.median)} ms = ${f(p.smaps.splitMBps)} MB/s; ratio ${f(p.smaps.ratio)}x`],
