@@ -2,7 +2,7 @@
 // bench-pause.mjs — how long does the target itself feel stopped: plain `gdb -p ... call malloc_info`
 // vs `heapgap inspect`, measured by targets that time their own 1 ms ticks.
 //
-//   node scripts/bench-pause.mjs [--rounds 7] [--targets c,node,python] [--settle 300] [--json]
+//   node scripts/bench-pause.mjs [--rounds 7] [--targets c,node,python,java] [--settle 300] [--json]
 //                                [--python python3] [--plain-timeout 120] [--cli path/to/main.js]
 //                                [--cli-b path/to/other/main.js]
 //
@@ -10,6 +10,8 @@
 //   c       fixtures/targets/stall-meter.c (ticker thread + parked workers + sigwaitinfo main thread)
 //   node    fixtures/targets/stall-meter.mjs (setInterval 1 ms on the event loop)
 //   python  a python3 loop around time.sleep(0.001) with one parked helper thread (inline below)
+//   java    fixtures/targets/StallMeter.java (a thread parking 1 ms at a time, 8 churning workers;
+//           asked with a line "report" on stdin instead of SIGUSR1, which the JVM reserves)
 // For each target, in one run and alternating which goes first, every round does:
 //   plain:   gdb --batch -iex 'set tdesc filename …/amd64-linux-sse.xml' -p PID
 //                -ex 'call (int)malloc_info(0, (void*)stdout)'
@@ -81,12 +83,12 @@ function parseArgs(argv) {
     else if (a === '-h' || a === '--help') usage();
     else usage(`unknown argument ${a}`);
   }
-  for (const t of o.targets) if (!['c', 'node', 'python'].includes(t)) usage(`unknown target ${t}`);
+  for (const t of o.targets) if (!['c', 'node', 'python', 'java'].includes(t)) usage(`unknown target ${t}`);
   return o;
 }
 
 function usage(err) {
-  const text = 'usage: node scripts/bench-pause.mjs [--rounds 7] [--targets c,node,python] [--settle ms] [--python python3] [--plain-timeout s] [--cli dist/cli/main.js] [--cli-b other/main.js] [--json]';
+  const text = 'usage: node scripts/bench-pause.mjs [--rounds 7] [--targets c,node,python,java] [--settle ms] [--python python3] [--plain-timeout s] [--cli dist/cli/main.js] [--cli-b other/main.js] [--json]';
   if (err) {
     console.error(`bench-pause: ${err}\n${text}`);
     process.exit(2);
@@ -125,6 +127,10 @@ async function startMeter(kind, dir, opts) {
   } else if (kind === 'node') {
     file = process.execPath;
     args = [join(ROOT, 'fixtures', 'targets', 'stall-meter.mjs')];
+  } else if (kind === 'java') {
+    await execa('javac', ['-d', dir, join(ROOT, 'fixtures', 'targets', 'StallMeter.java')], { stdin: 'ignore' });
+    file = 'java';
+    args = ['-Xmx256m', '-cp', dir, 'StallMeter', '8'];
   } else {
     file = opts.python;
     args = ['-c', PYTHON_METER];
@@ -171,7 +177,9 @@ async function startMeter(kind, dir, opts) {
   const pid = ready.pid;
   let lastSeq = 0;
   const ask = async () => {
-    process.kill(pid, 'SIGUSR1');
+    // the JVM keeps its signals to itself: the java meter reads "report" on stdin
+    if (kind === 'java') child.stdin.write('report\n');
+    else process.kill(pid, 'SIGUSR1');
     const m = await next((x) => typeof x.seq === 'number' && x.seq > lastSeq, 'stall report');
     lastSeq = m.seq;
     return m;
@@ -186,7 +194,7 @@ async function startMeter(kind, dir, opts) {
       if (!exited) child.kill('SIGKILL');
     }
   };
-  return { kind, pid, exe: kind === 'python' ? opts.python : file, ask, alive, stop, exited: () => exited, stderr: otherStderr };
+  return { kind, pid, exe: kind === 'python' ? opts.python : kind === 'java' ? 'java' : file, ask, alive, stop, exited: () => exited, stderr: otherStderr };
 }
 
 function procState(pid) {
