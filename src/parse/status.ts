@@ -15,12 +15,12 @@ export function parseStatus(text: string, source = 'status'): ProcStatus {
     }
     return value;
   };
-  const int = (key: string): number => {
-    const value = need(key);
-    const n = Number.parseInt(value, 10);
-    if (!Number.isFinite(n)) throw new HeapgapError('BAD_INPUT', `${source}: ${key} is not a number: ${excerpt(value)}`);
-    return n;
+  // A whole field must be digits: parseInt would read "12abc" as 12 and "x" as NaN.
+  const digits = (key: string, value: string): number => {
+    if (!/^\d{1,15}$/.test(value)) throw new HeapgapError('BAD_INPUT', `${source}: ${key} is not a number: ${excerpt(value)}`);
+    return Number(value);
   };
+  const int = (key: string): number => digits(key, need(key));
   const hex = (key: string): bigint => {
     const value = map.get(key);
     if (value === undefined || !/^[0-9a-f]+$/i.test(value)) return 0n;
@@ -32,14 +32,14 @@ export function parseStatus(text: string, source = 'status'): ProcStatus {
     state: need('State').charAt(0),
     tgid: int('Tgid'),
     tracerPid: int('TracerPid'),
-    uid: Number.parseInt(need('Uid').split(/\s+/)[0] ?? '', 10),
+    uid: digits('Uid', need('Uid').split(/\s+/)[0] ?? ''),
     threads: int('Threads'),
     sigBlk: hex('SigBlk'),
     sigIgn: hex('SigIgn'),
     sigCgt: hex('SigCgt'),
     seccomp: map.has('Seccomp') ? int('Seccomp') : 0,
     capEff: hex('CapEff'),
-    vmRss: kb === undefined ? null : Number.parseInt(kb, 10) * 1024,
+    vmRss: kb === undefined ? null : digits('VmRSS', kb.replace(/ kB$/, '')) * 1024,
   };
 }
 
