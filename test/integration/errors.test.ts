@@ -1,7 +1,7 @@
 // Bad input and unsupported targets: one `heapgap:` line, a hint, the contract's exit code, no trace.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -54,13 +54,28 @@ describe('errors', () => {
     await s.stop();
   });
 
-  it.skipIf(!existsSync('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'))('a jemalloc target is named, not measured', async () => {
-    const s = await sleeper({ LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' });
-    const r = await runCli(['inspect', String(s.pid)]);
-    expect(r.exitCode).toBe(3);
-    expect(r.stderr).toMatch(/jemalloc/);
-    expect(r.stdout).toBe('');
-    await s.stop();
+  // .ci/run installs these three packages (libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0).
+  const LIB = '/usr/lib/x86_64-linux-gnu';
+  it.each([
+    ['jemalloc', `${LIB}/libjemalloc.so.2`, /jemalloc's own statistics/],
+    ['tcmalloc', `${LIB}/libtcmalloc_minimal.so.4`, /MallocExtension/],
+    ['mimalloc', `${LIB}/libmimalloc.so.2`, /MIMALLOC_SHOW_STATS/],
+  ])('a %s target (LD_PRELOAD) is named, not measured', async (name, lib, hint) => {
+    if (!existsSync(lib)) return expect.fail(`${lib} is missing: .ci/run installs it`);
+    const s = await sleeper({ LD_PRELOAD: lib });
+    try {
+      const maps = readFileSync(`/proc/${s.pid}/maps`, 'latin1');
+      expect(maps).toContain(lib.slice(lib.lastIndexOf('/') + 1));
+      const r = await runCli(['inspect', String(s.pid)]);
+      expect(r.exitCode).toBe(3);
+      clean(r);
+      expect(r.stderr).toMatch(new RegExp(`does not use glibc malloc: ${name}`));
+      expect(r.stderr).toMatch(hint);
+      expect(r.stdout).toBe('');
+      expect(procState(s.pid).state).toBe('S');
+    } finally {
+      await s.stop();
+    }
   });
 
   it.skipIf(!existsSync('/usr/bin/musl-gcc'))('musl and static binaries are named, not measured', async () => {
