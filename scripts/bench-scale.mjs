@@ -15,7 +15,9 @@
 //     parseSmaps (dist/parse/smaps.js) on the target's smaps text vs text.split('\n') on the same
 //     text; parseMallocInfo (dist/parse/malloc-info.js) on a synthetic malloc_info XML of
 //     `arenas-xml` heaps, built from the target's real one (taken with `heapgap capture`), vs
-//     text.split('\n') on that XML; also analyse() of the capture.
+//     text.split('\n') on that XML; the same two from files written to the temp dir (smaps read in
+//     1 MiB pieces fed to SmapsParser, as inspect does; the XML read whole, as report does), against
+//     reading those files alone; also analyse() of the capture.
 // Prints a table and, with --json, everything as JSON on stdout. Nothing asserts on time.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -126,7 +128,8 @@ function syntheticMallocInfo(real, n) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(CLI)) fail('dist/cli/main.js is missing; build first: npx tsc -p tsconfig.json');
-  const { parseSmaps } = await import(pathToFileURL(join(ROOT, 'dist', 'parse', 'smaps.js')).href);
+  const { parseSmaps, SmapsParser } = await import(pathToFileURL(join(ROOT, 'dist', 'parse', 'smaps.js')).href);
+  const { readEach } = await import(pathToFileURL(join(ROOT, 'dist', 'collect', 'procfs.js')).href);
   const { parseMallocInfo } = await import(pathToFileURL(join(ROOT, 'dist', 'parse', 'malloc-info.js')).href);
   const { parseDocument } = await import(pathToFileURL(join(ROOT, 'dist', 'parse', 'capture.js')).href);
   const { analyse } = await import(pathToFileURL(join(ROOT, 'dist', 'analyse', 'inspect.js')).href);
@@ -296,6 +299,20 @@ async function main() {
     let sink = 0;
     const smapsParse = timeIt(() => (sink += parseSmaps(smapsText).length), opts.parseReps);
     const smapsSplit = timeIt(() => (sink += smapsText.split('\n').length), opts.parseReps);
+    // From files, as inspect reads /proc/PID/smaps (1 MiB reads fed to the parser) and as report
+    // reads a file (whole, then parsed); baseline: the same reads without parsing.
+    const smapsFile = join(dir, 'smaps.txt');
+    const xmlFile = join(dir, 'malloc-info.xml');
+    await writeFile(smapsFile, smapsText, 'latin1');
+    await writeFile(xmlFile, xml, 'latin1');
+    const smapsFromFile = timeIt(() => {
+      const parser = new SmapsParser(smapsFile);
+      readEach(smapsFile, (c) => parser.feed(c));
+      sink += parser.end().length;
+    }, opts.parseReps);
+    const smapsReadOnly = timeIt(() => readEach(smapsFile, (c) => (sink += c.length)), opts.parseReps);
+    const xmlFromFile = timeIt(() => (sink += parseMallocInfo(readFileSync(xmlFile, 'latin1')).heaps.length), opts.parseReps);
+    const xmlReadOnly = timeIt(() => (sink += readFileSync(xmlFile, 'latin1').length), opts.parseReps);
     const xmlParse = timeIt(() => (sink += parseMallocInfo(xml).heaps.length), opts.parseReps);
     const xmlSplit = timeIt(() => (sink += xml.split('\n').length), opts.parseReps);
     const analyseMs = timeIt(() => (sink += analyse(parseDocument(captureText, 'capture').snapshot).arenas.length), Math.min(opts.parseReps, 3));
@@ -310,6 +327,10 @@ async function main() {
         parseMBps: rate(mb(xml), xmlParse),
         splitMBps: rate(mb(xml), xmlSplit),
         ratio: ratioOf(xmlParse, xmlSplit),
+      },
+      fromFile: {
+        smaps: { ms: smapsFromFile, readOnlyMs: smapsReadOnly, MBps: rate(mb(smapsText), smapsFromFile), ratio: ratioOf(smapsFromFile, smapsReadOnly) },
+        mallocInfo: { ms: xmlFromFile, readOnlyMs: xmlReadOnly, MBps: rate(mb(xml), xmlFromFile), ratio: ratioOf(xmlFromFile, xmlReadOnly) },
       },
       analyseCaptureMs: analyseMs,
       sink,
@@ -339,6 +360,8 @@ async function main() {
     ['  baseline split(\'\\n\')', `${f(p.smaps.splitMs.median)} ms = ${f(p.smaps.splitMBps)} MB/s; ratio ${f(p.smaps.ratio)}x`],
     ['parseMallocInfo', `${f(p.mallocInfo.parseMallocInfoMs.median)} ms = ${f(p.mallocInfo.parseMBps)} MB/s on ${p.mallocInfo.MB} MB (${p.mallocInfo.heaps} heaps)`],
     ['  baseline split(\'\\n\')', `${f(p.mallocInfo.splitMs.median)} ms = ${f(p.mallocInfo.splitMBps)} MB/s; ratio ${f(p.mallocInfo.ratio)}x`],
+    ['smaps file -> VMAs (1 MiB reads)', `${f(p.fromFile.smaps.ms.median)} ms = ${f(p.fromFile.smaps.MBps)} MB/s; reading alone ${f(p.fromFile.smaps.readOnlyMs.median)} ms`],
+    ['malloc_info file -> arenas', `${f(p.fromFile.mallocInfo.ms.median)} ms = ${f(p.fromFile.mallocInfo.MBps)} MB/s; reading alone ${f(p.fromFile.mallocInfo.readOnlyMs.median)} ms`],
     ['analyse() of the capture', `${range(p.analyseCaptureMs)} ms`],
     ['load average (1 min) before -> after', doc.machine.loadavg1.join(' -> ')],
   ];

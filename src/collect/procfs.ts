@@ -32,22 +32,22 @@ export function readProcChunks(pid: number, name: string, limit = Infinity): Buf
  * it: parsing as the file is read, nothing ever holds the whole file.
  */
 export function readProcEach(pid: number, name: string, fn: (chunk: Buffer) => void, limit = Infinity): void {
-  let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/${name}`, 'r');
+    readEach(`/proc/${pid}/${name}`, fn, limit);
   } catch (cause) {
+    if (cause instanceof HeapgapError || !(cause as NodeJS.ErrnoException).code) throw cause;
     throw procError(pid, name, cause);
   }
+}
+
+/** readProcEach for any file; errors are the file system's own. */
+export function readEach(path: string, fn: (chunk: Buffer) => void, limit = Infinity): void {
+  const fd = openSync(path, 'r');
   try {
     const scratch = Buffer.allocUnsafeSlow(Math.min(CHUNK, limit));
     let total = 0;
     for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, scratch, 0, Math.min(scratch.length, limit - total), null);
-      } catch (cause) {
-        throw procError(pid, name, cause);
-      }
+      const n = readSync(fd, scratch, 0, Math.min(scratch.length, limit - total), null);
       if (n === 0) break;
       fn(scratch.subarray(0, n));
       total += n;

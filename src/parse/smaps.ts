@@ -33,16 +33,18 @@ export class SmapsParser {
 
   /** Takes the bytes of buf now: the caller may reuse it afterwards. */
   feed(buf: Buffer): void {
+    // One decode per buffer, then string slices: decoding line by line was a third slower.
+    const text = buf.toString('latin1');
     let pos = 0;
     for (;;) {
-      const next = buf.indexOf(10, pos);
+      const next = text.indexOf('\n', pos);
       if (next === -1) break;
-      const piece = buf.toString('latin1', pos, next);
+      const piece = text.slice(pos, next);
       this.line(this.carry === '' ? piece : this.carry + piece);
       this.carry = '';
       pos = next + 1;
     }
-    if (pos < buf.length) this.carry += buf.toString('latin1', pos);
+    if (pos < text.length) this.carry += text.slice(pos);
   }
 
   end(): Vma[] {
@@ -83,15 +85,12 @@ function forEachLine(text: string, fn: (line: string) => void): void {
   }
 }
 
-/** `Key:   123 kB` -> { key, bytes }, or null when the line is not one. */
+const SIZE_FIELD = /^([A-Za-z_]+):[ \t]*(\d{1,15}) kB$/;
+
+/** `Key:   123 kB` -> { key, bytes }, or null when the line is not one. One regex: the fastest way found. */
 function sizeField(line: string): { key: string; bytes: number } | null {
-  const colon = line.indexOf(':');
-  if (colon <= 0 || !line.endsWith(' kB')) return null;
-  const key = line.slice(0, colon);
-  if (!/^[A-Za-z_]+$/.test(key)) return null;
-  const digits = line.slice(colon + 1, -3).trim();
-  if (!/^\d{1,15}$/.test(digits)) return null;
-  return { key, bytes: Number(digits) * 1024 };
+  const m = SIZE_FIELD.exec(line);
+  return m ? { key: m[1]!, bytes: Number(m[2]) * 1024 } : null;
 }
 
 function newVma(m: RegExpExecArray): Vma {
