@@ -181,9 +181,8 @@ export async function stackPointers(pid: number): Promise<bigint[]> {
   return sps;
 }
 
-/** Each thread-arena heap: its read-write part (with its Rss) and its PROT_NONE reserve. */
 /** Index of the first VMA (sorted, as smaps lists them) that ends after `addr`. */
-function firstEndingAfter(vmas: Vma[], addr: bigint): number {
+export function firstEndingAfter(vmas: Vma[], addr: bigint): number {
   let lo = 0;
   let hi = vmas.length;
   while (lo < hi) {

@@ -2,7 +2,7 @@ import { SmapsParser } from '../parse/smaps.js';
 import type { Vma } from '../types.js';
 import { ProcMemory } from './memory.js';
 import { readProcEach } from './procfs.js';
-import { mmapChunkClaims, stackPointers } from './snapshot.js';
+import { firstEndingAfter, mmapChunkClaims, stackPointers } from './snapshot.js';
 import type { Snapshot } from '../snapshot.js';
 
 /** One watch tick: read without stopping the target. */
@@ -31,7 +31,10 @@ export async function sampleRss(pid: number, heapMax: number): Promise<RssSample
       const header = await memory.u64pair(base);
       const owner = header ? `0x${header[0].toString(16)}` : 'unknown';
       owners.set(owner, [...(owners.get(owner) ?? []), { start: base, end: base + max }]);
-      for (const v of vmas.filter((x) => x.start >= base && x.end <= base + max)) {
+      // smaps is sorted: from the first VMA ending after base, while they start inside the block
+      for (let i = firstEndingAfter(vmas, base); i < vmas.length && vmas[i]!.start < base + max; i++) {
+        const v = vmas[i]!;
+        if (v.start < base || v.end > base + max) continue;
         claims.push({ start: `0x${v.start.toString(16)}`, end: `0x${v.end.toString(16)}`, category: 'arena', rss: v.rss, arena: null });
       }
     }
