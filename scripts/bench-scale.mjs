@@ -18,6 +18,7 @@
 //     text.split('\n') on that XML; the same two from files written to the temp dir (smaps read in
 //     1 MiB pieces fed to SmapsParser, as inspect does; the XML read whole, as report does), against
 //     reading those files alone; also analyse() of the capture.
+//  4. last, as it changes the target: one `heapgap trim PID --json` (its stop reads smaps twice).
 // Prints a table and, with --json, everything as JSON on stdout. Nothing asserts on time.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -335,6 +336,12 @@ async function main() {
       analyseCaptureMs: analyseMs,
       sink,
     };
+    // Last, as it changes the target: one trim, whose stop holds two smaps reads (before and after).
+    const trimRun = await execa(process.execPath, [CLI, 'trim', String(pid), '--json'], { stdin: 'ignore', reject: false, maxBuffer: 1e9 });
+    if (trimRun.exitCode !== 0) throw new Error(`heapgap trim failed (${trimRun.exitCode}): ${trimRun.stderr}`);
+    const trimDoc = JSON.parse(trimRun.stdout);
+    doc.trim = { command: `node ${CLI} trim ${pid} --json`, pause: trimDoc.pause, releasedBytes: trimDoc.releasedBytes };
+    log(`heapgap trim: stoppedMs ${trimDoc.pause?.stoppedMs}`);
     doc.targetAfter = procStatus(pid);
   } finally {
     await restore();
@@ -356,6 +363,7 @@ async function main() {
     ['pmap -X peak RSS MiB (time %M)', range(i.pmap.peakMiB)],
     ['heapgap capture peak RSS MiB (time %M)', `${f(doc.capture.peakMiB)} (capture file ${f(doc.capture.fileMB)} MB)`],
     ['heapgap stoppedMs / attachMs / callMs', `${range(i.heapgap.stoppedMs)} / ${f(i.heapgap.attachMs.median)} / ${f(i.heapgap.callMs.median)}`],
+    ['heapgap trim stoppedMs (smaps read twice in the stop)', `${f(doc.trim?.pause?.stoppedMs)} (released ${f(doc.trim?.releasedBytes)} bytes)`],
     ['parseSmaps', `${f(p.smaps.parseSmapsMs.median)} ms = ${f(p.smaps.parseMBps)} MB/s on ${p.smaps.MB} MB (${p.smaps.vmas} VMAs)`],
     ['  baseline split(\'\\n\')', `${f(p.smaps.splitMs.median)} ms = ${f(p.smaps.splitMBps)} MB/s; ratio ${f(p.smaps.ratio)}x`],
     ['parseMallocInfo', `${f(p.mallocInfo.parseMallocInfoMs.median)} ms = ${f(p.mallocInfo.parseMBps)} MB/s on ${p.mallocInfo.MB} MB (${p.mallocInfo.heaps} heaps)`],

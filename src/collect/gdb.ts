@@ -211,6 +211,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     '-ex', 'python heapgap_main()',
     '-ex', 'detach',
     '-ex', `python print("${STOP_MARK}detached %.6f" % time.monotonic(), flush=True)`,
+    '-ex', 'python heapgap_finish()',
   ];
   const marks = new Map<string, number>();
   let attachedOnce = false;
