@@ -15,9 +15,10 @@
 //     parseSmaps (dist/parse/smaps.js) on the target's smaps text vs text.split('\n') on the same
 //     text; parseMallocInfo (dist/parse/malloc-info.js) on a synthetic malloc_info XML of
 //     `arenas-xml` heaps, built from the target's real one (taken with `heapgap capture`), vs
-//     text.split('\n') on that XML; the same two from files written to the temp dir (smaps read in
-//     1 MiB pieces fed to SmapsParser, as inspect does; the XML read whole, as report does), against
-//     reading those files alone; also analyse() of the capture.
+//     text.split('\n') on that XML; the same two from files written to the temp dir (smaps read
+//     through readEach's 64 KiB buffer and fed to SmapsParser, the code inspect runs on
+//     /proc/PID/smaps, where reads come a page at a time; the XML read whole, as report does),
+//     against reading those files alone; also analyse() of the capture.
 //  4. last, as it changes the target: one `heapgap trim PID --json` (its stop reads smaps twice).
 // Prints a table and, with --json, everything as JSON on stdout. Nothing asserts on time.
 import { existsSync, readFileSync } from 'node:fs';
@@ -300,8 +301,8 @@ async function main() {
     let sink = 0;
     const smapsParse = timeIt(() => (sink += parseSmaps(smapsText).length), opts.parseReps);
     const smapsSplit = timeIt(() => (sink += smapsText.split('\n').length), opts.parseReps);
-    // From files, as inspect reads /proc/PID/smaps (1 MiB reads fed to the parser) and as report
-    // reads a file (whole, then parsed); baseline: the same reads without parsing.
+    // From files, through the code inspect reads /proc/PID/smaps with (readEach + SmapsParser.feed)
+    // and as report reads a file (whole, then parsed); baseline: the same reads without parsing.
     const smapsFile = join(dir, 'smaps.txt');
     const xmlFile = join(dir, 'malloc-info.xml');
     await writeFile(smapsFile, smapsText, 'latin1');
@@ -368,7 +369,7 @@ async function main() {
     ['  baseline split(\'\\n\')', `${f(p.smaps.splitMs.median)} ms = ${f(p.smaps.splitMBps)} MB/s; ratio ${f(p.smaps.ratio)}x`],
     ['parseMallocInfo', `${f(p.mallocInfo.parseMallocInfoMs.median)} ms = ${f(p.mallocInfo.parseMBps)} MB/s on ${p.mallocInfo.MB} MB (${p.mallocInfo.heaps} heaps)`],
     ['  baseline split(\'\\n\')', `${f(p.mallocInfo.splitMs.median)} ms = ${f(p.mallocInfo.splitMBps)} MB/s; ratio ${f(p.mallocInfo.ratio)}x`],
-    ['smaps file -> VMAs (1 MiB reads)', `${f(p.fromFile.smaps.ms.median)} ms = ${f(p.fromFile.smaps.MBps)} MB/s; reading alone ${f(p.fromFile.smaps.readOnlyMs.median)} ms`],
+    ['smaps file -> VMAs (readEach + feed)', `${f(p.fromFile.smaps.ms.median)} ms = ${f(p.fromFile.smaps.MBps)} MB/s; reading alone ${f(p.fromFile.smaps.readOnlyMs.median)} ms`],
     ['malloc_info file -> arenas', `${f(p.fromFile.mallocInfo.ms.median)} ms = ${f(p.fromFile.mallocInfo.MBps)} MB/s; reading alone ${f(p.fromFile.mallocInfo.readOnlyMs.median)} ms`],
     ['analyse() of the capture', `${range(p.analyseCaptureMs)} ms`],
     ['load average (1 min) before -> after', doc.machine.loadavg1.join(' -> ')],

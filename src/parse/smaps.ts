@@ -10,8 +10,8 @@ const KEPT = { Rss: 'rss', Pss: 'pss', Anonymous: 'anonymous', Swap: 'swap' } as
 export type SmapsInput = string | Buffer | readonly Buffer[];
 
 /**
- * Parses /proc/PID/smaps (or maps, or the smaps of a capture). Linear, one pass, and field lines are
- * read without a regex: a 60,000-VMA smaps is 40 MB and sits inside every inspect's wall time.
+ * Parses /proc/PID/smaps (or maps, or the smaps of a capture). Linear, one pass, one anchored regex
+ * per field line: a 60,000-VMA smaps is 43 MB and sits inside every inspect's wall time.
  */
 export function parseSmaps(input: SmapsInput, source = 'smaps'): Vma[] {
   const parser = new SmapsParser(source);

@@ -80,6 +80,17 @@ describe('readProcChunks / readProcEach', () => {
     expect(seen.reduce((a, b) => a + b, 0)).toBe(expected.length);
   });
 
+  it('pass what the callback throws through unchanged (a parse error is not a vanished process)', () => {
+    const parseError = new HeapgapError('BAD_INPUT', 'smaps line 1: expected …');
+    expect(() => readProcEach(process.pid, 'cmdline', () => {
+      throw parseError;
+    })).toThrow(parseError);
+    const nodeError = Object.assign(new Error('out of range'), { code: 'ERR_OUT_OF_RANGE' });
+    expect(() => readProcEach(process.pid, 'cmdline', () => {
+      throw nodeError;
+    })).toThrow(nodeError);
+  });
+
   it('turn a missing process into NO_SUCH_PROCESS', () => {
     expect(() => readProcChunks(2 ** 22 + 1, 'maps')).toThrow(expect.objectContaining({ code: 'NO_SUCH_PROCESS' }));
   });
