@@ -150,23 +150,66 @@ async function memoryAccess(pid: number, status: ProcStatus): Promise<void> {
 /** Runs gdb against the target once, following the protocol above. */
 /** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
+/** Attached, outside a call, with no word from the driver for this long: gdb is stuck (see runGdb). */
+const STALL_MS = 2000;
+/** After asking the driver to stop, how long it must stay silent before gdb is ended. */
+const CONFIRM_MS = 300;
+
+/** The driver's last mark ("call      12"), or '' before its first. Read at the moment of deciding. */
+function readState(file: string): string {
+  try {
+    return readFileSync(file, 'latin1').replace(/\s+/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   for (let attempt = 0; ; attempt++) {
-    const before = await preflight(req.pid);
-    const dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
+    let dir: string | null = null;
     try {
+      const before = await preflight(req.pid);
+      await refuseUninterruptible(req.pid);
+      dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
       return await runGdb(req, before, dir);
     } catch (error) {
       const wait = RETRY_AFTER_MS[attempt];
-      const retry = error instanceof HeapgapError && error.code === 'NO_SAFE_THREAD' && wait !== undefined && Date.now() + wait < req.deadline && !req.signal?.aborted;
-      if (!retry) throw error;
-      req.onProgress?.(`no thread was at a safe point; trying again in ${wait} ms`);
+      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY');
+      if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw error;
+      req.onProgress?.(`${error.code === 'TARGET_BUSY' ? 'a thread is in uninterruptible sleep' : 'no thread was at a safe point'}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      if (dir) await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A thread in uninterruptible sleep (state D: disk or NFS I/O, a vfork parent waiting for its
+ * child, a FUSE request) cannot be stopped by ptrace until it wakes, and gdb would keep every other
+ * thread stopped while it waits: the whole process freezes for as long as that sleep lasts.
+ */
+async function refuseUninterruptible(pid: number): Promise<void> {
+  // Tests turn the check off to reach the last resort in runGdb; users never need to.
+  if (process.env.HEAPGAP_SKIP_D_CHECK === '1') return;
+  const stuck = await uninterruptibleThreads(pid);
+  if (stuck.length === 0) return;
+  const which = stuck.slice(0, 3).map((t) => `${t.tid}${t.wchan ? ` in ${t.wchan}` : ''}`).join(', ');
+  throw new HeapgapError('TARGET_BUSY', `thread ${which} of process ${pid} is in uninterruptible sleep (state D); attaching now would hold the other threads stopped until it wakes`, {
+    hint: `try again when it is not (grep State /proc/${pid}/task/*/status); nothing was attached.`,
+  });
+}
+
+/** Threads in state D, with the kernel function they wait in when /proc says it. */
+export async function uninterruptibleThreads(pid: number): Promise<{ tid: number; wchan: string | null }[]> {
+  const found: { tid: number; wchan: string | null }[] = [];
+  for (const tid of await listTasks(pid).catch(() => [] as number[])) {
+    const stat = await readProc(pid, `task/${tid}/stat`).catch(() => '');
+    if (stat.charAt(stat.lastIndexOf(')') + 2) !== 'D') continue;
+    const wchan = (await readProc(pid, `task/${tid}/wchan`).catch(() => '')).trim();
+    found.push({ tid, wchan: wchan && wchan !== '0' ? wchan : null });
+  }
+  return found;
 }
 
 async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startTime: string }, dir: string): Promise<SafeCallResult> {
@@ -181,7 +224,8 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const paramsFile = join(dir, 'params.json');
   const resultFile = join(dir, 'result.json');
   const abortFile = join(dir, 'abort');
-  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile)));
+  const stateFile = join(dir, 'state');
+  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile, stateFile)));
   const decoy = startDecoy()?.child;
   const args = [
     '-nx', '--batch', '--readnever',
@@ -215,6 +259,10 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   ];
   const marks = new Map<string, number>();
   let attachedOnce = false;
+  // Progress: gdb's own marks on stdout, and the driver's state file (see mark() in driver.py).
+  let lastProgress = Date.now();
+  let lastState = '';
+  const ended: { stuckMs: number | null } = { stuckMs: null };
   const child = execa('gdb', args, {
     env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
     cwd: dir,
@@ -230,6 +278,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
       if (!line.startsWith(STOP_MARK)) continue;
       const [what, when] = line.slice(STOP_MARK.length).split(' ');
       if (what && when) marks.set(what, Number(when) * 1000);
+      lastProgress = Date.now();
       if (what === 'attached') {
         attachedOnce = true;
         req.onProgress?.('attached; calling malloc_info');
@@ -241,6 +290,31 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   // Before attach gdb may be killed; once `attach` has begun only the driver may end the session.
   const stopOrKill = () => (attached() || attachedOnce ? askToStop() : child.kill('SIGKILL'));
   const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
+  // Last resort: attached, no call in flight, and no progress for STALL_MS. gdb is then waiting for
+  // a thread that does not stop (one that went into state D after the check above), with every
+  // other thread stopped. The driver is asked to stop first: from then on it starts no call but
+  // cleanup. If it still shows no progress CONFIRM_MS later and is not in a call, gdb is ended; the
+  // kernel detaches the threads, and SIGCONT (releaseStuck) discards the SIGSTOP that attach left
+  // pending, which would otherwise stop the whole process when that thread wakes. A gdb inside a
+  // call is never ended: the target would return into gdb's dummy frame and die.
+  let confirmAt: number | null = null;
+  const stall = setInterval(() => {
+    if (ended.stuckMs !== null || !attached()) return;
+    const state = readState(stateFile);
+    if (state !== lastState) {
+      lastState = state;
+      lastProgress = Date.now();
+      confirmAt = null;
+    }
+    if (state.startsWith('call ') || Date.now() - lastProgress < STALL_MS) return;
+    if (confirmAt === null) {
+      confirmAt = Date.now() + CONFIRM_MS;
+      askToStop();
+    } else if (Date.now() >= confirmAt && readState(stateFile) === lastState) {
+      ended.stuckMs = Date.now() - lastProgress;
+      child.kill('SIGKILL');
+    }
+  }, 50);
   req.signal?.addEventListener('abort', stopOrKill, { once: true });
   // An abort between the check on entry and this listener would otherwise be lost.
   if (req.signal?.aborted) stopOrKill();
@@ -251,11 +325,13 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     throw gdbSpawnError(cause);
   } finally {
     clearTimeout(timer);
+    clearInterval(stall);
     req.signal?.removeEventListener('abort', stopOrKill);
     decoy?.kill('SIGKILL');
     await decoy?.catch(() => undefined);
   }
   if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
+  if (ended.stuckMs !== null) throw await releaseStuck(req.pid, before, ended.stuckMs);
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(resultFile);
   if (process.env.HEAPGAP_DEBUG) {
@@ -286,7 +362,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   };
 }
 
-async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile: string, abortFile: string) {
+async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile: string, abortFile: string, stateFile: string) {
   const { image, libc } = req;
   const abs = (v: bigint) => `0x${(libc.base + v).toString(16)}`;
   const addr: Record<string, string> = {};
@@ -325,6 +401,7 @@ async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile
     pid: req.pid,
     resultFile,
     abortFile,
+    stateFile,
   };
 }
 
@@ -408,6 +485,21 @@ async function afterChecks(pid: number, before: { status: ProcStatus; startTime:
   if (left === null) notes.push('could not check the target\'s fds afterwards (/proc/PID/fd is not readable without its uid)');
   else if (left.length > 0) notes.push(`memfd ${left.join(', ')} left open in the target`);
   return notes;
+}
+
+/** After gdb was ended outside a call: resume the process, check it, and say what happened. */
+async function releaseStuck(pid: number, before: { status: ProcStatus; startTime: string }, stuckMs: number): Promise<HeapgapError> {
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch {
+    // gone: afterChecks says so
+  }
+  await afterChecks(pid, before);
+  const stuck = await uninterruptibleThreads(pid);
+  const which = stuck.map((t) => `${t.tid}${t.wchan ? ` in ${t.wchan}` : ''}`).join(', ');
+  return new HeapgapError('ATTACH_STALLED', `gdb could not stop every thread of process ${pid}${which ? ` (thread ${which}: uninterruptible sleep)` : ''}; after ${(stuckMs / 1000).toFixed(1)} s without progress heapgap ended gdb before any call was in flight and resumed the process`, {
+    hint: `nothing was measured and nothing was called; try again when no thread is in state D (grep State /proc/${pid}/task/*/status).`,
+  });
 }
 
 async function readResult(file: string): Promise<DriverResult | null> {

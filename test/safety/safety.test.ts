@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, REPO_ROOT, runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
-import { procFds, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
+import { buildTarget, procFds, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
 import type { RunningTarget } from '../helpers/targets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // heapgap's progress lines also start with `heapgap: `; the error line is the one that is not progress.
-const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
+const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*|(a thread is in uninterruptible sleep|no thread was at a safe point); trying again in \d+ ms)$/;
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('heapgap: ') && !PROGRESS.test(l));
 
 function expectCleanFailure(r: { stderr: string }, what: string): void {
@@ -326,6 +326,91 @@ describe('safety', () => {
     } finally {
       py.stdin.end();
       await new Promise((r) => py.on('close', r));
+    }
+  });
+
+  // vfork-parked: a thread in state D (a vfork parent waiting for its child) for `secs` seconds.
+  async function startParked(secs: number) {
+    const bin = await buildTarget('vfork-parked');
+    const child = spawn(bin, [String(secs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines: Record<string, unknown>[] = [];
+    let buf = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+        buf = buf.slice(nl + 1);
+      }
+    });
+    for (let i = 0; i < 500 && lines.length === 0; i++) await sleep(10);
+    const ready = lines[0] as { pid: number; tid: number } | undefined;
+    if (!ready) throw new Error('vfork-parked did not get ready');
+    const stop = async () => {
+      // 'exit', not 'close': the vfork child keeps the stdout pipe open until its sleep ends
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+      }
+    };
+    return { pid: ready.pid, tid: ready.tid, lines, stop };
+  }
+  /** Whether any thread has SIGSTOP (19) pending, per thread or process-wide. */
+  const pendingStop = (pid: number) =>
+    readdirSync(`/proc/${pid}/task`).some((t) =>
+      [...readFileSync(`/proc/${pid}/task/${t}/status`, 'latin1').matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((m) => ((BigInt(`0x${m[1]}`) >> 18n) & 1n) === 1n),
+    );
+
+  it('a thread in uninterruptible sleep (D) is refused before attaching: the process is never stopped', { timeout: 30_000 }, async () => {
+    const p = await startParked(10);
+    try {
+      const states = new Set<string>();
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          states.add(procState(p.pid).state);
+          await sleep(2);
+        }
+      })();
+      const r = await runCli(['inspect', String(p.pid)]);
+      watching = false;
+      await watch;
+      expect(r.exitCode, r.stderr).toBe(3);
+      expectCleanFailure(r, 'D thread');
+      expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`thread ${p.tid} in \\S+ of process ${p.pid} is in uninterruptible sleep \\(state D\\)`));
+      expect(r.stderr).toMatch(/nothing was attached/);
+      expect([...states].filter((s) => /^[Tt]$/.test(s)), 'the main thread was never stopped').toEqual([]);
+      expect(procState(p.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('last resort: gdb waiting on a D thread is ended outside any call, the process resumed for good', { timeout: 60_000 }, async () => {
+    // The check above turned off, as if the thread had gone into D after it.
+    const p = await startParked(6);
+    try {
+      const r = await runCli(['inspect', String(p.pid)], { env: { HEAPGAP_SKIP_D_CHECK: '1' }, timeout: 30_000 });
+      expect(r.timedOut).toBe(false);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expectCleanFailure(r, 'stuck gdb');
+      expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`gdb could not stop every thread of process ${p.pid} \\(thread ${p.tid} in \\S+: uninterruptible sleep\\); after [\\d.]+ s without progress heapgap ended gdb before any call was in flight and resumed the process`));
+      expect(r.durationMs, 'well before the D sleep ends').toBeLessThan(5_500);
+      expect(procState(p.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+      expect(procState(p.pid).state).not.toMatch(/^[Tt]$/);
+      // attach queued a SIGSTOP for the D thread; left pending it would stop the whole process
+      // the moment that thread wakes
+      expect(pendingStop(p.pid), 'no SIGSTOP left pending').toBe(false);
+      for (let i = 0; i < 1000 && !p.lines.some((l) => l.vforkDone); i++) await sleep(10);
+      expect(p.lines.some((l) => l.vforkDone), 'the D thread came back').toBe(true);
+      await sleep(300);
+      expect(procState(p.pid).state, 'still running after the thread woke').not.toMatch(/^[Tt]$/);
+      // and it can be inspected normally now
+      const again = await runCli(['inspect', String(p.pid), '--json']);
+      expect(again.exitCode, again.stderr).toBe(0);
+    } finally {
+      await p.stop();
     }
   });
 

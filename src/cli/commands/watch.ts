@@ -34,7 +34,7 @@ export async function watch(pid: number, ctx: RunContext, opts: WatchOptions): P
         heapMax = taken.snapshot.heapMax;
       } catch (error) {
         if (ctx.signal.aborted) break;
-        if (error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'CALL_TIMEOUT')) ctx.progress(`malloc_info skipped this time: ${error.message}`);
+        if (error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'CALL_TIMEOUT' || error.code === 'TARGET_BUSY')) ctx.progress(`malloc_info skipped this time: ${error.message}`);
         else throw error;
       }
       lastInfo = Date.now();

@@ -33,8 +33,22 @@ class Refused(Exception):
     pass
 
 
+STATE = {"fd": None, "seq": 0}
+
+
+def mark(what):
+    """Progress for heapgap (gdb.ts), written to the state file before the step it names: heapgap
+    may end a gdb that stopped making progress, but never while this says "call" (the target then
+    runs on gdb's dummy frame). A file, not stdout, so heapgap reads it at the moment it decides."""
+    STATE["seq"] += 1
+    if STATE["fd"] is None:
+        STATE["fd"] = os.open(P["stateFile"], os.O_WRONLY | os.O_CREAT, 0o600)
+    os.pwrite(STATE["fd"], ("%-8s%16d\n" % (what, STATE["seq"])).encode(), 0)
+
+
 def step(msg):
     RESULT["steps"].append([round((time.monotonic() - T_ENTER) * 1000, 3), msg])
+    mark("step")
 
 
 def aborted():
@@ -97,6 +111,7 @@ def choose_thread():
     order = [t for t in P["threadOrder"] if t in by_tid] + [t for t in by_tid if t not in P["threadOrder"]]
     fallback = None
     for tid in order:
+        mark("thread")
         try:
             reason, complete = verdict(by_tid[tid])
         except gdb.error as e:
@@ -141,12 +156,16 @@ class Watchdog(threading.Thread):
                 return
 
 
-def call(expr, interruptible=None):
-    """Runs one inferior call; interruptible = (tid, signal, budget_ms) for calls safe to unwind."""
+def call(expr, interruptible=None, cleanup=False):
+    """Runs one inferior call; interruptible = (tid, signal, budget_ms) for calls safe to unwind.
+    Once heapgap asks to stop, only cleanup calls start: heapgap may then end a silent gdb."""
+    if not cleanup and aborted():
+        raise Refused("asked to stop before the next call")
     dog = Watchdog(*interruptible) if interruptible else None
     t0 = time.monotonic()
     if dog:
         dog.start()
+    mark("call")
     try:
         value = gdb.parse_and_eval(expr)
         return int(value)
@@ -159,6 +178,8 @@ def call(expr, interruptible=None):
                           "the target's state was restored" % int(interruptible[2]))
         raise
     finally:
+        # gdb has restored the registers (or unwound the call) by the time it returns here
+        mark("return")
         if dog:
             dog.done.set()
         RESULT["callMs"] += (time.monotonic() - t0) * 1000
@@ -248,7 +269,7 @@ def read_channel(fd):
         RESULT["channel"] = "mmap"
         return mem(addr, size).decode("latin-1")
     finally:
-        call("%s(%dUL, %dUL)" % (fn("munmap", "int(*)(void*, unsigned long)"), addr, size))
+        call("%s(%dUL, %dUL)" % (fn("munmap", "int(*)(void*, unsigned long)"), addr, size), cleanup=True)
 
 
 def read_text(path):
@@ -304,9 +325,9 @@ def run():
             step("smaps after")
     finally:
         if fp:
-            RESULT["cleanup"].append("fclose -> %d" % call("%s(%dUL)" % (fn("fclose", "int(*)(void*)"), fp)))
+            RESULT["cleanup"].append("fclose -> %d" % call("%s(%dUL)" % (fn("fclose", "int(*)(void*)"), fp), cleanup=True))
         elif fd >= 0:
-            RESULT["cleanup"].append("close -> %d" % call("%s(%d)" % (fn("close", "int(*)(int)"), fd)))
+            RESULT["cleanup"].append("close -> %d" % call("%s(%d)" % (fn("close", "int(*)(int)"), fd), cleanup=True))
         if sig:
             gdb.execute("handle %s nostop noprint pass" % signame, to_string=True)
     RESULT["ok"] = True
