@@ -4,10 +4,11 @@
 // The long version of the first test is scripts/reliability.mjs (see fixtures/safety/README.md).
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, REPO_ROOT, runCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
@@ -182,6 +183,28 @@ describe('safety', () => {
       if (r.exitCode !== 0) expectCleanFailure(r, sig);
       await expectHealthy(main, `${sig} during the call`);
     }
+  });
+
+  it('SIGINT while the CLI is still loading: a clean interruption (exit 130, one line), not a silent death', async () => {
+    // A loader hook holds the import of program.js (commander, execa, every command) for 1.5 s; the
+    // signal comes in that window, after main.ts installed its handlers.
+    const hooks = join(dir, 'delay-hooks.mjs');
+    const register = join(dir, 'delay-register.mjs');
+    await writeFile(hooks, "export async function resolve(s, c, next) { if (s === './program.js') { process.stderr.write('test-hook: delaying program.js\\n'); await new Promise((r) => setTimeout(r, 1500)); } return next(s, c); }\n");
+    await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+    const c = spawn(process.execPath, ['--import', register, CLI_PATH, 'inspect', String(main.t.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    c.stderr.setEncoding('utf8');
+    c.stderr.on('data', (d: string) => {
+      stderr += d;
+      if (stderr.includes('test-hook: delaying') && !c.killed) c.kill('SIGINT');
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('close', (cd, sg) => r([cd, sg])));
+    expect(signal, stderr).toBeNull();
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/^heapgap: SIGINT received; finishing safely/m);
+    expect(errorLines(stderr)).toEqual(['heapgap: interrupted by SIGINT']);
+    await expectHealthy(main, 'SIGINT while loading');
   });
 
   it('SIGINT before gdb attaches: heapgap stops without attaching', async () => {
