@@ -17,6 +17,6 @@ export interface Outcome {
   /** Further documents shown after the first (demo's trim and after). */
   also?: AnyReport[];
   findings: FindingReport[];
-  /** Written as is instead of rendering doc (capture files). */
-  raw?: string;
+  /** Written as is instead of rendering doc (capture files); pieces are written one by one. */
+  raw?: string | Iterable<string>;
 }

@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { HeapgapError, exitCodeFor } from '../errors.js';
 import { FORMATS, loadReporter } from '../report/index.js';
@@ -56,17 +56,28 @@ function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions 
   };
 }
 
-/** Writes to stdout, or to a file atomically so a failed run never leaves half a report. */
-async function emit(text: string, output: string | undefined): Promise<void> {
+/**
+ * Writes to stdout, or to a file atomically so a failed run never leaves half a report. Pieces
+ * (a capture) are written one after another: the whole text never has to exist at once.
+ */
+async function emit(text: string | Iterable<string>, output: string | undefined): Promise<void> {
+  const pieces = typeof text === 'string' ? [text] : text;
   if (!output) {
-    process.stdout.write(text);
+    // stdout to a file, pipe or terminal is synchronous on Linux: one write after another
+    for (const piece of pieces) process.stdout.write(piece);
     return;
   }
   const tmp = `${output}.heapgap-${process.pid}.tmp`;
   try {
-    await writeFile(tmp, text);
+    const file = await open(tmp, 'w');
+    try {
+      for (const piece of pieces) await file.write(piece);
+    } finally {
+      await file.close();
+    }
     await rename(tmp, output);
   } catch (cause) {
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw new HeapgapError('BAD_INPUT', `cannot write ${output}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -34,6 +34,8 @@ export interface TakenSnapshot {
   trim: { smapsBefore: string; smapsAfter: string; returned: number } | null;
   /** snapshot.raw.smaps, parsed: hand it to analyse() so it is not parsed again. */
   vmas: Vma[];
+  /** snapshot.raw.smaps as read (text, or the buffers it came in), or null when not kept. */
+  rawSmaps: string | readonly Buffer[] | null;
 }
 
 const MIB = 1024 * 1024;
@@ -104,7 +106,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     const trim = opts.mode === 'trim' && call.smapsBefore && call.smapsAfter && call.trimReturned !== null
       ? { smapsBefore: call.smapsBefore, smapsAfter: call.smapsAfter, returned: call.trimReturned }
       : null;
-    return { snapshot, trim, vmas };
+    return { snapshot, trim, vmas, rawSmaps: smaps };
   } finally {
     await memory.close();
   }
@@ -259,6 +261,29 @@ function lazyRaw(smaps: string | readonly Buffer[] | null, status: string, mallo
   };
   Object.defineProperty(raw, 'smaps', { enumerable: true, get: () => (text ??= decode()) });
   return raw;
+}
+
+/**
+ * The capture file's text (JSON and a newline) in pieces, the same bytes as
+ * JSON.stringify(snapshot): smaps, nine tenths of it on a large process, is escaped buffer by
+ * buffer, so the 45 MB document of a 60,000-VMA process never exists as one string.
+ */
+export function* captureText(taken: TakenSnapshot): Generator<string> {
+  const smaps = taken.rawSmaps;
+  if (smaps === null) throw new Error('captureText needs takeSnapshot with keepRawSmaps');
+  const { status, mallocInfo } = taken.snapshot.raw;
+  const mark = '\u0000heapgap:smaps\u0000';
+  // raw's keys in the order lazyRaw gives them, so the text matches JSON.stringify(snapshot)
+  const shell = JSON.stringify({ ...taken.snapshot, raw: { status, mallocInfo, smaps: mark } });
+  const at = shell.indexOf(JSON.stringify(mark));
+  yield shell.slice(0, at + 1);
+  const pieces = typeof smaps === 'string' ? slices(smaps, 1 << 20) : smaps.map((b) => b.toString('latin1'));
+  for (const piece of pieces) yield JSON.stringify(piece).slice(1, -1);
+  yield `${shell.slice(at + JSON.stringify(mark).length - 1)}\n`;
+}
+
+function* slices(text: string, size: number): Generator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
 }
 
 /** Arenas located for the free-list walk: thread arenas from the ring, main from the ring or libc. */

@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { analyse } from '../../analyse/inspect.js';
 import { diffReports } from '../../analyse/diff.js';
-import { takeSnapshot } from '../../collect/snapshot.js';
+import { captureText, takeSnapshot } from '../../collect/snapshot.js';
 import { HeapgapError } from '../../errors.js';
 import { parseDocument } from '../../parse/capture.js';
 import type { InspectReport } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
 
 /** heapgap capture <pid> -o FILE: the raw inputs of one inspect, to be reported elsewhere. */
-export async function capture(pid: number, ctx: RunContext): Promise<Outcome & { raw: string }> {
+export async function capture(pid: number, ctx: RunContext): Promise<Outcome & { raw: Iterable<string> }> {
   const taken = await takeSnapshot(pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal, onProgress: ctx.progress, keepRawSmaps: true });
   const report = analyse(taken.snapshot, taken); // fails here, not on the other host, if the capture cannot be read
-  return { doc: report, findings: report.findings, raw: `${JSON.stringify(taken.snapshot)}\n` };
+  return { doc: report, findings: report.findings, raw: captureText(taken) };
 }
 
 /** heapgap report FILE: renders a capture exactly as inspect would have. */
