@@ -14,7 +14,7 @@
  * - gdb is never killed while attached: timeouts and heapgap's own signals ask the driver to stop;
  * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,12 +150,13 @@ async function memoryAccess(pid: number, status: ProcStatus): Promise<void> {
 /** Runs gdb against the target once, following the protocol above. */
 /** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
-/** Attached, outside a call, with no word from the driver for this long: gdb is stuck (see runGdb). */
+/**
+ * Attached, no call under way, a thread of the target in state D, and no word from the driver for
+ * this long: gdb is stuck waiting for that thread to stop (see runGdb).
+ */
 const STALL_MS = 2000;
-/** After asking the driver to stop, how long it must stay silent before gdb is ended. */
-const CONFIRM_MS = 300;
 
-/** The driver's last mark ("call      12"), or '' before its first. Read at the moment of deciding. */
+/** The driver's last mark, e.g. "call 12 3 -" (see mark() in driver.py), or '' before its first. */
 function readState(file: string): string {
   try {
     return readFileSync(file, 'latin1').replace(/\s+/g, ' ').trim();
@@ -192,7 +193,15 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
 async function refuseUninterruptible(pid: number): Promise<void> {
   // Tests turn the check off to reach the last resort in runGdb; users never need to.
   if (process.env.HEAPGAP_SKIP_D_CHECK === '1') return;
-  const stuck = await uninterruptibleThreads(pid);
+  // Disk I/O puts threads in D for a few milliseconds at a time: only a thread found in D three
+  // times over about 50 ms counts (and safeCall tries again before refusing).
+  let stuck = await uninterruptibleThreads(pid);
+  for (const wait of [15, 35]) {
+    if (stuck.length === 0) return;
+    await sleep(wait);
+    const now = new Set((await uninterruptibleThreads(pid)).map((t) => t.tid));
+    stuck = stuck.filter((t) => now.has(t.tid));
+  }
   if (stuck.length === 0) return;
   const which = stuck.slice(0, 3).map((t) => `${t.tid}${t.wchan ? ` in ${t.wchan}` : ''}`).join(', ');
   throw new HeapgapError('TARGET_BUSY', `thread ${which} of process ${pid} is in uninterruptible sleep (state D); attaching now would hold the other threads stopped until it wakes`, {
@@ -225,7 +234,9 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const resultFile = join(dir, 'result.json');
   const abortFile = join(dir, 'abort');
   const stateFile = join(dir, 'state');
-  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile, stateFile)));
+  const gateFile = join(dir, 'gate');
+  await writeFile(gateFile, '');
+  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, resultFile, abortFile, stateFile, gateFile)));
   const decoy = startDecoy()?.child;
   const args = [
     '-nx', '--batch', '--readnever',
@@ -262,7 +273,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   // Progress: gdb's own marks on stdout, and the driver's state file (see mark() in driver.py).
   let lastProgress = Date.now();
   let lastState = '';
-  const ended: { stuckMs: number | null } = { stuckMs: null };
+  const ended: { stuckMs: number | null; state: string } = { stuckMs: null, state: '' };
   const child = execa('gdb', args, {
     env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
     cwd: dir,
@@ -290,30 +301,39 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   // Before attach gdb may be killed; once `attach` has begun only the driver may end the session.
   const stopOrKill = () => (attached() || attachedOnce ? askToStop() : child.kill('SIGKILL'));
   const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
-  // Last resort: attached, no call in flight, and no progress for STALL_MS. gdb is then waiting for
-  // a thread that does not stop (one that went into state D after the check above), with every
-  // other thread stopped. The driver is asked to stop first: from then on it starts no call but
-  // cleanup. If it still shows no progress CONFIRM_MS later and is not in a call, gdb is ended; the
-  // kernel detaches the threads, and SIGCONT (releaseStuck) discards the SIGSTOP that attach left
-  // pending, which would otherwise stop the whole process when that thread wakes. A gdb inside a
-  // call is never ended: the target would return into gdb's dummy frame and die.
-  let confirmAt: number | null = null;
+  // Last resort. gdb waits for every thread it attached to report its stop; a thread in state D
+  // (gone into uninterruptible sleep after the check before attaching) never does, and meanwhile
+  // every other thread stays stopped. When the driver has said nothing for STALL_MS and a thread is
+  // in D, heapgap takes the call token (a rename: the driver takes it before every call, so this
+  // fails while a call is under way, and once it succeeds no call can start) and ends gdb. The
+  // kernel then detaches every thread, and releaseStuck resumes what attach left stopping. gdb is
+  // never ended during a call: the target would return into gdb's dummy frame and die.
+  let checking = false;
   const stall = setInterval(() => {
-    if (ended.stuckMs !== null || !attached()) return;
+    if (checking || ended.stuckMs !== null || !attached()) return;
     const state = readState(stateFile);
     if (state !== lastState) {
       lastState = state;
       lastProgress = Date.now();
-      confirmAt = null;
     }
-    if (state.startsWith('call ') || Date.now() - lastProgress < STALL_MS) return;
-    if (confirmAt === null) {
-      confirmAt = Date.now() + CONFIRM_MS;
-      askToStop();
-    } else if (Date.now() >= confirmAt && readState(stateFile) === lastState) {
-      ended.stuckMs = Date.now() - lastProgress;
-      child.kill('SIGKILL');
-    }
+    if (Date.now() - lastProgress < STALL_MS || /^(finish|call) /.test(state)) return;
+    checking = true;
+    void uninterruptibleThreads(req.pid)
+      .then((d) => {
+        if (d.length === 0 || ended.stuckMs !== null || readState(stateFile) !== lastState) return;
+        try {
+          renameSync(gateFile, `${gateFile}.heapgap`);
+        } catch {
+          return; // the driver holds the token: a call is under way
+        }
+        ended.stuckMs = Date.now() - lastProgress;
+        ended.state = lastState;
+        child.kill('SIGKILL');
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        checking = false;
+      });
   }, 50);
   req.signal?.addEventListener('abort', stopOrKill, { once: true });
   // An abort between the check on entry and this listener would otherwise be lost.
@@ -331,7 +351,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     await decoy?.catch(() => undefined);
   }
   if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
-  if (ended.stuckMs !== null) throw await releaseStuck(req.pid, before, ended.stuckMs);
+  if (ended.stuckMs !== null) throw await releaseStuck(req.pid, before, ended.stuckMs, ended.state);
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(resultFile);
   if (process.env.HEAPGAP_DEBUG) {
@@ -340,7 +360,18 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     if (result) process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\n`);
   }
   const stderr = String(run.stderr ?? '');
-  if (!result) throw attachFailure(req.pid, stderr, run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
+  if (!result) {
+    // No result file. If the driver had started, say what it had done, not "not touched".
+    const [what, , callsText, trimText] = readState(stateFile).split(' ');
+    if (what) {
+      const calls = Number(callsText ?? 0) || 0;
+      const done = trimText !== undefined && trimText !== '-' ? `malloc_trim had run (returned ${trimText})` : `${calls} call${calls === 1 ? '' : 's'} had completed`;
+      throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${run.exitCode ?? run.signal ?? '?'}; driver's last step: ${what}; ${done}); process ${req.pid} was checked afterwards`, {
+        hint: `${notes.length ? `${notes.join('; ')}. ` : ''}run with HEAPGAP_DEBUG=1 to see gdb's output.`,
+      });
+    }
+    throw attachFailure(req.pid, stderr, run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
+  }
   if (result.error || !result.mallocInfo || !result.layout) {
     const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
     throw driverFailure(req.pid, result, Date.now() >= req.deadline && !why ? 'timeout' : why);
@@ -362,7 +393,7 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   };
 }
 
-async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile: string, abortFile: string, stateFile: string) {
+async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile: string, abortFile: string, stateFile: string, gateFile: string) {
   const { image, libc } = req;
   const abs = (v: bigint) => `0x${(libc.base + v).toString(16)}`;
   const addr: Record<string, string> = {};
@@ -402,6 +433,7 @@ async function driverParams(req: SafeCallRequest, status: ProcStatus, resultFile
     resultFile,
     abortFile,
     stateFile,
+    gateFile,
   };
 }
 
@@ -487,18 +519,54 @@ async function afterChecks(pid: number, before: { status: ProcStatus; startTime:
   return notes;
 }
 
-/** After gdb was ended outside a call: resume the process, check it, and say what happened. */
-async function releaseStuck(pid: number, before: { status: ProcStatus; startTime: string }, stuckMs: number): Promise<HeapgapError> {
-  try {
-    process.kill(pid, 'SIGCONT');
-  } catch {
-    // gone: afterChecks says so
+/**
+ * After gdb was ended outside a call: resume what attach left stopping, check the process, and say
+ * what had been done. `state` is the driver's last mark: "<what> <seq> <calls> <trim return or ->".
+ */
+async function releaseStuck(pid: number, before: { status: ProcStatus; startTime: string }, stuckMs: number, state: string): Promise<HeapgapError> {
+  // A thread gdb had not seen stop still has attach's SIGSTOP pending: when it wakes, it would
+  // stop the whole process. SIGCONT discards pending stop signals (and resumes a group-stop); it is
+  // sent only when one of them is there, so a target's SIGCONT handler is not run for nothing.
+  for (let i = 0; i < 10; i++) {
+    if (stopPendingOrStopped(pid)) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        break; // gone: afterChecks says so
+      }
+    }
+    await sleep(20);
   }
-  await afterChecks(pid, before);
+  const notes = await afterChecks(pid, before);
+  const [what, , callsText, trimText] = state.split(' ');
+  const calls = Number(callsText ?? 0) || 0;
   const stuck = await uninterruptibleThreads(pid);
   const which = stuck.map((t) => `${t.tid}${t.wchan ? ` in ${t.wchan}` : ''}`).join(', ');
-  return new HeapgapError('ATTACH_STALLED', `gdb could not stop every thread of process ${pid}${which ? ` (thread ${which}: uninterruptible sleep)` : ''}; after ${(stuckMs / 1000).toFixed(1)} s without progress heapgap ended gdb before any call was in flight and resumed the process`, {
-    hint: `nothing was measured and nothing was called; try again when no thread is in state D (grep State /proc/${pid}/task/*/status).`,
+  const done = trimText !== undefined && trimText !== '-'
+    ? `malloc_trim had run (returned ${trimText}) but its effect was not measured`
+    : calls > 0 ? `${calls} call${calls === 1 ? '' : 's'} had completed; nothing was measured` : 'no call had been made; nothing was measured';
+  return new HeapgapError('ATTACH_STALLED', `gdb could not stop every thread of process ${pid}${which ? ` (thread ${which}: uninterruptible sleep)` : ''}; after ${(stuckMs / 1000).toFixed(1)} s without progress and with no call under way (driver's last step: ${what || 'none, still attaching'}), heapgap ended gdb and resumed the process; ${done}`, {
+    hint: `${notes.length ? `${notes.join('; ')}. ` : ''}try again when no thread is in state D (grep State /proc/${pid}/task/*/status).`,
+  });
+}
+
+/** Any thread of pid stopped (T/t), or with SIGSTOP pending for it or for the process. */
+function stopPendingOrStopped(pid: number): boolean {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  return tids.some((tid) => {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
+    } catch {
+      return false;
+    }
+    if (/^State:\s+[Tt]/m.test(status)) return true;
+    return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((m) => ((BigInt(`0x${m[1]}`) >> 18n) & 1n) === 1n);
   });
 }
 

@@ -33,17 +33,33 @@ class Refused(Exception):
     pass
 
 
-STATE = {"fd": None, "seq": 0}
+STATE = {"fd": None, "seq": 0, "calls": 0, "trim": None}
 
 
 def mark(what):
-    """Progress for heapgap (gdb.ts), written to the state file before the step it names: heapgap
-    may end a gdb that stopped making progress, but never while this says "call" (the target then
-    runs on gdb's dummy frame). A file, not stdout, so heapgap reads it at the moment it decides."""
+    """Progress for heapgap (gdb.ts): "<what> <seq> <calls completed> <malloc_trim's return or ->",
+    rewritten in place before each step. heapgap reads it to tell a stuck gdb from a slow one, and to
+    say what had been done if it has to end one. A file, not stdout: read at the moment it decides."""
     STATE["seq"] += 1
     if STATE["fd"] is None:
         STATE["fd"] = os.open(P["stateFile"], os.O_WRONLY | os.O_CREAT, 0o600)
-    os.pwrite(STATE["fd"], ("%-8s%16d\n" % (what, STATE["seq"])).encode(), 0)
+    trim = "-" if STATE["trim"] is None else str(STATE["trim"])
+    line = "%s %d %d %s" % (what, STATE["seq"], STATE["calls"], trim)
+    os.pwrite(STATE["fd"], line.ljust(63).encode() + b"\n", 0)
+
+
+def take_gate():
+    """The call token (a file renamed, so exactly one side can hold it). heapgap ends a stuck gdb
+    only after taking the token itself: then no call is under way, and none can start."""
+    try:
+        os.rename(P["gateFile"], P["gateFile"] + ".call")
+        return True
+    except OSError:
+        return False
+
+
+def give_gate():
+    os.rename(P["gateFile"] + ".call", P["gateFile"])
 
 
 def step(msg):
@@ -158,16 +174,19 @@ class Watchdog(threading.Thread):
 
 def call(expr, interruptible=None, cleanup=False):
     """Runs one inferior call; interruptible = (tid, signal, budget_ms) for calls safe to unwind.
-    Once heapgap asks to stop, only cleanup calls start: heapgap may then end a silent gdb."""
+    Once heapgap asks to stop, only cleanup calls start; none starts once heapgap took the token."""
     if not cleanup and aborted():
         raise Refused("asked to stop before the next call")
+    if not take_gate():
+        raise Refused("heapgap is ending this gdb session; no further call is made")
     dog = Watchdog(*interruptible) if interruptible else None
     t0 = time.monotonic()
+    mark("call")
     if dog:
         dog.start()
-    mark("call")
     try:
         value = gdb.parse_and_eval(expr)
+        STATE["calls"] += 1
         return int(value)
     except gdb.error as e:
         if dog and dog.fired:
@@ -178,10 +197,13 @@ def call(expr, interruptible=None, cleanup=False):
                           "the target's state was restored" % int(interruptible[2]))
         raise
     finally:
-        # gdb has restored the registers (or unwound the call) by the time it returns here
-        mark("return")
+        # The watchdog is finished before anything else: a late tgkill would unwind the next call.
         if dog:
             dog.done.set()
+            dog.join()
+        # gdb has restored the registers (or unwound the call) by the time it returns here
+        mark("return")
+        give_gate()
         RESULT["callMs"] += (time.monotonic() - t0) * 1000
 
 
@@ -234,6 +256,7 @@ def read_layout():
     ordered = ring[i:] + ring[:i]
     arenas = []
     for idx, ar in enumerate(ordered):
+        mark("arena")
         entry = {"index": idx, "address": hex(ar), "systemMem": u64(ar + o_sys), "top": hex(u64(ar + o_top)), "heaps": []}
         if idx > 0:
             h = u64(ar + o_top) & ~(hm - 1)
@@ -320,6 +343,7 @@ def run():
             step("smaps before")
             # Never unwound: malloc_trim holds each arena lock through its madvise loop.
             RESULT["trimReturned"] = call("%s(%dUL)" % (fn("malloc_trim", "int(*)(unsigned long)"), P["pad"]))
+            STATE["trim"] = RESULT["trimReturned"]
             step("malloc_trim returned %d" % RESULT["trimReturned"])
             SMAPS["after"] = read_bytes("/proc/%d/smaps" % PID)
             step("smaps after")
@@ -347,11 +371,13 @@ def heapgap_main():
     except Exception as e:  # noqa: BLE001 - everything must reach the result file
         RESULT["error"] = {"kind": "failed", "message": "%s: %s" % (type(e).__name__, e)}
     RESULT["driverMs"] = (time.monotonic() - T_ENTER) * 1000
+    mark("done")
 
 
 def heapgap_finish():
     """Runs after `detach`. gdb runs every -ex command even when one fails (a failed attach makes
     heapgap_main record a refusal), so the result file is always written, and never in the stop."""
+    mark("finish")
     for when in ("before", "after"):
         if when in SMAPS:
             RESULT["smaps" + when.capitalize()] = SMAPS.pop(when).decode("latin-1")
