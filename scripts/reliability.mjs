@@ -141,6 +141,16 @@ function gdbsOn(pid) {
 
 /** What heapgap wrote on stderr: progress lines are `heapgap: ` too, so they are told apart by content. */
 const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|captured pid \d+ to .*|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
+/** stdout holds one whole JSON document: the run had written its report before the signal. */
+function completeJson(stdout) {
+  try {
+    JSON.parse(String(stdout ?? ''));
+    return String(stdout ?? '').trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
 function stderrShape(stderr) {
   const lines = stderr.split('\n').filter((l) => l !== '');
   const heapgap = lines.filter((l) => l.startsWith('heapgap: '));
@@ -427,6 +437,7 @@ async function oneInterrupt(t, rnd, c, verbose) {
   const shape = stderrShape(stderr);
   rec.exitCode = r.exitCode ?? null;
   rec.killedBy = r.signal ?? null;
+  rec.stdoutBytes = String(r.stdout ?? '').length;
   const lines = stderr.split('\n');
   const at = (re) => lines.findIndex((l) => re.test(l));
   const received = at(/received; finishing safely/);
@@ -440,9 +451,10 @@ async function oneInterrupt(t, rnd, c, verbose) {
   } else if (r.exitCode === undefined && r.signal === sig && shape.heapgapLines === 0) {
     // The signal arrived before main.ts installed its handlers: node's default action, nothing touched.
     outcome = 'killed-before-handlers';
-  } else if (r.exitCode === undefined && r.signal === sig && shape.errorLines.length === 1) {
-    // heapgap had finished (its error line is out) and a later signal hit node while it was exiting,
-    // after its handlers were gone: the exit status is the signal instead of 130. Benign race.
+  } else if (r.exitCode === undefined && r.signal === sig && (shape.errorLines.length === 1 || (shape.errorLines.length === 0 && completeJson(r.stdout)))) {
+    // heapgap had finished (its error line, or its whole report, is out) and a later signal hit node
+    // while it was exiting, after its handlers were gone: the exit status is the signal instead of
+    // 130 or 0. Benign race.
     outcome = 'killed by a later signal while exiting';
   } else if (r.exitCode === 0 && rec.phase.startsWith('never')) {
     outcome = 'completed (no signal sent)';
