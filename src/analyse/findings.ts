@@ -4,6 +4,7 @@ import { sum } from './arena-figures.js';
 /** Every kind of finding, with the words users see. A new kind does not compile without them. */
 export const FINDINGS = {
   'held-free-gap': { title: 'resident memory held free by malloc', hint: 'run `heapgap trim PID` (or call malloc_trim(0) from the app after a burst) to hand the free pages back; `heapgap trim PID --dry-run` shows what it would return first.' },
+  'held-free-untrimmable': { title: 'resident memory held free that a trim cannot return', hint: 'it comes back only as the chunks around it are freed; a trim now gains little. Fewer arenas (MALLOC_ARENA_MAX) keep less of it; see the other findings for where it sits.' },
   'pinned-top': { title: 'free memory below a live chunk', hint: 'free() only trims the top of a heap; a long-lived allocation made late keeps everything below it. malloc_trim releases the free pages in the middle; allocating long-lived objects early (or from a pool) avoids it.' },
   'thread-top-resident': { title: 'thread-arena top chunks stay resident', hint: 'malloc_trim never shrinks a thread arena\'s top; only free() of a chunk >= 64 KiB does. Fewer arenas (MALLOC_ARENA_MAX) keeps less of this around.' },
   'arena-count': { title: 'more arenas than the workload needs', hint: 'try the environment line shown, measured first with `heapgap experiment --arena-max 2,4,default -- <command>`.' },
@@ -30,9 +31,16 @@ export function findings(r: InspectReport, ctx: { trimThreshold: number; topInRe
   if (gap >= MIB) {
     const share = gap / rss;
     const severity: Severity = share >= 0.25 && gap >= 64 * MIB ? 'critical' : share >= 0.1 && gap >= 8 * MIB ? 'warn' : 'info';
-    out.push(finding('held-free-gap', severity, gap,
-      `${mib(gap)} of Rss (${pct(share)}) is memory malloc holds free; a trim would return about ${mib(r.totals.predictedTrimBytes)} now.`,
-      FINDINGS['held-free-gap'].hint.replace('PID', String(r.target.pid))));
+    const trimmable = r.totals.predictedTrimBytes;
+    if (trimmable >= 0.25 * gap) {
+      out.push(finding('held-free-gap', severity, gap,
+        `${mib(gap)} of Rss (${pct(share)}) is memory malloc holds free; a trim would return about ${mib(trimmable)} now.`,
+        FINDINGS['held-free-gap'].hint.replace('PID', String(r.target.pid))));
+    } else {
+      // Recommending a trim that returns next to nothing (e.g. right after one) would mislead.
+      out.push(finding('held-free-untrimmable', severity, gap,
+        `${mib(gap)} of Rss (${pct(share)}) is memory malloc holds free, but a trim would return only about ${mib(trimmable)}: the rest is in pages shared with live chunks, in thread-arena tops and in fastbins.`));
+    }
   }
   const pinned = r.arenas.filter((x) => x.pinnedTop);
   if (pinned.length > 0) {

@@ -16,6 +16,10 @@ describe('demo', () => {
     expect(Math.abs(released - before.totals.predictedTrimBytes)).toBeLessThanOrEqual(0.1 * released);
     expect(after.rss.total).toBeLessThan(before.rss.total - 0.9 * released);
     expect(after.totals.predictedTrimBytes).toBeLessThan(0.01 * released);
+    // before: a trim is the advice; after it, what stays free is not sent to trim again
+    expect(before.findings.map((f) => f.kind)).toContain('held-free-gap');
+    expect(after.findings.map((f) => f.kind)).not.toContain('held-free-gap');
+    for (const f of after.findings) expect(f.hint, f.kind).not.toMatch(/run `heapgap trim/);
     expect(r.stderr).toMatch(/^heapgap: trim released/m);
   });
 });
