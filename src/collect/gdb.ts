@@ -155,6 +155,8 @@ const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
  * this long: gdb is stuck waiting for that thread to stop (see runGdb).
  */
 const STALL_MS = 2000;
+/** Past the run's deadline (when the driver was asked to stop), silence this long ends gdb too. */
+const DEADLINE_GRACE_MS = 5000;
 
 /** The driver's last mark, e.g. "call 12 3 -" (see mark() in driver.py), or '' before its first. */
 function readState(file: string): string {
@@ -304,7 +306,8 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   // Last resort. gdb waits for every thread it attached to report its stop; a thread in state D
   // (gone into uninterruptible sleep after the check before attaching) never does, and meanwhile
   // every other thread stays stopped. When the driver has said nothing for STALL_MS and a thread is
-  // in D, heapgap takes the call token (a rename: the driver takes it before every call, so this
+  // in D (or, for any other hang, the run's time is over and gdb has ignored the request to stop
+  // for DEADLINE_GRACE_MS), heapgap takes the call token (a rename: the driver takes it before every call, so this
   // fails while a call is under way, and once it succeeds no call can start) and ends gdb. The
   // kernel then detaches every thread, and releaseStuck resumes what attach left stopping. gdb is
   // never ended during a call: the target would return into gdb's dummy frame and die.
@@ -317,10 +320,13 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
       lastProgress = Date.now();
     }
     if (Date.now() - lastProgress < STALL_MS || /^(finish|call) /.test(state)) return;
+    // Without a thread in D: only once the run's time is over and gdb has ignored the request to
+    // stop for DEADLINE_GRACE_MS (a slow attach of thousands of threads is not stuck).
+    const overdue = Date.now() >= req.deadline + DEADLINE_GRACE_MS && Date.now() - lastProgress >= DEADLINE_GRACE_MS;
     checking = true;
     void uninterruptibleThreads(req.pid)
       .then((d) => {
-        if (d.length === 0 || ended.stuckMs !== null || readState(stateFile) !== lastState) return;
+        if ((d.length === 0 && !overdue) || ended.stuckMs !== null || readState(stateFile) !== lastState) return;
         try {
           renameSync(gateFile, `${gateFile}.heapgap`);
         } catch {
@@ -545,7 +551,7 @@ async function releaseStuck(pid: number, before: { status: ProcStatus; startTime
   const done = trimText !== undefined && trimText !== '-'
     ? `malloc_trim had run (returned ${trimText}) but its effect was not measured`
     : calls > 0 ? `${calls} call${calls === 1 ? '' : 's'} had completed; nothing was measured` : 'no call had been made; nothing was measured';
-  return new HeapgapError('ATTACH_STALLED', `gdb could not stop every thread of process ${pid}${which ? ` (thread ${which}: uninterruptible sleep)` : ''}; after ${(stuckMs / 1000).toFixed(1)} s without progress and with no call under way (driver's last step: ${what || 'none, still attaching'}), heapgap ended gdb and resumed the process; ${done}`, {
+  return new HeapgapError('ATTACH_STALLED', `${which ? `gdb could not stop every thread of process ${pid} (thread ${which}: uninterruptible sleep)` : `gdb stopped making progress while attached to process ${pid} and did not answer the request to stop`}; after ${(stuckMs / 1000).toFixed(1)} s without progress and with no call under way (driver's last step: ${what || 'none, still attaching'}), heapgap ended gdb and resumed the process; ${done}`, {
     hint: `${notes.length ? `${notes.join('; ')}. ` : ''}try again when no thread is in state D (grep State /proc/${pid}/task/*/status).`,
   });
 }

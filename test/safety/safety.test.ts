@@ -442,6 +442,39 @@ describe('safety', () => {
     }
   });
 
+  it('any gdb hang outside a call is bounded: past --timeout and 5 s of silence, gdb is ended and the target resumed', { timeout: 60_000 }, async () => {
+    // A stand-in for a gdb that hangs once attached (seen: gdb waiting on its own child that an
+    // outside tracer held): it ptrace-attaches the target, says so as heapgap's gdb would, and then
+    // never answers. No thread of the target is in D, so only the deadline rule can end it.
+    await writeFile(join(dir, 'gdb'), [
+      '#!/usr/bin/env python3',
+      'import ctypes, os, sys, time',
+      'args = sys.argv[1:]',
+      'pids = [int(args[i + 1].split()[1]) for i in range(len(args) - 1) if args[i] == "-ex" and args[i + 1].startswith("attach ")]',
+      'pid = pids[-1]',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]',
+      'print("heapgap-t attach %.6f" % time.monotonic(), flush=True)',
+      'if libc.ptrace(16, pid, None, None) != 0: sys.exit(1)',
+      'os.waitpid(pid, 0x40000000)',
+      'print("heapgap-t attached %.6f" % time.monotonic(), flush=True)',
+      'time.sleep(3600)',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const c = await startChurn(dir, 'hanging-gdb');
+    try {
+      const r = await runCli(['inspect', String(c.t.pid), '--timeout', '2s'], { env: { PATH: `${dir}:${process.env.PATH}` }, timeout: 40_000 });
+      expect(r.timedOut, r.stderr).toBe(false);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expectCleanFailure(r, 'hanging gdb');
+      expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`gdb stopped making progress while attached to process ${c.t.pid} and did not answer the request to stop; after [\\d.]+ s without progress and with no call under way .*heapgap ended gdb and resumed the process; no call had been made`));
+      expect(r.durationMs, 'bounded: 2 s of --timeout, 5 s of grace, and some slack').toBeLessThan(15_000);
+      await expectHealthy(c, 'after the hanging gdb was ended');
+    } finally {
+      await c.t.stop();
+    }
+  });
+
   it('a thread that goes into D during a call: gdb is never ended mid-call; the call completes when it wakes', { timeout: 90_000 }, async () => {
     // The worker vforks as soon as the flag exists and it can run: the flag is written the moment
     // the target is traced, so the worker runs (and goes into D) during one of heapgap's calls,
