@@ -307,11 +307,13 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   // (gone into uninterruptible sleep after the check before attaching) never does, and meanwhile
   // every other thread stays stopped. When the driver has said nothing for STALL_MS and a thread is
   // in D (or, for any other hang, the run's time is over and gdb has ignored the request to stop
-  // for DEADLINE_GRACE_MS), heapgap takes the call token (a rename: the driver takes it before every call, so this
-  // fails while a call is under way, and once it succeeds no call can start) and ends gdb. The
-  // kernel then detaches every thread, and releaseStuck resumes what attach left stopping. gdb is
-  // never ended during a call: the target would return into gdb's dummy frame and die.
+  // for DEADLINE_GRACE_MS), heapgap takes the call token (a rename: the driver takes it before
+  // every call, so this fails while a call is under way, and once it succeeds no call can start)
+  // and ends gdb. The kernel then detaches every thread, and releaseStuck resumes what attach left
+  // stopping. gdb is never ended during a call: the target would return into gdb's dummy frame
+  // and die.
   let checking = false;
+  let lastCheck = 0;
   const stall = setInterval(() => {
     if (checking || ended.stuckMs !== null || !attached()) return;
     const state = readState(stateFile);
@@ -323,6 +325,9 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
     // Without a thread in D: only once the run's time is over and gdb has ignored the request to
     // stop for DEADLINE_GRACE_MS (a slow attach of thousands of threads is not stuck).
     const overdue = Date.now() >= req.deadline + DEADLINE_GRACE_MS && Date.now() - lastProgress >= DEADLINE_GRACE_MS;
+    // /proc/PID/task/*/stat of thousands of threads is not read twenty times a second
+    if (Date.now() - lastCheck < 250) return;
+    lastCheck = Date.now();
     checking = true;
     void uninterruptibleThreads(req.pid)
       .then((d) => {
