@@ -246,8 +246,8 @@ export async function mmapChunkClaims(vmas: Vma[], candidates: bigint[], heapMax
 }
 
 /**
- * The raw inputs, with smaps decoded to text only when someone reads it (a capture being written).
- * null: not kept (see keepRawSmaps).
+ * The raw inputs, with smaps decoded to text only when someone reads snapshot.raw.smaps (heapgap
+ * itself does not: `capture` writes the buffers through captureText). null: not kept (keepRawSmaps).
  */
 function lazyRaw(smaps: string | readonly Buffer[] | null, status: string, mallocInfo: string): Snapshot['raw'] {
   const raw = { status, mallocInfo } as Snapshot['raw'];
