@@ -28,6 +28,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { summary } from './lib/stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 let CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -106,13 +107,7 @@ function posInt(v, what, zeroOk = false) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (msg) => process.stderr.write(`bench-pause: ${msg}\n`);
 
-function stats(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return { n: 0, median: null, min: null, max: null };
-  const mid = Math.floor(v.length / 2);
-  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  return { n: v.length, median: r3(median), min: r3(v[0]), max: r3(v[v.length - 1]) };
-}
+const stats = (xs) => summary(xs, 3);
 const r3 = (x) => (x === null ? null : Math.round(x * 1000) / 1000);
 
 /** Starts a meter target and gives a way to ask it for its longest gap since the last ask. */

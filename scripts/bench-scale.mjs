@@ -27,6 +27,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa } from 'execa';
+import { summary } from './lib/stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -67,13 +68,7 @@ const r1 = (x) => (x === null || x === undefined ? null : Math.round(x * 10) / 1
 const ratioOf = (parse, base) => (parse.median !== null && base.median >= 0.05 ? r1(parse.median / base.median) : null);
 const r3 = (x) => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
 
-function stats(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return { n: 0, median: null, min: null, max: null };
-  const mid = Math.floor(v.length / 2);
-  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  return { n: v.length, median: r3(median), min: r3(v[0]), max: r3(v[v.length - 1]) };
-}
+const stats = (xs) => summary(xs, 3);
 
 function meminfo() {
   const text = readFileSync('/proc/meminfo', 'latin1');

@@ -12,6 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { summary } from './lib/stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -37,13 +38,7 @@ function fail(msg) {
   process.exit(2);
 }
 
-function stats(xs) {
-  const v = [...xs].sort((a, b) => a - b);
-  if (v.length === 0) return { n: 0, median: null, min: null, max: null };
-  const mid = Math.floor(v.length / 2);
-  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  return { n: v.length, median: r2(median), min: r2(v[0]), max: r2(v[v.length - 1]) };
-}
+const stats = (xs) => summary(xs, 2);
 const r2 = (x) => Math.round(x * 100) / 100;
 
 async function timeOnce(args) {
