@@ -26,6 +26,9 @@ export interface ProcStatus {
   tracerPid: number;
   uid: number;
   threads: number;
+  /** Signals pending for this thread (SigPnd) and for the whole process (ShdPnd). */
+  sigPnd: bigint;
+  shdPnd: bigint;
   sigBlk: bigint;
   sigIgn: bigint;
   sigCgt: bigint;

@@ -14,7 +14,7 @@
  * - gdb is never killed while attached: timeouts and heapgap's own signals ask the driver to stop;
  * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left.
  */
-import { readFileSync, readdirSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +157,19 @@ const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 const STALL_MS = 2000;
 /** Past the run's deadline (when the driver was asked to stop), silence this long ends gdb too. */
 const DEADLINE_GRACE_MS = 5000;
+
+/**
+ * What the driver had done, from its last mark "<what> <seq> <calls> <malloc_trim's return or ->"
+ * (see mark() in driver.py): for messages about a gdb that ended without a result.
+ */
+function driverProgress(state: string): { step: string; done: string } {
+  const [what, , callsText, trimText] = state.split(' ');
+  const calls = Number(callsText ?? 0) || 0;
+  const done = trimText !== undefined && trimText !== '-'
+    ? `malloc_trim had run (returned ${trimText}) but its effect was not measured`
+    : calls > 0 ? `${calls} call${calls === 1 ? '' : 's'} had completed; nothing was measured` : 'no call had been made; nothing was measured';
+  return { step: what || 'none, still attaching', done };
+}
 
 /** The driver's last mark, e.g. "call 12 3 -" (see mark() in driver.py), or '' before its first. */
 function readState(file: string): string {
@@ -373,11 +386,10 @@ async function runGdb(req: SafeCallRequest, before: { status: ProcStatus; startT
   const stderr = String(run.stderr ?? '');
   if (!result) {
     // No result file. If the driver had started, say what it had done, not "not touched".
-    const [what, , callsText, trimText] = readState(stateFile).split(' ');
-    if (what) {
-      const calls = Number(callsText ?? 0) || 0;
-      const done = trimText !== undefined && trimText !== '-' ? `malloc_trim had run (returned ${trimText})` : `${calls} call${calls === 1 ? '' : 's'} had completed`;
-      throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${run.exitCode ?? run.signal ?? '?'}; driver's last step: ${what}; ${done}); process ${req.pid} was checked afterwards`, {
+    const state = readState(stateFile);
+    if (state) {
+      const { step, done } = driverProgress(state);
+      throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${run.exitCode ?? run.signal ?? '?'}; driver's last step: ${step}; ${done}); process ${req.pid} was checked afterwards`, {
         hint: `${notes.length ? `${notes.join('; ')}. ` : ''}run with HEAPGAP_DEBUG=1 to see gdb's output.`,
       });
     }
@@ -539,7 +551,7 @@ async function releaseStuck(pid: number, before: { status: ProcStatus; startTime
   // stop the whole process. SIGCONT discards pending stop signals (and resumes a group-stop); it is
   // sent only when one of them is there, so a target's SIGCONT handler is not run for nothing.
   for (let i = 0; i < 10; i++) {
-    if (stopPendingOrStopped(pid)) {
+    if (await stopPendingOrStopped(pid)) {
       try {
         process.kill(pid, 'SIGCONT');
       } catch {
@@ -549,37 +561,26 @@ async function releaseStuck(pid: number, before: { status: ProcStatus; startTime
     await sleep(20);
   }
   const notes = await afterChecks(pid, before);
-  const [what, , callsText, trimText] = state.split(' ');
-  const calls = Number(callsText ?? 0) || 0;
+  const { step, done } = driverProgress(state);
   const stuck = await uninterruptibleThreads(pid);
   const which = stuck.map((t) => `${t.tid}${t.wchan ? ` in ${t.wchan}` : ''}`).join(', ');
-  const done = trimText !== undefined && trimText !== '-'
-    ? `malloc_trim had run (returned ${trimText}) but its effect was not measured`
-    : calls > 0 ? `${calls} call${calls === 1 ? '' : 's'} had completed; nothing was measured` : 'no call had been made; nothing was measured';
-  return new HeapgapError('ATTACH_STALLED', `${which ? `gdb could not stop every thread of process ${pid} (thread ${which}: uninterruptible sleep)` : `gdb stopped making progress while attached to process ${pid} and did not answer the request to stop`}; after ${(stuckMs / 1000).toFixed(1)} s without progress and with no call under way (driver's last step: ${what || 'none, still attaching'}), heapgap ended gdb and resumed the process; ${done}`, {
-    hint: `${notes.length ? `${notes.join('; ')}. ` : ''}try again when no thread is in state D (grep State /proc/${pid}/task/*/status).`,
+  const retry = which ? `try again when no thread is in state D (grep State /proc/${pid}/task/*/status).` : 'run with HEAPGAP_DEBUG=1 to see gdb\'s output.';
+  return new HeapgapError('ATTACH_STALLED', `${which ? `gdb could not stop every thread of process ${pid} (thread ${which}: uninterruptible sleep)` : `gdb stopped making progress while attached to process ${pid} and did not answer the request to stop`}; after ${(stuckMs / 1000).toFixed(1)} s without progress and with no call under way (driver's last step: ${step}), heapgap ended gdb and resumed the process; ${done}`, {
+    hint: `${notes.length ? `${notes.join('; ')}. ` : ''}${retry}`,
   });
 }
 
 /** Any thread of pid stopped (T/t), or with SIGSTOP pending for it or for the process. */
-function stopPendingOrStopped(pid: number): boolean {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return false;
+async function stopPendingOrStopped(pid: number): Promise<boolean> {
+  for (const tid of await listTasks(pid).catch(() => [] as number[])) {
+    const t = await readProc(pid, `task/${tid}/status`).then((text) => parseStatus(text), () => null);
+    if (t === null) continue;
+    if (t.state === 'T' || t.state === 't' || hasSignal(t.sigPnd, SIGSTOP) || hasSignal(t.shdPnd, SIGSTOP)) return true;
   }
-  return tids.some((tid) => {
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
-    } catch {
-      return false;
-    }
-    if (/^State:\s+[Tt]/m.test(status)) return true;
-    return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((m) => ((BigInt(`0x${m[1]}`) >> 18n) & 1n) === 1n);
-  });
+  return false;
 }
+
+const SIGSTOP = 19;
 
 async function readResult(file: string): Promise<DriverResult | null> {
   try {

@@ -34,6 +34,8 @@ export function parseStatus(text: string, source = 'status'): ProcStatus {
     tracerPid: int('TracerPid'),
     uid: digits('Uid', need('Uid').split(/\s+/)[0] ?? ''),
     threads: int('Threads'),
+    sigPnd: hex('SigPnd'),
+    shdPnd: hex('ShdPnd'),
     sigBlk: hex('SigBlk'),
     sigIgn: hex('SigIgn'),
     sigCgt: hex('SigCgt'),

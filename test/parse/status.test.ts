@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseStatus } from '../../src/parse/status.js';
+import { hasSignal, parseStatus } from '../../src/parse/status.js';
 import { CAPTURES, fixture } from '../fixtures.js';
 
 const own = () => readFileSync(`/proc/${process.pid}/status`, 'latin1');
@@ -34,6 +34,13 @@ describe('parseStatus', () => {
   ])('a non-numeric %s is BAD_INPUT, not NaN', (_key, line, replacement, message) => {
     const text = own().replace(line, replacement);
     expect(() => parseStatus(text)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(message) }));
+  });
+
+  it('reads the pending-signal masks, per thread and process-wide', () => {
+    const s = parseStatus(own().replace(/^SigPnd:.*$/m, 'SigPnd:\t0000000000040000').replace(/^ShdPnd:.*$/m, 'ShdPnd:\t0000000000000100'));
+    expect(hasSignal(s.sigPnd, 19)).toBe(true); // SIGSTOP
+    expect(hasSignal(s.sigPnd, 18)).toBe(false);
+    expect(hasSignal(s.shdPnd, 9)).toBe(true); // SIGKILL
   });
 
   it('a missing required line is named', () => {

@@ -33,7 +33,8 @@ class Refused(Exception):
     pass
 
 
-STATE = {"fd": None, "seq": 0, "calls": 0, "trim": None}
+# Opened here, when gdb sources this file before attaching, not in the stop.
+STATE = {"fd": os.open(P["stateFile"], os.O_WRONLY | os.O_CREAT, 0o600), "seq": 0, "calls": 0}
 
 
 def mark(what):
@@ -41,9 +42,7 @@ def mark(what):
     rewritten in place before each step. heapgap reads it to tell a stuck gdb from a slow one, and to
     say what had been done if it has to end one. A file, not stdout: read at the moment it decides."""
     STATE["seq"] += 1
-    if STATE["fd"] is None:
-        STATE["fd"] = os.open(P["stateFile"], os.O_WRONLY | os.O_CREAT, 0o600)
-    trim = "-" if STATE["trim"] is None else str(STATE["trim"])
+    trim = "-" if RESULT["trimReturned"] is None else str(RESULT["trimReturned"])
     line = "%s %d %d %s" % (what, STATE["seq"], STATE["calls"], trim)
     os.pwrite(STATE["fd"], line.ljust(63).encode() + b"\n", 0)
 
@@ -344,7 +343,6 @@ def run():
             step("smaps before")
             # Never unwound: malloc_trim holds each arena lock through its madvise loop.
             RESULT["trimReturned"] = call("%s(%dUL)" % (fn("malloc_trim", "int(*)(unsigned long)"), P["pad"]))
-            STATE["trim"] = RESULT["trimReturned"]
             step("malloc_trim returned %d" % RESULT["trimReturned"])
             SMAPS["after"] = read_bytes("/proc/%d/smaps" % PID)
             step("smaps after")
