@@ -15,8 +15,7 @@ export type SmapsInput = string | Buffer | readonly Buffer[];
  */
 export function parseSmaps(input: SmapsInput, source = 'smaps'): Vma[] {
   const parser = new SmapsParser(source);
-  if (typeof input === 'string') forEachLine(input, (line) => parser.line(line));
-  else for (const buf of Buffer.isBuffer(input) ? [input] : input) parser.feed(buf);
+  for (const piece of typeof input === 'string' || Buffer.isBuffer(input) ? [input] : input) parser.feed(piece);
   return parser.end();
 }
 
@@ -31,10 +30,10 @@ export class SmapsParser {
   private carry = '';
   constructor(private readonly source = 'smaps') {}
 
-  /** Takes the bytes of buf now: the caller may reuse it afterwards. */
-  feed(buf: Buffer): void {
+  /** Takes the bytes of a buffer now: the caller may reuse it afterwards. */
+  feed(piece: Buffer | string): void {
     // One decode per buffer, then string slices: decoding line by line was a third slower.
-    const text = buf.toString('latin1');
+    const text = typeof piece === 'string' ? piece : piece.toString('latin1');
     let pos = 0;
     for (;;) {
       const next = text.indexOf('\n', pos);
@@ -53,7 +52,7 @@ export class SmapsParser {
     return this.vmas;
   }
 
-  line(entry: string): void {
+  private line(entry: string): void {
     this.lineNo++;
     if (entry === '') return;
     const kb = sizeField(entry);
@@ -72,16 +71,6 @@ export class SmapsParser {
     }
     if (OTHER_FIELD.test(entry) && this.current) return;
     throw bad(this.source, this.lineNo, '`Key: N kB` or a VMA header `start-end perms offset dev inode path`', entry);
-  }
-}
-
-function forEachLine(text: string, fn: (line: string) => void): void {
-  let pos = 0;
-  while (pos < text.length) {
-    let next = text.indexOf('\n', pos);
-    if (next === -1) next = text.length;
-    fn(text.slice(pos, next));
-    pos = next + 1;
   }
 }
 
