@@ -48,7 +48,11 @@ def check_all(read, data, heap, anon, budget=None):
     for i, a in enumerate(ring):
         figures = {}
         problems = hc.check_arena(mem, a, LAYOUT, heap if a == main else anon, is_main=a == main, budget=budget, figures=figures)
-        arenas.append({"index": i, "address": hc.hx(a), "problems": problems, "figures": figures,
+        try:
+            mutex = struct.unpack("<i", mem.bytes(a, 4))[0]
+        except hc.Unreadable:
+            mutex = None
+        arenas.append({"index": i, "address": hc.hx(a), "mutex": mutex, "problems": problems, "figures": figures,
                        "text": [hc.problem_text(p, i) for p in problems]})
     return {"main": hc.hx(main), "arenas": arenas, "ring": ring_problems}
 
