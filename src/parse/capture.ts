@@ -58,7 +58,9 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
   const sections = record(o.sections, src, 'sections');
   if (sections.glibc !== undefined) {
     const glibc = record(sections.glibc, src, 'sections.glibc');
-    str(glibc, 'mallocInfo', src, 'sections.glibc.');
+    // mallocInfo is null only when the heap check found the heap corrupt and no call was made
+    if (glibc.mallocInfo !== null || glibc.heapCheck === undefined) str(glibc, 'mallocInfo', src, 'sections.glibc.');
+    if (glibc.heapCheck !== undefined) checkHeapCheck(record(glibc.heapCheck, src, 'sections.glibc.heapCheck'), src, 'sections.glibc.heapCheck.');
     checkGlibc(glibc, src, 'sections.glibc.');
   }
   if (o.trim !== undefined) {
@@ -67,6 +69,18 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
     str(trim, 'smapsAfter', src, 'trim.');
   }
   return o as unknown as Snapshot;
+}
+
+/** The free-list check before the calls (capture/2, sections.glibc.heapCheck). */
+function checkHeapCheck(o: Record<string, unknown>, src: string, at: string): void {
+  num(o, 'ms', src, at);
+  if (typeof o.complete !== 'boolean') fail(src, `${at}complete`, 'true or false', o.complete);
+  list(o, 'corrupt', src).forEach((p, i) => str(record(p, src, `${at}corrupt[${i}]`), 'text', src, `${at}corrupt[${i}].`));
+  list(o, 'arenas', src).forEach((a, i) => {
+    const arena = record(a, src, `${at}arenas[${i}]`);
+    for (const k of ['index', 'systemMem', 'fastBytes', 'fastChunks', 'binBytes', 'binChunks']) num(arena, k, src, `${at}arenas[${i}].`);
+    list(arena, 'heaps', src);
+  });
 }
 
 /** glibc's figures: at the top of a /1 capture, in sections.glibc of a /2 one. */

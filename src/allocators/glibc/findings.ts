@@ -1,8 +1,20 @@
 /** glibc malloc's findings: their words (the registry in analyse/findings lists them) and when they fire. */
 import { kind } from '../../analyse/findings/spec.js';
 import { mib, pct } from '../../units.js';
+import type { HeapProblem } from './section.js';
 
 export const GLIBC_FINDINGS = {
+  'heap-corrupt': kind<{ pid: number; problems: HeapProblem[] }>()({
+    title: 'the heap is corrupt',
+    message: (d) => `malloc's free lists are corrupt: ${d.problems.map((p) => p.text).join('; ')}. heapgap made no call into malloc (malloc_info and malloc_trim would have aborted or looped holding the arena lock); the figures come from walking the lists from outside.`,
+    hint: (d) => `a use-after-free or double free in the program wrote into freed memory (${d.problems[0]?.chunk ?? 'see above'}); the process runs on until it uses that list, then glibc aborts it or it loops. Find the write with AddressSanitizer or valgrind, or run it with GLIBC_TUNABLES=glibc.malloc.check=3. Process ${d.pid} was left running, untouched.`,
+    subject: (d) => d.problems.map((p) => `${p.arenaAddress}:${p.list}:${p.bin}:${p.chunk}`).join(','),
+  }),
+  'heap-check-incomplete': kind<{ steps: number; ms: number }>()({
+    title: 'the free lists were checked in part',
+    message: (d) => `heapgap checks malloc's free lists before calling into them; this heap has more free chunks than it walks in one stop (${d.steps}), so the rest went unchecked (${d.ms.toFixed(0)} ms spent).`,
+    hint: () => 'malloc_info was called anyway: a corrupt list it met would be stopped and its arena lock given back. malloc_trim is only called on a heap checked whole; HEAPGAP_HEAP_CHECK_STEPS raises the limit (the process stays stopped longer).',
+  }),
   'held-free-gap': kind<{ gapBytes: number; share: number; trimmableBytes: number; pid: number }>()({
     title: 'resident memory held free by malloc',
     message: (d) => `${mib(d.gapBytes)} of Rss (${pct(d.share)}) is memory malloc holds free; a trim would return about ${mib(d.trimmableBytes)} now.`,

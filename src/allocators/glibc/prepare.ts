@@ -13,12 +13,22 @@ import type { Collector, Measured, Prepared, Target } from '../types.js';
 import { arenaClaims, mmapChunkClaims } from './claims.js';
 import { findMainArena, measureTrimmable } from './free-chunks.js';
 import type { ArenaWhere } from './free-chunks.js';
-import { DEFAULT_HEAP_MAX, layoutFor, versionAtLeast } from './layout.js';
+import { heapCheckOf } from './heap-check.js';
+import type { RawCheck } from './heap-check.js';
+import { DEFAULT_HEAP_MAX, PAGE, layoutFor, versionAtLeast } from './layout.js';
 import type { GlibcLayout, GlibcSection } from './section.js';
 
 const STOP_PY = fileURLToPath(new URL('../../../src/allocators/glibc/stop.py', import.meta.url));
-/** Symbols whose code a calling thread must not be inside (they take arena locks). */
-const CALLS = ['malloc_info', 'malloc_trim'];
+/** What stop.py calls: the two allocator functions, and syscall (futex wake when releasing a lock). */
+const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
+/**
+ * Chunks the check before the calls may visit in one stop. About 10 us each here (a page read per
+ * free chunk on a fragmented heap): 200,000 is about 2 s in the worst case. Past it, inspect calls
+ * malloc_info anyway (bounded by the failure path), and trim refuses. HEAPGAP_HEAP_CHECK_STEPS
+ * changes it; HEAPGAP_SKIP_HEAP_CHECK=1 turns the check off (the tests use it to reach the failure
+ * path on purpose).
+ */
+const HEAP_CHECK_STEPS = 200_000;
 
 export const glibcCollector: Collector<GlibcSection> = {
   name: 'glibc',
@@ -33,20 +43,41 @@ export const glibcCollector: Collector<GlibcSection> = {
       if (sym) addr[name] = hex(base + sym.value);
     }
     const layout = layoutFor(image.version, heapMax);
+    const rw = image.segments.find((seg) => seg.flags & 2);
+    const heapCheck = {
+      steps: Number(process.env.HEAPGAP_HEAP_CHECK_STEPS) || HEAP_CHECK_STEPS,
+      skip: process.env.HEAPGAP_SKIP_HEAP_CHECK === '1',
+      // glibc 2.32+ masks fastbin links (safe-linking)
+      safeLinking: versionAtLeast(image.version, 2, 32),
+      pageSize: PAGE,
+      pid: t.pid,
+      // where main_arena is, in a process with one arena: libc's writable data
+      libcData: rw ? [hex(base + rw.vaddr), hex(base + rw.vaddr + BigInt(rw.memsz))] : [hex(base), hex(base)],
+      // the brk heap as maps showed it (the stop reads maps again before calling anything corrupt)
+      mainRanges: t.maps.filter((v) => v.pathname === '[heap]').map((v) => [hex(v.start), hex(v.end)]),
+    };
     return {
       plan: {
         name: 'glibc',
         calls: 'malloc_info',
         script: STOP_PY,
-        params: { addr, layout, heapCandidates: candidates.map(hex) },
+        params: { addr, layout, heapCandidates: candidates.map(hex), heapCheck },
         forbiddenRanges: [],
       },
       notes: [],
       async measure(raw: unknown, m: Measured): Promise<GlibcSection> {
-        const stop = raw as { mallocInfo: string; layout: GlibcLayout };
+        const stop = raw as { mallocInfo?: string; layout?: GlibcLayout; check?: RawCheck };
+        const check = stop.check && !stop.check.skipped ? heapCheckOf(stop.check) : undefined;
+        if (stop.mallocInfo === undefined) {
+          // No call was made (the check found the heap corrupt): the ring as the check walked it.
+          const layout: GlibcLayout = { arenas: (check?.arenas ?? []).map((a) => ({ index: a.index, address: a.address, systemMem: a.systemMem, top: a.top ?? '0x0', heaps: a.heaps })), note: null };
+          const claims = [...(await arenaClaims(m.vmas, layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
+          return { heapMax, mallocInfo: null, layout, claims, ...(check ? { heapCheck: check } : {}) };
+        }
+        if (!stop.layout) throw new Error('stop.py returned malloc_info without the arena ring');
         const claims = [...(await arenaClaims(m.vmas, stop.layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
         const trimmable = m.mode === 'inspect' ? await trimmableOf(m.vmas, stop.layout.arenas, stop.mallocInfo, base, image, heapMax, m.memory, m.pad) : [];
-        return { heapMax, mallocInfo: stop.mallocInfo, layout: stop.layout, claims, ...(trimmable.length > 0 ? { trimmable } : {}) };
+        return { heapMax, mallocInfo: stop.mallocInfo, layout: stop.layout, claims, ...(trimmable.length > 0 ? { trimmable } : {}), ...(check ? { heapCheck: check } : {}) };
       },
     };
   },

@@ -48,9 +48,10 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       return await runGdb(req, before, dir);
     } catch (error) {
       const wait = RETRY_AFTER_MS[attempt];
-      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY');
+      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY' || error.code === 'ARENA_BUSY');
       if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw error;
-      req.onProgress?.(`${error.code === 'TARGET_BUSY' ? 'a thread is in uninterruptible sleep' : 'no thread was at a safe point'}; trying again in ${wait} ms`);
+      const why = { TARGET_BUSY: 'a thread is in uninterruptible sleep', ARENA_BUSY: 'an arena was being changed by a stopped thread', NO_SAFE_THREAD: 'no thread was at a safe point' };
+      req.onProgress?.(`${why[error.code as keyof typeof why]}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
       if (dir) await rm(dir, { recursive: true, force: true });
