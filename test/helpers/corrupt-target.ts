@@ -23,6 +23,8 @@ export interface CorruptTruth {
   list: 'fastbin' | 'smallbin' | 'largebin' | 'top' | 'none';
   bin: number;
   field: 'fd' | 'size' | '-';
+  /** Kind none: the chunks it freed into fastbins and bins. */
+  free: { fastChunks: number; fastBytes: number; binChunks: number; binBytes: number };
 }
 
 export interface CorruptTarget {

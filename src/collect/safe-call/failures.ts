@@ -73,3 +73,24 @@ export function callFailure(pid: number, f: CallFailure, interrupted: false | 't
       : `the heap is probably corrupt (if glibc aborted, it printed why on the process's stderr); \`heapgap inspect ${pid}\` checks the free lists without calling into it.`,
   });
 }
+
+/** Signals of gdb's own death (heapgap only ever sends it SIGKILL). */
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP']);
+
+/** gdb died of a fault of its own (or said so: "Fatal signal", an internal error) rather than exiting. */
+export function gdbCrashed(run: { signal?: string | undefined; stderr?: unknown }): string | null {
+  if (run.signal && CRASH_SIGNALS.has(run.signal)) return run.signal;
+  const m = /Fatal signal: ([A-Za-z ]+)|(internal-error)/.exec(String(run.stderr ?? ''));
+  return m ? (m[1]?.trim() ?? 'internal error') : null;
+}
+
+/** gdb crashed; `phase` from the marks it printed: before attach, the target was not touched. */
+export class GdbCrash extends HeapgapError {
+  readonly beforeAttach: boolean;
+  constructor(pid: number, signal: string, phase: 'exe' | 'libc' | 'driver' | 'attached', notes: string[], withExe = true) {
+    const what = { exe: withExe ? "while loading the target's executable" : "while starting (the target's executable was not loaded)", libc: "while loading the target's libc", driver: 'before attaching', attached: `while attached to process ${pid}` }[phase];
+    const touched = phase === 'attached' ? `; process ${pid} was checked afterwards${notes.length ? ` (${notes.join('; ')})` : ''}` : '; the target was not touched';
+    super('GDB_FAILED', `gdb crashed (${signal}) ${what}${touched}`, { hint: 'a gdb bug met something in the target\'s files; run with HEAPGAP_DEBUG=1 to see gdb\'s output, and try a newer gdb.' });
+    this.beforeAttach = phase !== 'attached';
+  }
+}
