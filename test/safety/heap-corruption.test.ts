@@ -149,6 +149,11 @@ describe('a call that fails inside the allocator anyway (the check turned off)',
       // --timeout 4 s, one second for the call to finish on its own, then the unwind: bounded
       expect(r.durationMs).toBeLessThan(30_000);
       await expectHealthy(t, 'cyclic, --timeout');
+      // Without a stop request, malloc_info's own limit (10 s, ~100x a million free chunks) ends it.
+      const again = await runCli(['inspect', String(t.pid), '--timeout', '60s'], { env: unchecked, timeout: 60_000 });
+      expect(again.exitCode, again.stderr).toBe(3);
+      expect(errorLines(again.stderr)[0]).toMatch(new RegExp(`malloc_info ran past its time limit without returning .*heapgap released it`));
+      await expectHealthy(t, 'cyclic, time limit');
     } finally {
       await t.stop();
     }

@@ -49,9 +49,11 @@ def collect(ctx, p):
     out = {}
 
     def write(fp):
-        # malloc_info only reads the arenas: should it compute forever (a list that does not end),
-        # it is unwound a second after heapgap asks to stop, and after_failure frees the lock it held.
-        rc = ctx.call("%s(0, %s)" % (ctx.fn("malloc_info", "int(*)(int, void*)"), fp), interruptible=True, unwind_after=1.0, what="malloc_info")
+        # malloc_info only reads the arenas: should it compute forever (a list that does not end, in
+        # a part the check had no time for), it is unwound a second after heapgap asks to stop, or
+        # after 10 s (about 100 times what it takes on a million free chunks), and after_failure
+        # gives back the lock it held.
+        rc = ctx.call("%s(0, %s)" % (ctx.fn("malloc_info", "int(*)(int, void*)"), fp), interruptible=True, unwind_after=(1.0, 10.0), what="malloc_info")
         ctx.step("malloc_info returned %d" % rc)
 
     out["mallocInfo"] = ctx.memfd_text(write)
@@ -74,7 +76,7 @@ def release(ctx, p):
     # Not unwound while it waits or works: it holds each arena lock through its madvise loop. Only
     # when heapgap has asked to stop and it still runs 10 s later (a loop in a broken heap) is it
     # unwound; after_failure then checks the arena before giving its lock back.
-    return {"returned": ctx.call("%s(%dUL)" % (ctx.fn("malloc_trim", "int(*)(unsigned long)"), p["pad"]), unwind_after=10.0, what="malloc_trim")}
+    return {"returned": ctx.call("%s(%dUL)" % (ctx.fn("malloc_trim", "int(*)(unsigned long)"), p["pad"]), unwind_after=(10.0, None), what="malloc_trim")}
 
 
 def after_failure(ctx, p, failure):

@@ -188,16 +188,17 @@ class Watchdog(threading.Thread):
     """Unwinds a call that waits on a lock past its time budget (or on abort).
     Only a thread blocked in futex is interrupted: a call that is computing may hold an arena
     lock, and unwinding it then would leave that lock held. The exception is a call given
-    `unwind_after` (seconds): once heapgap has asked to stop (its --timeout, Ctrl-C, SIGTERM) for
-    that long, it is unwound wherever it is, and the failure hook (after_failure) deals with the
-    lock it held. Without it a call that never returns (a cyclic free list) would hold heapgap, and
-    the lock, forever."""
+    `unwind_after` = (grace, limit) in seconds: once heapgap has asked to stop (its --timeout,
+    Ctrl-C, SIGTERM) for `grace`, or once the call has run `limit` (None: no limit), it is unwound
+    wherever it is, and the failure hook (after_failure) deals with the lock it held. Without it a
+    call that never returns (a cyclic free list) would hold heapgap, and the lock, forever."""
 
     def __init__(self, tid, sig, budget_ms, unwind_after=None):
         super().__init__(daemon=True)
-        self.tid, self.sig, self.budget, self.unwind_after = tid, sig, budget_ms / 1000.0, unwind_after
+        self.tid, self.sig, self.budget = tid, sig, budget_ms / 1000.0
+        self.grace, self.limit = unwind_after if unwind_after else (None, None)
         self.done = threading.Event()
-        self.fired = None  # "waiting" or "computing" once it fired
+        self.fired = None  # "waiting", "computing" (asked to stop) or "limit" once it fired
 
     def run(self):
         start = time.monotonic()
@@ -207,9 +208,10 @@ class Watchdog(threading.Thread):
             if aborted() and asked is None:
                 asked = time.monotonic()
             waiting = thread_syscall(self.tid) == SYS_FUTEX
-            overdue = self.unwind_after is not None and asked is not None and time.monotonic() - asked > self.unwind_after
-            if ((late or asked is not None) and waiting) or overdue:
-                self.fired = "waiting" if waiting else "computing"
+            pressed = self.grace is not None and asked is not None and time.monotonic() - asked > self.grace
+            too_long = self.limit is not None and time.monotonic() - start > self.limit
+            if ((late or asked is not None) and waiting) or pressed or too_long:
+                self.fired = "waiting" if waiting else "computing" if pressed else "limit"
                 LIBC.syscall(SYS_TGKILL, PID, self.tid, self.sig)
                 return
 
@@ -310,7 +312,7 @@ def failed(what, stop, watchdog):
         if out.get("leftHeld"):
             HOOKS["locksLeft"] = True
     step("call failed (%s); locks checked" % stop["signal"])
-    raise Refused("%s was stopped by %s inside the target%s" % (what, stop["signal"], " (interrupted by heapgap: it did not return)" if watchdog == "computing" else ""), "call-failed")
+    raise Refused("%s was stopped by %s inside the target%s" % (what, stop["signal"], " (interrupted by heapgap: it did not return)" if watchdog in ("computing", "limit") else ""), "call-failed")
 
 
 def pick_signal(tid):
@@ -350,9 +352,10 @@ class Ctx:
 
     def call(self, expr, interruptible=False, unwind_after=None, what=None):
         """One inferior call. interruptible: the call only waits on locks, never holds one while
-        computing, so the watchdog may unwind it past its budget. unwind_after (seconds): a call
-        that may compute forever on a broken heap is unwound this long after heapgap asked to stop,
-        even while computing (the allocator's after_failure hook then deals with its lock)."""
+        computing, so the watchdog may unwind it past its budget. unwind_after = (grace, limit)
+        seconds: a call that may compute forever on a broken heap is unwound `grace` after heapgap
+        asked to stop, or after running `limit`, even while computing (the allocator's
+        after_failure hook then deals with its lock)."""
         guard = self.guard if (interruptible or unwind_after is not None) else None
         if guard is not None:
             guard = guard[:3] + (unwind_after,) if interruptible else (guard[0], guard[1], float("inf"), unwind_after)

@@ -52,9 +52,12 @@ export const CORRUPT_HINT = 'a use-after-free or double free in the program wrot
  */
 export function callFailure(pid: number, f: CallFailure, interrupted: false | 'timeout' | 'signal'): HeapgapError {
   const where = f.frames.find((x) => !/^0x/.test(x)) ?? f.frames[0];
+  const at = where ? ` in ${where}` : '';
   const what = f.interrupted === 'computing'
-    ? `${f.call} did not return after heapgap was asked to stop (a free list that never ends?); heapgap interrupted it with ${f.signal}${where ? ` in ${where}` : ''}`
-    : `${f.call} was stopped by ${f.signal} inside the allocator${where ? ` (in ${where})` : ''}`;
+    ? `${f.call} did not return after heapgap was asked to stop (a free list that never ends?); heapgap interrupted it with ${f.signal}${at}`
+    : f.interrupted === 'limit'
+      ? `${f.call} ran past its time limit without returning (a free list that never ends?); heapgap interrupted it with ${f.signal}${at}`
+      : `${f.call} was stopped by ${f.signal} inside the allocator${where ? ` (in ${where})` : ''}`;
   const locks: string[] = [];
   for (const audit of Object.values(f.allocators)) {
     if (audit.error) locks.push(`heapgap could not check the allocator's locks afterwards (${audit.error}); the process may have an arena locked for good`);

@@ -89,8 +89,11 @@ export interface CallFailure {
   signal: string;
   /** Frame names (or pcs) at the signal, innermost first. */
   frames: string[];
-  /** "computing": heapgap's own signal, to a call that did not return; "waiting": one on a lock. */
-  interrupted: 'computing' | 'waiting' | null;
+  /**
+   * heapgap's own signal: "computing" to a call still running after heapgap was asked to stop,
+   * "limit" to one past its time limit, "waiting" to one blocked on a lock; null: the target's.
+   */
+  interrupted: 'computing' | 'limit' | 'waiting' | null;
   allocators: Record<string, LockAudit>;
 }
 
