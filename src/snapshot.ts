@@ -1,4 +1,6 @@
 import type { Allocator } from './types.js';
+import type { CgroupReport } from './kernel/cgroup.js';
+import type { RuntimeFacts } from './runtimes/types.js';
 
 /**
  * Everything inspect needs about one process at one moment: raw inputs plus what only a live process
@@ -31,6 +33,10 @@ export interface Snapshot {
   trimmable?: { index: number; residentBytes: number; chunks: number; complete: boolean }[];
   pause: { stoppedMs: number | null; attachMs: number | null; callMs: number | null } | null;
   notes: string[];
+  /** Read before attach without stopping the target: command line, JVM hsperfdata (absent in older captures). */
+  runtime?: RuntimeFacts | null;
+  /** The memory cgroup, read right after the measurement (absent in older captures). */
+  cgroup?: CgroupReport | null;
 }
 
 export interface SnapshotLayout {

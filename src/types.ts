@@ -1,4 +1,8 @@
 /** Data shared by parse/, analyse/ and report/. Bytes are numbers, addresses bigint. */
+import type { KernelFigures } from './kernel/figures.js';
+import type { CgroupReport } from './kernel/cgroup.js';
+import type { FileRow } from './kernel/files.js';
+import type { RuntimeReport } from './runtimes/types.js';
 
 export type Allocator = 'glibc' | 'jemalloc' | 'tcmalloc' | 'mimalloc' | 'musl' | 'static' | 'unknown';
 
@@ -16,6 +20,11 @@ export interface Vma {
   pss: number;
   anonymous: number;
   swap: number;
+  /** Private_Clean + Private_Dirty: resident pages only this process maps. */
+  privateRss: number;
+  /** MADV_FREE'd pages still counted in Rss until the kernel needs them. */
+  lazyFree: number;
+  anonHugePages: number;
 }
 
 /** The fields of /proc/PID/status heapgap uses. */
@@ -83,6 +92,10 @@ export interface RssFigures {
   shmem: number;
   swap: number;
   pss: number;
+  /** Private pages: what the kernel gets back when the process exits (absent in older reports). */
+  uss?: number;
+  /** MADV_FREE'd pages still in Rss. */
+  lazyFree?: number;
 }
 
 export type Category =
@@ -92,9 +105,16 @@ export type Category =
   | 'stack'
   | 'file'
   | 'shmem'
-  | 'kernel';
+  | 'kernel'
+  // runtime layers (src/runtimes): what a recognised runtime owns outside malloc
+  | 'jvm-heap'
+  | 'jvm-metaspace'
+  | 'jvm-code-cache'
+  | 'jvm-other'
+  | 'v8-heap'
+  | 'python-obmalloc';
 
-export interface BreakdownRow {
+export interface BreakdownRow extends Partial<KernelFigures> {
   category: Category;
   rss: number;
   size: number;
@@ -168,6 +188,12 @@ export interface InspectReport {
   pause: { stoppedMs: number | null; callMs: number | null; attachMs: number | null };
   notes: string[];
   takenAt: string;
+  /** Runtimes recognised in the process (JVM, V8, CPython) and what they say about their memory. */
+  runtimes?: RuntimeReport[];
+  /** The memory cgroup the process is in; null when unreadable, absent in older reports. */
+  cgroup?: CgroupReport | null;
+  /** Mapped files by Rss, private vs shared (largest first). */
+  files?: FileRow[];
 }
 
 export interface TrimArenaRow {

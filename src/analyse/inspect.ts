@@ -6,11 +6,13 @@ import { tunable } from '../parse/environ.js';
 import type { Snapshot } from '../snapshot.js';
 import type { ArenaReport, BreakdownRow, Category, InspectReport, MallocInfo, RssFigures, Vma } from '../types.js';
 import { arenaFigures, sum } from './arena-figures.js';
-import { buildRegions, isShmem } from './regions.js';
+import { isShmem } from './regions.js';
+import { layeredRegions, mappedFiles, processKernel, regionFigures } from './layers.js';
+import { layerFindings } from './layer-findings.js';
 import type { Claim, Region } from './regions.js';
 import { findings } from './findings.js';
 
-const CATEGORIES: Category[] = ['arena', 'mmap-chunk', 'anon-other', 'stack', 'file', 'shmem', 'kernel'];
+const CATEGORIES: Category[] = ['arena', 'mmap-chunk', 'jvm-heap', 'jvm-metaspace', 'jvm-code-cache', 'jvm-other', 'v8-heap', 'python-obmalloc', 'anon-other', 'stack', 'file', 'shmem', 'kernel'];
 const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
 const PAGE = 4096;
 const MINSIZE = 32;
@@ -23,7 +25,7 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
   if (snap.raw.mallocInfo === null) throw new HeapgapError('BAD_INPUT', 'the capture holds no malloc_info output');
   const info = parseMallocInfo(snap.raw.mallocInfo, 'malloc_info');
   const claims: (Claim & { arena: number | null })[] = snap.claims.map((c) => ({ ...c, start: BigInt(c.start), end: BigInt(c.end) }));
-  const regions = buildRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)));
+  const { regions, runtimes } = layeredRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)), snap.runtime ?? null);
   const rss = rssFigures(vmas);
   const trimThreshold = tunable(snap.env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_') ?? DEFAULT_TRIM_THRESHOLD;
   const pad = tunable(snap.env, 'top_pad', 'MALLOC_TOP_PAD_') ?? 0;
@@ -96,8 +98,11 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     pause: { stoppedMs: snap.pause?.stoppedMs ?? null, callMs: snap.pause?.callMs ?? null, attachMs: snap.pause?.attachMs ?? null },
     notes,
     takenAt: snap.takenAt,
+    runtimes,
+    cgroup: snap.cgroup ?? null,
+    files: mappedFiles(vmas),
   };
-  report.findings = findings(report, { trimThreshold, topInRest: figures.every((f) => f.topBytes !== null) });
+  report.findings = [...findings(report, { trimThreshold, topInRest: figures.every((f) => f.topBytes !== null) }), ...layerFindings(report)];
   return report;
 }
 
@@ -106,13 +111,13 @@ export function rssFigures(vmas: Vma[]): RssFigures {
   const total = sum(vmas.map((v) => v.rss));
   const anon = sum(vmas.map((v) => v.anonymous));
   const shmem = sum(vmas.filter(isShmem).map((v) => v.rss));
-  return { total, anon, file: Math.max(0, total - anon - shmem), shmem, swap: sum(vmas.map((v) => v.swap)), pss: sum(vmas.map((v) => v.pss)) };
+  return { total, anon, file: Math.max(0, total - anon - shmem), shmem, swap: sum(vmas.map((v) => v.swap)), pss: sum(vmas.map((v) => v.pss)), ...processKernel(vmas) };
 }
 
 export function breakdown(regions: Region[]): BreakdownRow[] {
   return CATEGORIES.map((category) => {
     const mine = regions.filter((r) => r.category === category);
-    return { category, rss: sum(mine.map((r) => r.rss)), size: sum(mine.map((r) => r.size)), vmas: new Set(mine.map((r) => r.vma)).size };
+    return { category, rss: sum(mine.map((r) => r.rss)), size: sum(mine.map((r) => r.size)), vmas: new Set(mine.map((r) => r.vma)).size, ...regionFigures(mine) };
   }).filter((row) => row.vmas > 0 || row.category === 'arena');
 }
 

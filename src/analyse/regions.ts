@@ -1,4 +1,6 @@
 import type { Category, Vma } from '../types.js';
+import { minus, shareOf, sumFigures, vmaFigures } from '../kernel/figures.js';
+import type { KernelFigures } from '../kernel/figures.js';
 
 /** A piece of the address space with one category: a whole VMA or part of one. */
 export interface Region {
@@ -10,13 +12,15 @@ export interface Region {
   size: number;
   /** Index of the VMA the region lies in. */
   vma: number;
+  /** Private, LazyFree, AnonHugePages, Swap of this region (apportioned when the VMA is split). */
+  kernel: KernelFigures;
 }
 
 /** A sub-range claimed by the allocator (arena heap or mmapped chunk) with its measured Rss. */
 export interface Claim {
   start: bigint;
   end: bigint;
-  category: 'arena' | 'mmap-chunk';
+  category: Category;
   /** Rss of exactly this range (from pagemap when it is only part of a VMA). */
   rss: number;
 }
@@ -56,18 +60,21 @@ export function buildRegions(vmas: Vma[], claims: Claim[], stackPointers: bigint
     while (c < sorted.length && sorted[c]!.end <= vma.start) c++;
     let claimed = 0;
     let covered = 0n;
+    const mine: KernelFigures[] = [];
     for (let k = c; k < sorted.length && sorted[k]!.start < vma.end; k++) {
       const claim = sorted[k]!;
       const start = claim.start > vma.start ? claim.start : vma.start;
       const end = claim.end < vma.end ? claim.end : vma.end;
       const whole = start === vma.start && end === vma.end;
       const rss = Math.min(whole ? vma.rss : claim.rss, vma.rss - claimed);
-      regions.push({ start, end, category: claim.category, rss, size: Number(end - start), vma: i });
+      const kernel = whole ? vmaFigures(vma) : shareOf(vma, rss, Number(end - start));
+      mine.push(kernel);
+      regions.push({ start, end, category: claim.category, rss, size: Number(end - start), vma: i, kernel });
       claimed += rss;
       covered += end - start;
     }
     if (covered < vma.end - vma.start) {
-      regions.push({ start: vma.start, end: vma.end, category: baseCategory(vma, stackPointers, vmas[i - 1]), rss: vma.rss - claimed, size: Number(vma.end - vma.start - covered), vma: i });
+      regions.push({ start: vma.start, end: vma.end, category: baseCategory(vma, stackPointers, vmas[i - 1]), rss: vma.rss - claimed, size: Number(vma.end - vma.start - covered), vma: i, kernel: minus(vmaFigures(vma), sumFigures(mine)) });
     }
   });
   return regions;

@@ -13,6 +13,9 @@ import type { ArenaWhere } from './free-chunks.js';
 import type { LibcImage } from './elf.js';
 import { listTasks, onlineCpus, readOptional, readProc, readProcBuffer, readProcEach } from './procfs.js';
 import { VERSION } from '../version.js';
+import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
+import type { RuntimeHints } from './runtime-facts.js';
+import { readCgroup } from './cgroup.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -43,14 +46,15 @@ const MIB = 1024 * 1024;
 /** Everything about one live glibc process: pre-attach reading, the gdb session, post-detach measuring. */
 export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
   const before = await preflight(pid);
-  const { guess, aligned } = readMaps(pid);
+  const { guess, aligned, hints } = readMaps(pid);
   if (guess.allocator !== 'glibc' || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
   const libcFile = await locateLibc(pid, guess.libc);
-  const [image, environ, cpus] = await Promise.all([
+  const [image, environ, cpus, runtime] = await Promise.all([
     readLibcImage(libcFile),
     // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
     readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
     onlineCpus(),
+    readRuntimeFacts(pid, hints), // before attach: the runtime is never stopped for these
   ]);
   const env = environ === null ? {} : allocatorEnv(environ);
   const early: string[] = environ === null ? ['the target\'s environment is not readable (file permissions): MALLOC_* and GLIBC_TUNABLES settings are unknown'] : [];
@@ -74,7 +78,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const { vmas, smaps } = call.smapsBefore !== null
     ? { vmas: parseSmaps(call.smapsBefore, `/proc/${pid}/smaps`), smaps: call.smapsBefore }
     : readSmaps(pid, opts.keepRawSmaps ?? false);
-  const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
+  const [statusText, sps, cgroup] = await Promise.all([readProc(pid, 'status'), stackPointers(pid), readCgroup(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
@@ -102,6 +106,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       ...(trimmable.length > 0 ? { trimmable } : {}),
       pause: { stoppedMs: call.stoppedMs, attachMs: call.attachMs, callMs: call.callMs },
       notes,
+      runtime,
+      cgroup,
     };
     const trim = opts.mode === 'trim' && call.smapsBefore && call.smapsAfter && call.trimReturned !== null
       ? { smapsBefore: call.smapsBefore, smapsAfter: call.smapsAfter, returned: call.trimReturned }
@@ -117,12 +123,12 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
  * from /proc/PID/maps. Its own function so the parsed maps (20 MB for 60,000 VMAs) are garbage by
  * the time smaps is read.
  */
-function readMaps(pid: number): { guess: ReturnType<typeof detectAllocator>; aligned: bigint[] } {
+function readMaps(pid: number): { guess: ReturnType<typeof detectAllocator>; aligned: bigint[]; hints: RuntimeHints } {
   const parser = new SmapsParser(`/proc/${pid}/maps`);
   readProcEach(pid, 'maps', (chunk) => parser.feed(chunk));
   const maps = parser.end();
   const min = BigInt(64 * MIB);
-  return { guess: detectAllocator(maps), aligned: maps.filter((v) => v.pathname === '' && v.start % min === 0n).map((v) => v.start) };
+  return { guess: detectAllocator(maps), aligned: maps.filter((v) => v.pathname === '' && v.start % min === 0n).map((v) => v.start), hints: runtimeHints(maps.map((v) => v.pathname)) };
 }
 
 /** smaps parsed as it is read; its bytes are kept only when asked. */

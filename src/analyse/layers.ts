@@ -1,0 +1,43 @@
+import type { CgroupReport } from '../kernel/cgroup.js';
+import { fileRows } from '../kernel/files.js';
+import type { FileRow } from '../kernel/files.js';
+import { processFigures, sumFigures } from '../kernel/figures.js';
+import type { KernelFigures } from '../kernel/figures.js';
+import { recogniseRuntimes } from '../runtimes/index.js';
+import type { RuntimeFacts, RuntimeReport } from '../runtimes/types.js';
+import type { Category, Vma } from '../types.js';
+import { buildRegions, isShmem } from './regions.js';
+import type { Claim, Region } from './regions.js';
+
+/**
+ * The runtime and kernel layers on top of the allocator's claims: regions with the runtimes'
+ * claims added (they take only VMAs malloc does not own and that would otherwise be anon-other),
+ * the runtimes' report sections, and the mapped files.
+ */
+export function layeredRegions(vmas: Vma[], claims: Claim[], stackPointers: bigint[], facts: RuntimeFacts | null): { regions: Region[]; runtimes: RuntimeReport[] } {
+  const first = buildRegions(vmas, claims, stackPointers);
+  const base: Category[] = new Array<Category>(vmas.length);
+  for (const r of first) {
+    // a VMA malloc claims any part of stays malloc's: the runtimes never split a VMA
+    if (r.category === 'arena' || r.category === 'mmap-chunk' || base[r.vma] === undefined) base[r.vma] = r.category;
+  }
+  const { claims: runtimeClaims, reports } = recogniseRuntimes(vmas, base, facts);
+  if (runtimeClaims.length === 0) return { regions: first, runtimes: reports };
+  return { regions: buildRegions(vmas, [...claims, ...runtimeClaims], stackPointers), runtimes: reports };
+}
+
+/** Kernel figures of a set of regions, for a breakdown row. */
+export function regionFigures(regions: readonly Region[]): KernelFigures {
+  return sumFigures(regions.map((r) => r.kernel));
+}
+
+export function processKernel(vmas: readonly Vma[]): { uss: number; lazyFree: number } {
+  const { uss, lazyFree } = processFigures(vmas);
+  return { uss, lazyFree };
+}
+
+export function mappedFiles(vmas: readonly Vma[]): FileRow[] {
+  return fileRows(vmas, (v) => !isShmem(v) && (v.inode !== 0 || v.pathname.startsWith('/')));
+}
+
+export type { CgroupReport };
