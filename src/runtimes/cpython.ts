@@ -12,11 +12,19 @@ export function recogniseCpython(input: RuntimeInput): RuntimeAnalysis | null {
   const minor = Number(/python[23]\.(\d+)/.exec(bin.pathname)?.[1] ?? 99);
   const arena = minor >= 10 ? 1024 * 1024 : 256 * 1024;
   const arenas: number[] = [];
+  let merged = 0;
+  let found = 0;
   vmas.forEach((v, i) => {
-    if (base[i] === 'anon-other' && v.pathname === '' && v.perms === 'rw-p' && v.size % arena === 0) arenas.push(i);
+    if (base[i] !== 'anon-other' || v.pathname !== '' || v.perms !== 'rw-p' || v.size < arena) return;
+    const whole = Math.floor(v.size / arena);
+    // a run of arenas the kernel merged with a small neighbouring mapping: mostly arenas, taken whole
+    if (v.size % arena !== 0 && whole * arena < 0.75 * v.size) return;
+    if (v.size % arena !== 0) merged += v.size - whole * arena;
+    found += whole;
+    arenas.push(i);
   });
-  const notes = [`obmalloc arenas are ${arena / 1024} KiB anonymous mmaps (Python 3.${minor === 99 ? '?' : minor}); heapgap counts VMAs of whole arenas`];
-  const regions = arenas.length ? [{ ...measure(vmas, arenas, 'obmalloc arenas', 'python-obmalloc'), committedBytes: null }] : [];
+  const notes = [`${found} obmalloc arenas of ${arena / 1024} KiB (anonymous mmaps, Python 3.${minor === 99 ? '?' : minor})${merged > 0 ? `; ${merged} bytes of neighbouring mappings the kernel merged with them are counted too` : ''}`];
+  const regions = arenas.length ? [measure(vmas, arenas, 'obmalloc arenas', 'python-obmalloc', { committedBytes: found * arena, source: 'arenas counted in maps' })] : [];
   const claims = arenas.map((i) => ({ start: vmas[i]!.start, end: vmas[i]!.end, category: 'python-obmalloc' as const, rss: vmas[i]!.rss }));
   return { report: { runtime: 'cpython', evidence: bin.pathname, version: minor === 99 ? null : `3.${minor}`, regions, notes }, claims, findings: [] };
 }

@@ -22,6 +22,7 @@ export function recogniseJvm(input: RuntimeInput): RuntimeAnalysis | null {
   const n = (k: string) => (typeof c[k] === 'number' ? (c[k] as number) : null);
   const flags = jvmFlags(facts?.cmdline ?? [], typeof c['java.rt.vmArgs'] === 'string' ? (c['java.rt.vmArgs'] as string) : '');
   const notes: string[] = [];
+  if (facts?.hsperfdata) notes.push(`figures from ${facts.hsperfdata.path}; the JVM refreshes its metaspace counters at each GC`);
   if (!facts?.hsperfdata) notes.push(facts?.hsperfdataNote ?? 'no hsperfdata (the capture predates it, or -XX:-UsePerfData): ranges from the JVM flags and mapping shapes only, no used/committed figures');
   const anon = (i: number) => vmas[i]!.pathname === '' && (base[i] === 'anon-other' || base[i] === 'stack');
   const taken: Span[] = [];
@@ -45,7 +46,13 @@ export function recogniseJvm(input: RuntimeInput): RuntimeAnalysis | null {
     const span = best(reservations(vmas, BigInt(maxHeap), inHeap, BigInt(MIB)).filter(free), vmas, committed);
     if (span) add(span, measure(vmas, indicesOf(span), 'java heap', 'jvm-heap', { committedBytes: committed, usedBytes: used, maxBytes: maxHeap, source: committed === null ? '-Xmx' : `hsperfdata (${policy || 'gc'} spaces)` }));
     else notes.push(`no mapping of the java heap's reserved size (${maxHeap} bytes) was found`);
-  } else notes.push('the java heap size is unknown (no hsperfdata, no -Xmx): heap memory is counted as jvm-other');
+  } else {
+    // Without a size: with compressed oops (heaps below 32 GiB, the default) HotSpot places the heap
+    // below the 32 GiB line, where nothing else maps anonymous memory.
+    const span = lowReservation(vmas, (i) => anon(i) || (base[i] === 'file' && JSA.test(vmas[i]!.pathname)));
+    if (span) add(span, measure(vmas, indicesOf(span), 'java heap', 'jvm-heap', { source: 'mapping shape (compressed-oops heap below 32 GiB)' }));
+    else notes.push('the java heap size is unknown (no hsperfdata, no -Xmx): heap memory is counted as jvm-other');
+  }
 
   // Compressed class space: one reservation of CompressedClassSpaceSize.
   const ccsMax = n('sun.gc.compressedclassspace.maxCapacity') ?? flags.classSpace;
@@ -155,6 +162,21 @@ function jvmFlags(cmdline: string[], vmArgs: string): { maxHeap: number | null; 
     classSpace: size(/^-XX:CompressedClassSpaceSize=(\w+)$/) ?? 1024 * MIB,
     codeCache: size(/^-XX:ReservedCodeCacheSize=(\w+)$/),
   };
+}
+
+/** The largest run of contiguous anonymous VMAs that ends at or below 32 GiB. */
+function lowReservation(vmas: readonly Vma[], ok: (i: number) => boolean): Span | null {
+  const limit = 32n << 30n;
+  let best: Span | null = null;
+  for (let i = 0; i < vmas.length && vmas[i]!.end <= limit; i++) {
+    if (!ok(i)) continue;
+    let j = i + 1;
+    while (j < vmas.length && ok(j) && vmas[j]!.start === vmas[j - 1]!.end && vmas[j]!.end <= limit) j++;
+    const size = (s: Span) => vmas[s.to - 1]!.end - vmas[s.from]!.start;
+    if (!best || size({ from: i, to: j }) > size(best)) best = { from: i, to: j };
+    i = j - 1;
+  }
+  return best && vmas[best.to - 1]!.end - vmas[best.from]!.start >= 1n << 20n ? best : null;
 }
 
 function versionOf(internal: string): string | null {
