@@ -37,6 +37,8 @@ export interface Snapshot {
   runtime?: RuntimeFacts | null;
   /** The memory cgroup, read right after the measurement (absent in older captures). */
   cgroup?: CgroupReport | null;
+  /** /proc/PID/smaps_rollup read after detach: rss.uss and rss.lazyFree as the target is left (absent in older captures). */
+  rollupAfter?: string | null;
 }
 
 export interface SnapshotLayout {

@@ -26,7 +26,7 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
   const info = parseMallocInfo(snap.raw.mallocInfo, 'malloc_info');
   const claims: (Claim & { arena: number | null })[] = snap.claims.map((c) => ({ ...c, start: BigInt(c.start), end: BigInt(c.end) }));
   const { regions, runtimes } = layeredRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)), snap.runtime ?? null);
-  const rss = rssFigures(vmas);
+  const rss = { ...rssFigures(vmas), ...processKernel(vmas, snap.rollupAfter) };
   const trimThreshold = tunable(snap.env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_') ?? DEFAULT_TRIM_THRESHOLD;
   const pad = tunable(snap.env, 'top_pad', 'MALLOC_TOP_PAD_') ?? 0;
   // malloc_info walks the same ring from main_arena, so ring position = nr. Other threads run during

@@ -4,6 +4,7 @@ import type { FileRow } from '../kernel/files.js';
 import { processFigures, sumFigures } from '../kernel/figures.js';
 import type { KernelFigures } from '../kernel/figures.js';
 import { recogniseRuntimes } from '../runtimes/index.js';
+import { parseSmaps } from '../parse/smaps.js';
 import type { RuntimeFacts, RuntimeReport } from '../runtimes/types.js';
 import type { Category, Vma } from '../types.js';
 import { buildRegions, isShmem } from './regions.js';
@@ -31,8 +32,13 @@ export function regionFigures(regions: readonly Region[]): KernelFigures {
   return sumFigures(regions.map((r) => r.kernel));
 }
 
-export function processKernel(vmas: readonly Vma[]): { uss: number; lazyFree: number } {
-  const { uss, lazyFree } = processFigures(vmas);
+/**
+ * rss.uss and rss.lazyFree: from smaps_rollup read after detach where the capture has it (what the
+ * process is left with, what anyone reading it afterwards sees), else summed from the VMAs.
+ */
+export function processKernel(vmas: readonly Vma[], rollupAfter?: string | null): { uss: number; lazyFree: number } {
+  const rolled = rollupAfter ? parseSmaps(rollupAfter, 'smaps_rollup')[0] : undefined;
+  const { uss, lazyFree } = processFigures(rolled ? [rolled] : vmas);
   return { uss, lazyFree };
 }
 

@@ -83,6 +83,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
     const trimmable = opts.mode === 'inspect' ? await trimmableOf(vmas, call.layout.arenas, call.mallocInfo, guess.libc.base, image, heapMax, memory, opts.pad ?? 0) : [];
+    // last, after heapgap's own reads of the target's memory (those fault in pages they touch)
+    const rollupAfter = await readProc(pid, 'smaps_rollup').catch(() => null);
     const notes = [...early, ...call.notes];
     if (!memory.canCountPages) notes.push('/proc/PID/pagemap is not readable: Rss of heaps that share a VMA with other memory is not split, and the trim prediction is estimated from malloc_info');
     if (call.layout.note) notes.push(`arena join inferred: ${call.layout.note}`);
@@ -108,6 +110,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       notes,
       runtime,
       cgroup,
+      rollupAfter,
     };
     const trim = opts.mode === 'trim' && call.smapsBefore && call.smapsAfter && call.trimReturned !== null
       ? { smapsBefore: call.smapsBefore, smapsAfter: call.smapsAfter, returned: call.trimReturned }
