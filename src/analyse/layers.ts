@@ -22,9 +22,27 @@ export function layeredRegions(vmas: Vma[], claims: Claim[], stackPointers: bigi
     // a VMA malloc claims any part of stays malloc's: the runtimes never split a VMA
     if (r.category === 'arena' || r.category === 'mmap-chunk' || base[r.vma] === undefined) base[r.vma] = r.category;
   }
-  const { claims: runtimeClaims, reports } = recogniseRuntimes(vmas, base, facts);
+  const guards = guardPages(vmas, base);
+  for (const i of guards) base[i] = 'stack';
+  const { claims: found, reports } = recogniseRuntimes(vmas, base, facts);
+  const runtimeClaims: Claim[] = [...guards.map((i) => ({ start: vmas[i]!.start, end: vmas[i]!.end, category: 'stack' as const, rss: vmas[i]!.rss })), ...found];
   if (runtimeClaims.length === 0) return { regions: first, runtimes: reports };
   return { regions: buildRegions(vmas, [...claims, ...runtimeClaims], stackPointers), runtimes: reports };
+}
+
+/**
+ * A thread stack's guard: the small PROT_NONE mapping right below it (glibc's guard page, or the
+ * JVM's yellow/red zones) belongs to the stack, not to anon-other. It has no Rss; its size counts.
+ */
+function guardPages(vmas: readonly Vma[], base: readonly Category[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 1 < vmas.length; i++) {
+    const v = vmas[i]!;
+    if (base[i] === 'anon-other' && base[i + 1] === 'stack' && v.pathname === '' && v.perms.startsWith('---') && v.size <= 64 * 1024 && v.end === vmas[i + 1]!.start) {
+      out.push(i);
+    }
+  }
+  return out;
 }
 
 /** Kernel figures of a set of regions, for a breakdown row. */
