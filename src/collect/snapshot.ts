@@ -16,6 +16,7 @@ import { VERSION } from '../version.js';
 import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
 import type { RuntimeHints } from './runtime-facts.js';
 import { readCgroup } from './cgroup.js';
+import { jcmdVmInfo } from './jcmd.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -29,6 +30,8 @@ export interface SnapshotOptions {
    * is 43 MB). Without it, reading snapshot.raw.smaps is a programming error and throws.
    */
   keepRawSmaps?: boolean;
+  /** Ask a JVM for its ranges with `jcmd PID VM.info` after detaching (opt-in: the JVM does work). */
+  jvmJcmd?: boolean;
 }
 
 export interface TakenSnapshot {
@@ -83,6 +86,11 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
     const trimmable = opts.mode === 'inspect' ? await trimmableOf(vmas, call.layout.arenas, call.mallocInfo, guess.libc.base, image, heapMax, memory, opts.pad ?? 0) : [];
+    if (opts.jvmJcmd && hints.jvm) {
+      const said = await jcmdVmInfo(pid, opts.deadline - Date.now());
+      if ('text' in said) runtime.jcmdVmInfo = said.text;
+      else call.notes.push(said.note);
+    }
     // last, after heapgap's own reads of the target's memory (those fault in pages they touch)
     const rollupAfter = await readProc(pid, 'smaps_rollup').catch(() => null);
     const notes = [...early, ...call.notes];

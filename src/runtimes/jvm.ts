@@ -1,5 +1,6 @@
 import type { Vma } from '../types.js';
 import { claimSpan, indicesOf, measure, overlaps, parseSize, reservations, spanBytes } from './ranges.js';
+import { parseVmInfo } from './jvm/vm-info.js';
 import type { Span } from './ranges.js';
 import type { RuntimeAnalysis, RuntimeClaim, RuntimeInput, RuntimeRegion } from './types.js';
 
@@ -35,13 +36,26 @@ export function recogniseJvm(input: RuntimeInput): RuntimeAnalysis | null {
     claims.push(...claimSpan(vmas, s, region.category));
   };
 
+  // With --jvm-jcmd the JVM said where its ranges are; they take precedence over the shapes below.
+  const said = facts?.jcmdVmInfo ? parseVmInfo(facts.jcmdVmInfo) : null;
+  const exact = (range: [bigint, bigint] | null | undefined): Span | null => {
+    if (!range) return null;
+    const from = vmas.findIndex((v) => v.start >= range[0]);
+    let to = from;
+    while (to >= 0 && to < vmas.length && vmas[to]!.end <= range[1]) to++;
+    return from >= 0 && to > from && vmas[from]!.start === range[0] && vmas[to - 1]!.end === range[1] ? { from, to } : null;
+  };
+  if (said) notes.push('ranges from `jcmd VM.info` (--jvm-jcmd)');
+
   // Java heap: one reservation of MaxHeapSize; archived heap regions of the CDS file sit inside it.
   const gens = spaces(c);
   const policy = String(c['sun.gc.policy.name'] ?? '');
   const maxHeap = heapMax(gens, policy, n) ?? flags.maxHeap;
   const committed = gens.length ? gens.reduce((s, g) => s + page(g.capacity), 0) : null;
   const used = gens.length ? gens.reduce((s, g) => s + g.used, 0) : null;
-  if (maxHeap) {
+  const saidHeap = exact(said?.heap);
+  if (saidHeap) add(saidHeap, measure(vmas, indicesOf(saidHeap), 'java heap', 'jvm-heap', { committedBytes: committed, usedBytes: used, maxBytes: Number(said!.heap![1] - said!.heap![0]), source: 'jcmd VM.info + hsperfdata' }));
+  else if (maxHeap) {
     const inHeap = (i: number) => anon(i) || (base[i] === 'file' && JSA.test(vmas[i]!.pathname));
     const span = best(reservations(vmas, BigInt(maxHeap), inHeap, BigInt(MIB)).filter(free), vmas, committed);
     if (span) add(span, measure(vmas, indicesOf(span), 'java heap', 'jvm-heap', { committedBytes: committed, usedBytes: used, maxBytes: maxHeap, source: committed === null ? '-Xmx' : `hsperfdata (${policy || 'gc'} spaces)` }));
@@ -57,7 +71,7 @@ export function recogniseJvm(input: RuntimeInput): RuntimeAnalysis | null {
   // Compressed class space: one reservation of CompressedClassSpaceSize.
   const ccsMax = n('sun.gc.compressedclassspace.maxCapacity') ?? flags.classSpace;
   const ccsCommitted = n('sun.gc.compressedclassspace.capacity');
-  const ccs = ccsMax ? best(reservations(vmas, BigInt(ccsMax), anon).filter(free), vmas, ccsCommitted) : null;
+  const ccs = exact(said?.classSpace) ?? (ccsMax ? best(reservations(vmas, BigInt(ccsMax), anon).filter(free), vmas, ccsCommitted) : null);
   if (ccs) add(ccs, measure(vmas, indicesOf(ccs), 'compressed class space', 'jvm-metaspace', { committedBytes: ccsCommitted, usedBytes: n('sun.gc.compressedclassspace.used'), maxBytes: ccsMax, source: ccsCommitted === null ? null : 'hsperfdata sun.gc.compressedclassspace' }));
 
   // Non-class metaspace: nodes of 64 MiB, as many as the reserve the JVM reports (else any).
@@ -82,7 +96,8 @@ export function recogniseJvm(input: RuntimeInput): RuntimeAnalysis | null {
   }
 
   // Code cache: the JIT's anonymous rwx mappings and the reserve around them.
-  const code = codeCache(vmas, anon, flags.codeCache ?? 240 * MIB);
+  const saidCode = said && said.codeHeaps.length > 0 ? exact([said.codeHeaps.reduce((a, h) => (h[0] < a ? h[0] : a), said.codeHeaps[0]![0]), said.codeHeaps.reduce((a, h) => (h[1] > a ? h[1] : a), 0n)]) : null;
+  const code = saidCode ?? codeCache(vmas, anon, flags.codeCache ?? 240 * MIB);
   if (code && free(code)) add(code, measure(vmas, indicesOf(code), 'code cache', 'jvm-code-cache', { maxBytes: Number(vmas[code.to - 1]!.end - vmas[code.from]!.start), source: null }));
 
   // Everything else anonymous outside malloc: GC remembered sets, card table, mark bitmaps, JVM internals.

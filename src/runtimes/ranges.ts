@@ -19,7 +19,8 @@ export function reservations(vmas: readonly Vma[], size: bigint, ok: (i: number)
   for (let i = 0; i < vmas.length; i++) {
     if (!ok(i) || vmas[i]!.start % align !== 0n) continue;
     const want = vmas[i]!.start + size;
-    for (let j = i; j < vmas.length && ok(j) && (j === i || vmas[j]!.start === vmas[j - 1]!.end); j++) {
+    // bounded: a reservation is a few hundred VMAs at most, and 60,000 small contiguous ones must not go quadratic
+    for (let j = i; j < vmas.length && j - i < 4096 && ok(j) && (j === i || vmas[j]!.start === vmas[j - 1]!.end); j++) {
       if (vmas[j]!.end === want) {
         out.push({ from: i, to: j + 1 });
         break;

@@ -11,6 +11,8 @@ export interface RuntimeFacts {
   cmdline: string[];
   /** The JVM's hsperfdata counters it publishes itself (name -> value), where readable. */
   hsperfdata: { path: string; counters: Record<string, number | string> } | null;
+  /** Lines of `jcmd PID VM.info` (heap, class space, code heap ranges), only with --jvm-jcmd. */
+  jcmdVmInfo?: string;
   /** Why hsperfdata is missing, when the process is a JVM. */
   hsperfdataNote?: string;
 }

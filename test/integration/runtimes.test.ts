@@ -70,6 +70,14 @@ describe.skipIf(!hasJdk)('JVM (needs openjdk-17-jdk-headless)', () => {
     const anonOther = row(report, 'anon-other')?.rss ?? 0;
     expect(anonOther).toBeLessThanOrEqual(0.1 * report.rss.total);
     expect(report.breakdown.reduce((s, b) => s + b.rss, 0)).toBe(report.rss.total);
+    // opt-in: the JVM's own ranges through jcmd give the same heap and code cache
+    const r2 = await runCli(['inspect', String(jvm.pid), '--json', '--jvm-jcmd'], { timeout: 90_000 });
+    expect(r2.exitCode, r2.stderr).toBe(0);
+    const withJcmd = JSON.parse(r2.stdout) as InspectReport;
+    const rt2 = withJcmd.runtimes!.find((x) => x.runtime === 'jvm')!;
+    expect(rt2.notes.join(' ')).toMatch(/jcmd VM.info/);
+    expect(rt2.regions.find((x) => x.name === 'java heap')?.start).toBe(heapRegion?.start);
+    expect(Math.abs(row(withJcmd, 'jvm-code-cache')!.rss - codeRss)).toBeLessThanOrEqual(256 * 1024);
     await jvm.stop();
   }, 180_000);
 });

@@ -73,3 +73,21 @@ describe('recogniseJvm', () => {
     expect(recogniseJvm({ vmas: vmas.filter((v) => !v.pathname.endsWith('libjvm.so')), base, facts: null })).toBeNull();
   });
 });
+
+describe('--jvm-jcmd: ranges from VM.info', () => {
+  it('parses heap, class space and each code heap once, and the recogniser uses them', async () => {
+    const { parseVmInfo, vmInfoExcerpt } = await import('../../src/runtimes/jvm/vm-info.js');
+    const excerpt = vmInfoExcerpt(info);
+    expect(excerpt.length).toBeLessThan(2000);
+    const r = parseVmInfo(excerpt);
+    expect(r.heap).toEqual([0xf0000000n, 0x100000000n]);
+    expect(r.codeHeaps).toHaveLength(3);
+    expect(r.classSpace?.[1]! - r.classSpace![0]).toBe(1n << 30n);
+    const vmas = parseSmaps(file('smaps').toString('latin1'));
+    const base = vmas.map((v, i) => baseCategory(v, [], vmas[i - 1]));
+    const found = recogniseJvm({ vmas, base, facts: { cmdline: [], hsperfdata: null, jcmdVmInfo: excerpt } })!;
+    expect(found.report.notes.join(' ')).toMatch(/jcmd VM.info/);
+    expect(found.report.regions.find((g) => g.name === 'java heap')?.source).toBe('jcmd VM.info + hsperfdata');
+    expect(found.report.regions.find((g) => g.name === 'compressed class space')?.start).toBe(`0x${r.classSpace![0].toString(16)}`);
+  });
+});
