@@ -1,6 +1,9 @@
+import type { Claim } from '../allocators/types.js';
 import type { Category, Vma } from '../types.js';
 import { minus, shareOf, sumFigures, vmaFigures } from '../kernel/figures.js';
 import type { KernelFigures } from '../kernel/figures.js';
+
+export type { Claim } from '../allocators/types.js';
 
 /** A piece of the address space with one category: a whole VMA or part of one. */
 export interface Region {
@@ -16,14 +19,6 @@ export interface Region {
   kernel: KernelFigures;
 }
 
-/** A sub-range claimed by the allocator (arena heap or mmapped chunk) with its measured Rss. */
-export interface Claim {
-  start: bigint;
-  end: bigint;
-  category: Category;
-  /** Rss of exactly this range (from pagemap when it is only part of a VMA). */
-  rss: number;
-}
 
 const KERNEL = new Set(['[vdso]', '[vvar]', '[vsyscall]', '[vvar_vclock]']);
 
