@@ -11,6 +11,7 @@ import { detectAllocator } from '../allocators/detect.js';
 import type { Measured, Prepared, Target } from '../allocators/types.js';
 import { HeapgapError } from '../errors.js';
 import { allocatorEnv } from '../parse/environ.js';
+import { parseSyscall } from '../parse/syscall.js';
 import { SmapsParser } from '../parse/smaps.js';
 import type { Sections, Snapshot } from '../snapshot.js';
 import type { Vma } from '../types.js';
@@ -154,8 +155,8 @@ function unsupported(pid: number, allocator: string, evidence: string | null): H
 export async function stackPointers(pid: number): Promise<bigint[]> {
   const sps: bigint[] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
-    const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
-    if (parts.length >= 9 && /^0x[0-9a-f]+$/.test(parts[7]!)) sps.push(BigInt(parts[7]!));
+    const sc = parseSyscall(await readProc(pid, `task/${tid}/syscall`).catch(() => ''));
+    if (sc.blocked) sps.push(sc.sp);
   }
   return sps;
 }
