@@ -4,7 +4,7 @@ import type { FileRow } from '../kernel/files.js';
 import { processFigures, sumFigures } from '../kernel/figures.js';
 import type { KernelFigures } from '../kernel/figures.js';
 import { recogniseRuntimes } from '../runtimes/index.js';
-import { parseSmaps } from '../parse/smaps.js';
+import { parseRollup } from '../parse/rollup.js';
 import type { RuntimeFacts, RuntimeReport } from '../runtimes/types.js';
 import type { Category, Vma } from '../types.js';
 import { buildRegions, isShmem } from './regions.js';
@@ -55,8 +55,11 @@ export function regionFigures(regions: readonly Region[]): KernelFigures {
  * process is left with, what anyone reading it afterwards sees), else summed from the VMAs.
  */
 export function processKernel(vmas: readonly Vma[], rollupAfter?: string | null): { uss: number; lazyFree: number } {
-  const rolled = rollupAfter ? parseSmaps(rollupAfter, 'smaps_rollup')[0] : undefined;
-  const { uss, lazyFree } = processFigures(rolled ? [rolled] : vmas);
+  if (rollupAfter) {
+    const r = parseRollup(rollupAfter);
+    return { uss: r.privateClean + r.privateDirty, lazyFree: r.lazyFree };
+  }
+  const { uss, lazyFree } = processFigures(vmas);
   return { uss, lazyFree };
 }
 
