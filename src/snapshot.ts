@@ -1,3 +1,4 @@
+import type { GlibcCapture } from './allocators/glibc/types.js';
 import type { Allocator } from './types.js';
 
 /**
@@ -29,6 +30,8 @@ export interface Snapshot {
    * resident pages (absent in captures from before this field, or when memory was not readable).
    */
   trimmable?: { index: number; residentBytes: number; chunks: number; complete: boolean }[];
+  /** glibc's parameters (mp_) and the heap walk, read after detach (absent in older captures). */
+  glibc?: GlibcCapture;
   pause: { stoppedMs: number | null; attachMs: number | null; callMs: number | null } | null;
   notes: string[];
 }

@@ -8,9 +8,7 @@ import { locateLibc, readLibcImage } from './elf.js';
 import { preflight, safeCall } from './gdb.js';
 import type { SafeCallRequest } from './gdb.js';
 import { ProcMemory } from './memory.js';
-import { findMainArena, measureTrimmable } from './free-chunks.js';
-import type { ArenaWhere } from './free-chunks.js';
-import type { LibcImage } from './elf.js';
+import { measureGlibc } from '../allocators/glibc/measure.js';
 import { listTasks, onlineCpus, readOptional, readProc, readProcBuffer, readProcEach } from './procfs.js';
 import { VERSION } from '../version.js';
 
@@ -78,7 +76,9 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const memory = await ProcMemory.open(pid);
   try {
     const claims = [...(await arenaClaims(vmas, call.layout.arenas, candidates, heapMax, memory)), ...(await mmapChunkClaims(vmas, candidates, heapMax, memory))];
-    const trimmable = opts.mode === 'inspect' ? await trimmableOf(vmas, call.layout.arenas, call.mallocInfo, guess.libc.base, image, heapMax, memory, opts.pad ?? 0) : [];
+    const glibc = await measureGlibc({ memory, vmas, arenas: call.layout.arenas, mallocInfo: call.mallocInfo, libcBase: guess.libc.base, image, offsets: layoutFor(image.version, heapMax), pad: opts.pad ?? 0 });
+    // After a trim the walk sees the heap as the trim left it: no prediction from it then.
+    const trimmable = opts.mode === 'inspect' ? glibc.arenas.map((a) => ({ index: a.index, residentBytes: a.trimmableBytes, chunks: a.trimmableChunks, complete: a.complete })) : [];
     const notes = [...early, ...call.notes];
     if (!memory.canCountPages) notes.push('/proc/PID/pagemap is not readable: Rss of heaps that share a VMA with other memory is not split, and the trim prediction is estimated from malloc_info');
     if (call.layout.note) notes.push(`arena join inferred: ${call.layout.note}`);
@@ -100,6 +100,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       claims,
       stackPointers: sps.map(hex),
       ...(trimmable.length > 0 ? { trimmable } : {}),
+      glibc,
       pause: { stoppedMs: call.stoppedMs, attachMs: call.attachMs, callMs: call.callMs },
       notes,
     };
@@ -160,7 +161,7 @@ async function heapMaxFor(version: string | null, env: Record<string, string>): 
 }
 
 /** malloc_state / heap_info offsets on x86-64 (reference §5); null where heapgap does not know them. */
-function layoutFor(version: string | null, heapMax: number): SafeCallRequest['layout'] {
+export function layoutFor(version: string | null, heapMax: number): SafeCallRequest['layout'] {
   if (!version) return null;
   const heapInfoSize = versionAtLeast(version, 2, 35) ? 48 : 32;
   if (versionAtLeast(version, 2, 27) && !versionAtLeast(version, 2, 43)) return { heapMax, heapInfoSize, top: 96, next: 2160, systemMem: 2184 };
@@ -284,23 +285,6 @@ export function* captureText(taken: TakenSnapshot): Generator<string> {
 
 function* slices(text: string, size: number): Generator<string> {
   for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
-}
-
-/** Arenas located for the free-list walk: thread arenas from the ring, main from the ring or libc. */
-async function trimmableOf(vmas: Vma[], arenas: { index: number; address: string; heaps: { start: string }[] }[], mallocInfo: string, base: bigint, image: LibcImage, heapMax: number, memory: ProcMemory, pad: number) {
-  const layout = layoutFor(image.version, heapMax);
-  if (!layout || !memory.canRead || !memory.canCountPages) return [];
-  const heap = vmas.filter((v) => v.pathname === '[heap]').map((v) => [v.start, v.end] as [bigint, bigint]);
-  let main = arenas[0] ? BigInt(arenas[0].address) : null;
-  const rw = image.segments.find((s) => s.flags & 2);
-  if (main === null && rw) {
-    const systemMem = Number(/<heap nr="0">[\s\S]*?<system type="current" size="(\d+)"/.exec(mallocInfo)?.[1] ?? -1);
-    main = await findMainArena(memory, [base + rw.vaddr, base + rw.vaddr + BigInt(rw.memsz)], layout, systemMem);
-  }
-  const where: ArenaWhere[] = [];
-  if (main !== null) where.push({ index: 0, address: main, ranges: heap });
-  for (const a of arenas.slice(1)) where.push({ index: a.index, address: BigInt(a.address), ranges: a.heaps.map((h) => [BigInt(h.start), BigInt(h.start) + BigInt(heapMax)] as [bigint, bigint]) });
-  return measureTrimmable(memory, where, { top: layout.top, bins: layout.top + 16 }, pad);
 }
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;

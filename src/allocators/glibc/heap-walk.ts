@@ -1,0 +1,208 @@
+import { BlockReader, PAGE } from './block-reader.js';
+import type { MemorySource } from './block-reader.js';
+import { PinningTracker } from './pinning.js';
+import type { PinningChunk } from './pinning.js';
+
+/** One heap of an arena: the pages [start, end) it spans and where its first chunk starts. */
+export interface WalkSpan {
+  start: number;
+  end: number;
+  first: number;
+}
+
+/** What the walk must agree with, read from the arena's own fields before (and again after) it. */
+export interface ArenaGeometry {
+  top: number;
+  systemMem: number;
+  /** Oldest heap first; the top chunk lies in the last one. */
+  spans: WalkSpan[];
+}
+
+/** One heap, walked: which pages hold live chunks, and which are resident (from pagemap). */
+export interface WalkedHeap {
+  span: WalkSpan;
+  /** One byte per page: 1 when some live chunk (or the arena's own header) touches the page. */
+  live: Uint8Array;
+  present: Uint8Array;
+  topStart: number | null;
+}
+
+export interface ArenaWalk {
+  complete: boolean;
+  /** Why the walk is incomplete, or null. */
+  problem: string | null;
+  attempts: number;
+  heaps: WalkedHeap[];
+  liveChunks: number;
+  liveBytes: number;
+  freeChunks: number;
+  freeBytes: number;
+  topBytes: number;
+  pinning: PinningChunk[];
+  /** Live chunks (and their bytes) between the highest large free chunk and the top. */
+  pinningChunks: number;
+  pinningBytes: number;
+  /** Free bytes below the pinning chunks, and how much of them is resident. */
+  pinnedFreeBytes: number;
+  pinnedResidentBytes: number;
+  /** Resident bytes malloc_trim(pad) would madvise or sbrk away, and the free chunks it would touch. */
+  trimmableBytes: number;
+  trimmableChunks: number;
+  /** Bytes of heap address space covered and bytes actually read through /proc/PID/mem. */
+  walkedBytes: number;
+  readBytes: number;
+}
+
+export interface WalkOptions {
+  main: boolean;
+  /** malloc_trim's pad: the main arena's top keeps this much. */
+  pad: number;
+  attempts?: number;
+}
+
+const HDR = 16;
+const MINSIZE = 32;
+const CHUNK_KEEP = 48; // mtrim never madvises a free chunk's first sizeof(struct malloc_chunk) bytes
+const U32 = 2 ** 32;
+
+/**
+ * Walks an arena chunk by chunk through /proc/PID/mem while the target runs: every size is checked
+ * against the heap's bounds, the PREV_INUSE/foot pairing and the arena's own top, and the whole walk
+ * is repeated when the arena's top or system_mem moved meanwhile (or a check failed), up to
+ * `attempts` times. Only resident pages are read (pagemap first): reading a released page would map
+ * the zero page into the target.
+ */
+export function walkArena(src: MemorySource, geometry: () => ArenaGeometry | null, opts: WalkOptions): ArenaWalk {
+  const attempts = opts.attempts ?? 3;
+  let last: ArenaWalk | null = null;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const before = geometry();
+    if (!before) return failed('the arena\'s heaps could not be read', attempt);
+    const walk = walkOnce(src, before, opts);
+    walk.attempts = attempt;
+    const after = geometry();
+    if (walk.complete && (!after || after.top !== before.top || after.systemMem !== before.systemMem)) {
+      walk.complete = false;
+      walk.problem = 'the arena changed during the walk';
+    }
+    if (walk.complete) return walk;
+    last = walk;
+  }
+  return last!;
+}
+
+function failed(problem: string, attempts: number): ArenaWalk {
+  return { complete: false, problem, attempts, heaps: [], liveChunks: 0, liveBytes: 0, freeChunks: 0, freeBytes: 0, topBytes: 0, pinning: [], pinningChunks: 0, pinningBytes: 0, pinnedFreeBytes: 0, pinnedResidentBytes: 0, trimmableBytes: 0, trimmableChunks: 0, walkedBytes: 0, readBytes: 0 };
+}
+
+function walkOnce(src: MemorySource, g: ArenaGeometry, opts: WalkOptions): ArenaWalk {
+  const out = failed('', 0);
+  const pins = new PinningTracker();
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  for (let s = 0; s < g.spans.length; s++) {
+    const span = g.spans[s]!;
+    const isTopHeap = s === g.spans.length - 1;
+    const firstPage = span.start / PAGE;
+    const pages = (span.end - span.start) / PAGE;
+    const present = src.presentPages(firstPage, pages);
+    if (!present) return { ...out, problem: '/proc/PID/pagemap is not readable' };
+    const live = new Uint8Array(pages);
+    const heap: WalkedHeap = { span, live, present, topStart: null };
+    out.heaps.push(heap);
+    live.fill(1, 0, Math.ceil((span.first - span.start) / PAGE)); // heap_info and malloc_state
+    const reader = new BlockReader(src, present, span.start, span.end);
+    const mark = (from: number, to: number) => live.fill(1, Math.floor((from - span.start) / PAGE), Math.floor((to - 1 - span.start) / PAGE) + 1);
+    let p = span.first;
+    let o = reader.at(p);
+    if (o < 0) return { ...out, problem: `unreadable chunk header at ${hex(p)}` };
+    let lo = reader.buf.readUInt32LE(o + 8);
+    let hi = reader.buf.readUInt32LE(o + 12);
+    for (;;) {
+      const flags = lo & 7;
+      const size = hi * U32 + (lo - flags);
+      if (isTopHeap && p === g.top) {
+        if (p + size > span.end || size < MINSIZE) return { ...out, problem: `top chunk at ${hex(p)} has size ${size}` };
+        heap.topStart = p;
+        out.topBytes = size;
+        if (opts.main) out.trimmableBytes += topTrim(present, span, p, size, opts.pad);
+        break;
+      }
+      if (size === 0 && !isTopHeap) break; // the fencepost closing an older heap
+      if (size % HDR !== 0 || size < HDR || p + size > span.end || (isTopHeap && p > g.top)) {
+        return { ...out, problem: `chunk at ${hex(p)} has size ${size} (heap ${hex(span.start)}-${hex(span.end)})` };
+      }
+      const next = p + size;
+      o = reader.at(next);
+      if (o < 0) return { ...out, problem: `unreadable chunk header at ${hex(next)}` };
+      const nlo = reader.buf.readUInt32LE(o + 8);
+      const nhi = reader.buf.readUInt32LE(o + 12);
+      if (size >= MINSIZE) {
+        if (nlo & 1) {
+          // In use (or cached in tcache/fastbins, which glibc counts as in use too).
+          if ((flags & 2) !== 0 || ((flags & 4) !== 0) === opts.main) return { ...out, problem: `chunk at ${hex(p)} has flags ${flags}` };
+          out.liveChunks++;
+          out.liveBytes += size;
+          mark(p, next);
+          pins.live(p, size);
+        } else {
+          const foot = reader.buf.readUInt32LE(o + 4) * U32 + reader.buf.readUInt32LE(o);
+          if (foot !== size) return { ...out, problem: `free chunk at ${hex(p)}: size ${size}, foot ${foot}` };
+          out.freeChunks++;
+          out.freeBytes += size;
+          pins.free(p, size);
+          const madvised = trimmable(present, span, p, size);
+          if (madvised >= 0) {
+            out.trimmableChunks++;
+            out.trimmableBytes += madvised;
+          }
+        }
+      }
+      p = next;
+      lo = nlo;
+      hi = nhi;
+    }
+    out.readBytes += reader.readBytes;
+    out.walkedBytes += span.end - span.start;
+  }
+  const pinned = pins.result();
+  out.pinning = pinned.chunks;
+  out.pinningChunks = pinned.count;
+  out.pinningBytes = pinned.bytes;
+  out.pinnedFreeBytes = pinned.freeBelow;
+  out.pinnedResidentBytes = pinned.count > 0 ? residentFreeBelow(out.heaps, pinned.stretchStart) : 0;
+  out.complete = true;
+  out.problem = null;
+  return out;
+}
+
+/** mtrim: a free chunk's page-aligned interior past its first 48 bytes; resident bytes, or -1 if none. */
+function trimmable(present: Uint8Array, span: WalkSpan, p: number, size: number): number {
+  if (size <= PAGE - 1 + CHUNK_KEEP) return -1;
+  const from = Math.ceil((p + CHUNK_KEEP) / PAGE) * PAGE;
+  const length = Math.floor((size - (from - p)) / PAGE) * PAGE;
+  return length > 0 ? countPresent(present, (from - span.start) / PAGE, length / PAGE) * PAGE : -1;
+}
+
+/** systrim: the main arena's top minus pad (and MINSIZE + 1), rounded down to pages, off its end. */
+function topTrim(present: Uint8Array, span: WalkSpan, top: number, size: number, pad: number): number {
+  const extra = Math.floor((size - pad - MINSIZE - 1) / PAGE) * PAGE;
+  const end = top + size;
+  if (extra <= 0 || end % PAGE !== 0) return 0;
+  return countPresent(present, (end - extra - span.start) / PAGE, extra / PAGE) * PAGE;
+}
+
+function countPresent(present: Uint8Array, from: number, pages: number): number {
+  let n = 0;
+  for (let i = from; i < from + pages; i++) n += present[i]!;
+  return n;
+}
+
+/** Resident pages below `limit` that hold no live chunk: the pinned free memory still in Rss. */
+function residentFreeBelow(heaps: WalkedHeap[], limit: number): number {
+  let n = 0;
+  for (const h of heaps) {
+    const pages = Math.min(h.live.length, Math.floor((limit - h.span.start) / PAGE));
+    for (let i = 0; i < pages; i++) if (h.live[i] === 0) n += h.present[i]!;
+  }
+  return n * PAGE;
+}

@@ -1,0 +1,52 @@
+/** A live chunk that keeps free memory below it from being trimmed. */
+export interface PinningChunk {
+  /** The pointer malloc returned for it (chunk + 16). */
+  address: number;
+  /** Chunk size, header included. */
+  size: number;
+  /** Free bytes (in bins) below it in the arena. */
+  freeBelowBytes: number;
+}
+
+/**
+ * A free chunk this large is one glibc itself would consider trimming when it reaches the top
+ * (free() looks at the top from FASTBIN_CONSOLIDATION_THRESHOLD, 64 KiB, up).
+ */
+export const LARGE_FREE = 64 * 1024;
+const KEEP = 16;
+
+/**
+ * Fed the chunks of an arena in address order (oldest heap first), it keeps the live chunks above
+ * the highest large free chunk: those stand between that free memory and the top.
+ */
+export class PinningTracker {
+  private freeSoFar = 0;
+  private freeBelow = 0;
+  private stretchStart = -1;
+  private ring: PinningChunk[] = [];
+  private count = 0;
+  private bytes = 0;
+
+  free(p: number, size: number): void {
+    this.freeSoFar += size;
+    if (size < LARGE_FREE) return;
+    this.stretchStart = p + size;
+    this.freeBelow = this.freeSoFar;
+    this.ring = [];
+    this.count = 0;
+    this.bytes = 0;
+  }
+
+  live(p: number, size: number): void {
+    if (this.stretchStart < 0) return;
+    if (this.ring.length === KEEP) this.ring.shift();
+    this.ring.push({ address: p + 16, size, freeBelowBytes: this.freeSoFar });
+    this.count++;
+    this.bytes += size;
+  }
+
+  /** Highest first, at most 16 of them; `count`/`bytes` cover the whole stretch. */
+  result(): { chunks: PinningChunk[]; count: number; bytes: number; freeBelow: number; stretchStart: number } {
+    return { chunks: [...this.ring].reverse(), count: this.count, bytes: this.bytes, freeBelow: this.count > 0 ? this.freeBelow : 0, stretchStart: this.stretchStart };
+  }
+}
