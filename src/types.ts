@@ -1,4 +1,7 @@
 /** Data shared by parse/, analyse/ and report/. Bytes are numbers, addresses bigint. */
+import type { PageMap } from './allocators/glibc/types.js';
+
+export type { PageMap };
 
 export type Allocator = 'glibc' | 'jemalloc' | 'tcmalloc' | 'mimalloc' | 'musl' | 'static' | 'unknown';
 
@@ -137,6 +140,46 @@ export interface ArenaReport {
   predictedTrimBytes: number;
   /** How the arena's heaps were found: read from its heap_info/malloc_state, or inferred. */
   join: 'memory' | 'inferred';
+  /**
+   * The live chunks that keep free memory below them from being trimmed, highest first (at most 16;
+   * `address` is the pointer malloc returned). Absent when the heaps were not walked.
+   */
+  pinning?: PinningReport[];
+  /** From the heap walk: live chunks/bytes in the pinning stretch, free bytes below it, resident part. */
+  pinningChunks?: number;
+  pinnedFreeBytes?: number;
+  pinnedResidentBytes?: number;
+  /** One page map per heap, from the same walk. */
+  pageMaps?: PageMap[];
+  /** The heap walk: complete, or why not. */
+  walk?: { complete: boolean; problem: string | null };
+}
+
+export interface PinningReport {
+  address: string;
+  size: number;
+  freeBelowBytes: number;
+}
+
+/** glibc's own parameters, read from `mp_` in the target (allocatorStats.glibc). */
+export interface GlibcStats {
+  mmapThreshold: number;
+  trimThreshold: number;
+  topPad: number;
+  arenaMax: number;
+  arenaTest: number;
+  nMmaps: number;
+  /** False once fixed by mallopt or the environment. */
+  mmapThresholdDynamic: boolean;
+  nMmapsMax: number;
+  maxNMmaps: number;
+  mmappedBytes: number;
+  maxMmappedBytes: number;
+  tcacheCount: number | null;
+  tcacheMaxBytes: number | null;
+  /** Where mp_ was found and which checks confirmed it. */
+  address: string;
+  confirmedBy: string[];
 }
 
 export interface FindingReport {
@@ -168,6 +211,8 @@ export interface InspectReport {
   pause: { stoppedMs: number | null; callMs: number | null; attachMs: number | null };
   notes: string[];
   takenAt: string;
+  /** Each allocator's own figures; glibc: null when mp_ could not be located (see notes). */
+  allocatorStats?: { glibc?: GlibcStats | null };
 }
 
 export interface TrimArenaRow {

@@ -1,5 +1,7 @@
 import type { ArenaReport, FindingReport, InspectReport, Severity } from '../types.js';
 import { sum } from './arena-figures.js';
+import { raisedThresholdText } from '../allocators/glibc/heap-analysis.js';
+import type { Thresholds } from '../allocators/glibc/heap-analysis.js';
 
 /** Every kind of finding, with the words users see. A new kind does not compile without them. */
 export const FINDINGS = {
@@ -13,6 +15,7 @@ export const FINDINGS = {
   'trim-thread-tops': { title: 'thread-arena tops are not trimmed', hint: 'malloc_trim madvises free chunks in bins but never shrinks a thread arena\'s top chunk; that memory returns only when a later free() trims it, or never. Fewer arenas keep less of it.' },
   'trim-tcache': { title: 'tcache is invisible to trim', hint: 'up to 7 chunks per size class per thread sit in tcache, counted as in use by malloc_info and never released by malloc_trim; GLIBC_TUNABLES=glibc.malloc.tcache_count=0 removes them at some speed cost.' },
   'trim-brk-pinned': { title: 'the main heap cannot shrink below a live chunk', hint: 'brk only moves down to the highest live chunk; the free pages below it were released with madvise, so Rss dropped but the [heap] mapping stayed as large.' },
+  'mmap-threshold-raised': { title: "glibc's dynamic mmap threshold was raised", hint: 'set MALLOC_MMAP_THRESHOLD_ (or GLIBC_TUNABLES=glibc.malloc.mmap_threshold) to fix the threshold.' },
   'inferred-join': { title: 'arena heaps joined by inference', hint: 'the arena ring could not be read from the target\'s memory, so single-heap arenas were matched to heap blocks by size and arenas of several heaps were left unjoined. Run heapgap with ptrace rights over the target (same user, root or CAP_SYS_PTRACE).' },
 } as const satisfies Record<string, { title: string; hint: string }>;
 
@@ -24,7 +27,9 @@ function finding(kind: FindingKind, severity: Severity, bytes: number | null, me
   return { kind, severity, bytes, message, hint };
 }
 
-export function findings(r: InspectReport, ctx: { trimThreshold: number; topInRest: boolean }): FindingReport[] {
+export function findings(r: InspectReport, ctx: { thresholds: Thresholds; topInRest: boolean }): FindingReport[] {
+  const trimThreshold = ctx.thresholds.trimThreshold;
+  const thresholdWords = `trim threshold ${mib(trimThreshold)}${ctx.thresholds.source === 'memory' ? '' : `, ${ctx.thresholds.source === 'default' ? "glibc's default, assumed" : 'from the environment'}`}`;
   const out: FindingReport[] = [];
   const rss = Math.max(1, r.rss.total);
   const gap = r.totals.heldFreeRssBytes;
@@ -44,16 +49,27 @@ export function findings(r: InspectReport, ctx: { trimThreshold: number; topInRe
   }
   const pinned = r.arenas.filter((x) => x.pinnedTop);
   if (pinned.length > 0) {
-    const bytes = sum(pinned.map((a) => a.binFreeBytes));
-    const which = pinned.map((a) => `${a.index}${a.kind === 'main' ? ' (main)' : ''}: ${mib(a.binFreeBytes)}`).join(', ');
+    // Walked arenas count the resident free pages below their pinning chunks; others malloc_info's bin bytes.
+    const held = (a: ArenaReport) => a.pinnedResidentBytes ?? a.binFreeBytes;
+    const bytes = sum(pinned.map(held));
+    const which = pinned.map((a) => {
+      const top = a.pinning?.[0];
+      const chunk = top ? ` below ${top.address} (${kib(top.size)}${(a.pinningChunks ?? 1) > 1 ? ` and ${(a.pinningChunks ?? 1) - 1} more live chunk(s)` : ''})` : '';
+      return `${a.index}${a.kind === 'main' ? ' (main)' : ''}: ${mib(held(a))}${chunk}`;
+    }).join(', ');
     out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes,
-      `${mib(bytes)} is free below a live chunk in ${pinned.length} arena(s), which automatic trimming (threshold ${mib(ctx.trimThreshold)}) cannot return: arena ${which}.`));
+      `${mib(bytes)} of resident memory is free below a live chunk in ${pinned.length} arena(s), which automatic trimming (${thresholdWords}) cannot return: arena ${which}.`));
   }
-  const threadTops = r.arenas.filter((a) => a.kind === 'thread' && a.topBytes >= ctx.trimThreshold);
+  if (ctx.thresholds.raised) {
+    const text = raisedThresholdText(ctx.thresholds);
+    const held = r.totals.heldFreeRssBytes;
+    out.push(finding('mmap-threshold-raised', held >= 8 * MIB ? 'warn' : 'info', held, text.message, text.hint));
+  }
+  const threadTops = r.arenas.filter((a) => a.kind === 'thread' && a.topBytes >= trimThreshold);
   const topBytes = sum(threadTops.map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));
   if (topBytes >= MIB) {
     out.push(finding('thread-top-resident', topBytes >= 32 * MIB ? 'warn' : 'info', topBytes,
-      `${threadTops.length} thread arena(s) keep ${mib(topBytes)} of free top chunk resident; malloc_trim will not return it.`));
+      `${threadTops.length} thread arena(s) keep ${mib(topBytes)} of free top chunk resident (tops above the ${thresholdWords}); malloc_trim will not return it.`));
   }
   const advice = arenaAdvice(r.arenas, r.arenaMax.cpus, r.arenaMax.configured);
   if (advice) {
@@ -62,7 +78,7 @@ export function findings(r: InspectReport, ctx: { trimThreshold: number; topInRe
       `try MALLOC_ARENA_MAX=${advice.cap} (or GLIBC_TUNABLES=glibc.malloc.arena_max=${advice.cap}); ${FINDINGS['arena-count'].hint}`));
   }
   if (r.mmapChunks.bytes >= 16 * MIB) {
-    out.push(finding('mmap-chunks', 'info', r.mmapChunks.bytes, `${r.mmapChunks.count} mmapped chunks hold ${mib(r.mmapChunks.bytes)} (${mib(r.mmapChunks.rss)} resident).`));
+    out.push(finding('mmap-chunks', 'info', r.mmapChunks.bytes, `${r.mmapChunks.count} mmapped chunks hold ${mib(r.mmapChunks.bytes)} (${mib(r.mmapChunks.rss)} resident); requests from ${mib(ctx.thresholds.mmapThreshold)} up are mmapped (${ctx.thresholds.source === 'memory' ? "glibc's current threshold" : 'threshold assumed'}).`));
   }
   if (!ctx.topInRest) out.push(finding('no-top-figure', 'info', null, 'malloc_info from this glibc has no top-chunk figure.'));
   if (r.arenas.some((a) => a.join === 'inferred')) out.push(finding('inferred-join', 'warn', null, 'thread-arena heaps could not be confirmed from the target\'s memory.'));
@@ -84,4 +100,5 @@ export function arenaAdvice(arenas: ArenaReport[], cpus: number, configured: num
 }
 
 export const mib = (n: number): string => `${(n / MIB).toFixed(1)} MiB`;
+const kib = (n: number): string => (n >= MIB ? mib(n) : `${(n / 1024).toFixed(1)} KiB`);
 const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;

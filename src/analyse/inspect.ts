@@ -9,9 +9,9 @@ import { arenaFigures, sum } from './arena-figures.js';
 import { buildRegions, isShmem } from './regions.js';
 import type { Claim, Region } from './regions.js';
 import { findings } from './findings.js';
+import { glibcStats, thresholds, walkedArena } from '../allocators/glibc/heap-analysis.js';
 
 const CATEGORIES: Category[] = ['arena', 'mmap-chunk', 'anon-other', 'stack', 'file', 'shmem', 'kernel'];
-const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
 const PAGE = 4096;
 const MINSIZE = 32;
 
@@ -25,13 +25,15 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
   const claims: (Claim & { arena: number | null })[] = snap.claims.map((c) => ({ ...c, start: BigInt(c.start), end: BigInt(c.end) }));
   const regions = buildRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)));
   const rss = rssFigures(vmas);
-  const trimThreshold = tunable(snap.env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_') ?? DEFAULT_TRIM_THRESHOLD;
+  const th = thresholds(snap.glibc, snap.env);
   const pad = tunable(snap.env, 'top_pad', 'MALLOC_TOP_PAD_') ?? 0;
   // malloc_info walks the same ring from main_arena, so ring position = nr. Other threads run during
   // the calls, so an arena's system_mem may have moved in between (seen on busy targets); only a
   // different arena count (a new arena shifts every nr) means the two readings do not line up.
   const memoryJoin = snap.layout !== null && snap.layout.arenas.length > 0 && snap.layout.arenas.length === info.heaps.length;
   const notes = [...snap.notes];
+  if (snap.glibc?.paramsNote) notes.push(snap.glibc.paramsNote);
+  for (const w of snap.glibc?.arenas ?? []) if (!w.complete) notes.push(`arena ${w.index}: heap walk incomplete after ${w.attempts} attempt(s) (${w.problem ?? '?'}); pinning and the trim prediction fall back to malloc_info`);
   if (snap.layout && snap.layout.arenas.length > 0 && !memoryJoin) notes.push(`an arena was created between malloc_info and the arena ring read (${info.heaps.length} vs ${snap.layout.arenas.length}); heaps were joined by size`);
   // Measured from the free lists and pagemap when the capture has it; else estimated from malloc_info.
   const measured = (nr: number) => {
@@ -46,6 +48,8 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     const heaps = main ? mainHeaps(vmas) : memoryJoin ? threadHeaps(claims, heap.nr) : (inferred!.get(heap.nr) ?? []);
     const rssBytes = sum(heaps.map((h) => h.rss));
     const heldFreeRssBytes = Math.max(0, rssBytes - f.inUseBytes);
+    // The walk's indexes are ring positions: they are malloc_info's nr only when the ring lines up.
+    const walked = main || memoryJoin ? walkedArena(snap.glibc, heap.nr) : null;
     const topTrim = main && f.topBytes !== null ? Math.max(0, Math.floor((f.topBytes - pad - MINSIZE - 1) / PAGE) * PAGE) : 0;
     return {
       index: heap.nr,
@@ -60,11 +64,11 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
       topBytes: f.topBytes ?? 0,
       rssBytes,
       heldFreeRssBytes,
-      // Free chunks sit in bins only because a live chunk lies above them; otherwise they would be top.
-      pinnedTop: f.binFreeBytes + f.unsortedFreeBytes >= trimThreshold,
+      // Without a walk: free chunks sit in bins only because a live chunk lies above them.
+      pinnedTop: walked?.pinnedTop ?? f.binFreeBytes + f.unsortedFreeBytes >= th.trimThreshold,
       predictedTrimBytes: measured(heap.nr) ?? Math.min(heldFreeRssBytes, f.trimmableBinBytes + topTrim),
       join: main || memoryJoin ? 'memory' : 'inferred',
-
+      ...walked,
     };
   });
   const chunkRegions = regions.filter((r) => r.category === 'mmap-chunk');
@@ -81,7 +85,8 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     heldFreeRssBytes: sum(arenas.map((a) => a.heldFreeRssBytes)),
     predictedTrimBytes: sum(arenas.map((a) => a.predictedTrimBytes)),
   };
-  const configured = tunable(snap.env, 'arena_max', 'MALLOC_ARENA_MAX');
+  const params = snap.glibc?.params;
+  const configured = params ? (params.arenaMax > 0 ? params.arenaMax : null) : tunable(snap.env, 'arena_max', 'MALLOC_ARENA_MAX');
   const arenaMax = { arenas: arenas.length, threads: status.threads, cpus: snap.cpus, defaultLimit: 8 * snap.cpus, configured };
   const report: InspectReport = {
     schema: 'heapgap.inspect/1',
@@ -96,8 +101,9 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     pause: { stoppedMs: snap.pause?.stoppedMs ?? null, callMs: snap.pause?.callMs ?? null, attachMs: snap.pause?.attachMs ?? null },
     notes,
     takenAt: snap.takenAt,
+    ...(snap.glibc ? { allocatorStats: { glibc: glibcStats(snap.glibc) } } : {}),
   };
-  report.findings = findings(report, { trimThreshold, topInRest: figures.every((f) => f.topBytes !== null) });
+  report.findings = findings(report, { thresholds: th, topInRest: figures.every((f) => f.topBytes !== null) });
   return report;
 }
 

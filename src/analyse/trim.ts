@@ -18,7 +18,10 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: { smaps:
   const tops = sum(inspect.arenas.filter((a) => a.kind === 'thread').map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));
   if (tops >= 1024 * 1024) findings.push(f('trim-thread-tops', 'info', tops, `${mb(tops)} of free thread-arena top chunks stay resident whatever malloc_trim does.`));
   const main = inspect.arenas.find((a) => a.kind === 'main');
-  if (main?.pinnedTop) findings.push(f('trim-brk-pinned', 'info', main.binFreeBytes, `the main heap has ${mb(main.binFreeBytes)} free below a live chunk: trim releases those pages but the [heap] mapping keeps its size.`));
+  // With a heap walk (read after the trim), the chunk brk cannot move below; else malloc_info's estimate.
+  const pin = main?.pinning?.[0];
+  const below = main?.pinning ? (pin ? main.pinnedFreeBytes ?? 0 : 0) : main?.pinnedTop ? main.binFreeBytes : 0;
+  if (below >= 64 * 1024) findings.push(f('trim-brk-pinned', 'info', below, `the main heap has ${mb(below)} free below a live chunk${pin ? ` (${pin.address}, ${pin.size} bytes)` : ''}: trim releases those pages but the [heap] mapping keeps its size.`));
   findings.push(f('trim-tcache', 'info', null, 'chunks cached in tcache are counted as in use and are not released by malloc_trim.'));
   return {
     schema: 'heapgap.trim/1',

@@ -142,13 +142,24 @@ function check(buf: Buffer, o: number, l: MallocParLayout, expect: MallocParExpe
 }
 
 /**
- * One answer from several candidates: the one malloc_info confirms, else the only one. Layouts
- * overlap (2.26-2.34 and 2.23-2.25 share a prefix), so the same address under two layouts with the
- * same figures is one answer.
+ * One answer from several candidates: the ones malloc_info confirms, else all; among those, the
+ * layout this glibc version should have when the fields alone fit at two places (the layouts share
+ * their tail at an 8-byte shift, so with the threshold fixed both can fit). Two different
+ * addresses left: no answer.
  */
-export function pickMallocPar(hits: MallocPar[]): MallocPar | null {
+export function pickMallocPar(hits: MallocPar[], version: string | null): MallocPar | null {
   const confirmed = hits.filter((h) => h.confirmedBy.length > 1);
-  const pool = confirmed.length > 0 ? confirmed : hits;
-  const addresses = new Set(pool.map((h) => h.address));
-  return addresses.size === 1 ? pool[0]! : null;
+  let pool = confirmed.length > 0 ? confirmed : hits;
+  if (new Set(pool.map((h) => h.address)).size > 1) {
+    const expected = expectedLayout(version);
+    pool = pool.filter((h) => h.layout === expected);
+  }
+  return new Set(pool.map((h) => h.address)).size === 1 ? pool[0]! : null;
+}
+
+function expectedLayout(version: string | null): string | null {
+  const m = /^(\d+)\.(\d+)/.exec(version ?? '');
+  if (!m) return null;
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  return v >= 2035 ? '2.35+' : v >= 2026 ? '2.26-2.34' : '2.23-2.25';
 }

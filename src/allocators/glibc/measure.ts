@@ -1,6 +1,6 @@
 import type { LibcImage } from '../../collect/elf.js';
 import type { ProcMemory } from '../../collect/memory.js';
-import { findMainArena } from '../../collect/free-chunks.js';
+import { locateMainArena } from './main-arena.js';
 import { parseMallocInfo } from '../../parse/malloc-info.js';
 import type { Vma } from '../../types.js';
 import { PAGE } from './block-reader.js';
@@ -49,8 +49,10 @@ export async function measureGlibc(input: MeasureInput): Promise<GlibcCapture> {
   if (!offsets || !memory.canRead || !memory.canCountPages) return out;
   let main = input.arenas[0] ? BigInt(input.arenas[0].address) : null;
   const rw = input.image.segments.find((s) => s.flags & 2);
-  if (main === null && rw && info?.heaps[0]) {
-    main = await findMainArena(memory, [input.libcBase + rw.vaddr, input.libcBase + rw.vaddr + BigInt(rw.memsz)], offsets, info.heaps[0].systemCurrent);
+  if (main === null && rw && heapVma) {
+    const start = (input.libcBase + rw.vaddr) & ~7n;
+    const buf = await memory.read(start, Number(input.libcBase + rw.vaddr + BigInt(rw.memsz) - start));
+    main = buf ? locateMainArena(buf, start, offsets, heapVma) : null;
   }
   const list = [...(main !== null ? [{ index: 0, address: main }] : []), ...input.arenas.slice(1).map((a) => ({ index: a.index, address: BigInt(a.address) }))];
   const started = performance.now();
@@ -92,7 +94,7 @@ async function readParams(input: MeasureInput, heapStart: bigint | null, mmap: {
     const buf = await input.memory.read(aligned, Number(start - aligned) + rw.memsz);
     if (!buf) return { params: null, note: "libc's data is not readable through /proc/PID/mem: glibc's malloc parameters (mp_) were not read" };
     hits = findMallocPar(buf, aligned, { heapStart, mmap, heapMax: input.offsets?.heapMax ?? 64 << 20 });
-    const pick = pickMallocPar(hits);
+    const pick = pickMallocPar(hits, input.image.version);
     if (pick) return { params: pick, note: null };
   }
   const why = hits.length === 0 ? 'no place in libc\'s data holds values that fit struct malloc_par' : `${new Set(hits.map((h) => h.address)).size} places fit struct malloc_par`;

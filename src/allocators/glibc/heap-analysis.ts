@@ -1,0 +1,79 @@
+import { tunable } from '../../parse/environ.js';
+import type { ArenaReport, GlibcStats } from '../../types.js';
+import { LARGE_FREE } from './pinning.js';
+import type { GlibcCapture } from './types.js';
+
+/** glibc's defaults (reference §6): what is assumed when mp_ could not be read. */
+export const DEFAULT_MMAP_THRESHOLD = 128 * 1024;
+export const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
+export const DEFAULT_TOP_PAD = 128 * 1024;
+
+/** The thresholds findings use, and where they came from. */
+export interface Thresholds {
+  mmapThreshold: number;
+  trimThreshold: number;
+  topPad: number;
+  /** memory: read from mp_ in the process; environment: MALLOC_* / GLIBC_TUNABLES; default: assumed. */
+  source: 'memory' | 'environment' | 'default';
+  /** The dynamic threshold moved: mmapThreshold is the size of the mmapped chunk whose free() raised it. */
+  raised: boolean;
+}
+
+/** Pure: the capture's mp_ reading when there is one, else the environment, else glibc's defaults. */
+export function thresholds(glibc: GlibcCapture | undefined, env: Record<string, string>): Thresholds {
+  const p = glibc?.params;
+  if (p) {
+    return { mmapThreshold: p.mmapThreshold, trimThreshold: p.trimThreshold, topPad: p.topPad, source: 'memory', raised: p.mmapThresholdDynamic && p.mmapThreshold > DEFAULT_MMAP_THRESHOLD };
+  }
+  const mmap = tunable(env, 'mmap_threshold', 'MALLOC_MMAP_THRESHOLD_');
+  const trim = tunable(env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_');
+  const pad = tunable(env, 'top_pad', 'MALLOC_TOP_PAD_');
+  return {
+    mmapThreshold: mmap ?? DEFAULT_MMAP_THRESHOLD,
+    trimThreshold: trim ?? DEFAULT_TRIM_THRESHOLD,
+    topPad: pad ?? DEFAULT_TOP_PAD,
+    source: mmap !== null || trim !== null || pad !== null ? 'environment' : 'default',
+    raised: false,
+  };
+}
+
+/** allocatorStats.glibc: null when mp_ was not located (the capture's paramsNote says why). */
+export function glibcStats(glibc: GlibcCapture | undefined): GlibcStats | null {
+  const p = glibc?.params;
+  if (!p) return null;
+  return {
+    mmapThreshold: p.mmapThreshold, trimThreshold: p.trimThreshold, topPad: p.topPad, arenaMax: p.arenaMax, arenaTest: p.arenaTest,
+    nMmaps: p.nMmaps, mmapThresholdDynamic: p.mmapThresholdDynamic, nMmapsMax: p.nMmapsMax, maxNMmaps: p.maxNMmaps,
+    mmappedBytes: p.mmappedBytes, maxMmappedBytes: p.maxMmappedBytes, tcacheCount: p.tcacheCount, tcacheMaxBytes: p.tcacheMaxBytes,
+    address: p.address, confirmedBy: p.confirmedBy,
+  };
+}
+
+/**
+ * The walk's view of one arena: the pinning chunks, and pinnedTop true only when the free memory
+ * below them is resident (after a trim madvised it away, nothing is left to warn about). Without a
+ * complete walk, null: the caller keeps its malloc_info estimate.
+ */
+export function walkedArena(glibc: GlibcCapture | undefined, index: number): Partial<Pick<ArenaReport, 'pinning' | 'pinningChunks' | 'pinnedFreeBytes' | 'pinnedResidentBytes' | 'pageMaps' | 'walk' | 'pinnedTop'>> | null {
+  const w = glibc?.arenas.find((a) => a.index === index);
+  if (!w) return null;
+  if (!w.complete) return { walk: { complete: false, problem: w.problem } };
+  return {
+    pinning: w.pinning,
+    pinningChunks: w.pinningChunks,
+    pinnedFreeBytes: w.pinnedFreeBytes,
+    pinnedResidentBytes: w.pinnedResidentBytes,
+    pageMaps: w.heaps,
+    walk: { complete: true, problem: null },
+    pinnedTop: w.pinning.length > 0 && w.pinnedResidentBytes >= LARGE_FREE,
+  };
+}
+
+/** The words of the raised-threshold finding (its kind lives in analyse/findings.ts). */
+export function raisedThresholdText(t: Thresholds): { message: string; hint: string } {
+  const b = (n: number) => `${(n / 1048576).toFixed(1)} MiB (${n} bytes)`;
+  return {
+    message: `glibc raised its mmap threshold from 128 KiB to ${b(t.mmapThreshold)}, the size of an mmapped chunk the program freed, and its trim threshold to ${b(t.trimThreshold)}: requests up to that size now come from the heaps instead of mmap and stay there when freed, and a heap top below the trim threshold is never given back.`,
+    hint: `fix the threshold so free() cannot move it: MALLOC_MMAP_THRESHOLD_=${DEFAULT_MMAP_THRESHOLD} (or GLIBC_TUNABLES=glibc.malloc.mmap_threshold=${DEFAULT_MMAP_THRESHOLD}); large buffers then go back to the kernel on free(). Any fixed value stops the raising; choose a larger one if the program makes many large short-lived allocations.`,
+  };
+}
