@@ -250,6 +250,10 @@ export interface ExperimentRun {
   arenas: number | null;
   repeats: number;
   savingVsDefault: number | null;
+  /** User + system CPU time of the whole process tree (median over repeats). */
+  cpuMs?: number;
+  /** With --load: the load's own wall time (median) and exit code (null: killed when the run ended). */
+  load?: { wallMs: number; exitCode: number | null };
 }
 
 export interface ExperimentReport {
