@@ -16,6 +16,8 @@ const BLOCK = 4 << 20;
  */
 export class BlockReader {
   readonly buf = Buffer.allocUnsafe(BLOCK);
+  /** The same bytes as 32-bit words: headers are 16-byte aligned, and indexing beats readUInt32LE. */
+  readonly words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, BLOCK / 4);
   readBytes = 0;
   private from = 0;
   private to = 0;

@@ -111,12 +111,12 @@ function walkOnce(src: MemorySource, g: ArenaGeometry, opts: WalkOptions): Arena
     out.heaps.push(heap);
     live.fill(1, 0, Math.ceil((span.first - span.start) / PAGE)); // heap_info and malloc_state
     const reader = new BlockReader(src, present, span.start, span.end);
-    const mark = (from: number, to: number) => live.fill(1, Math.floor((from - span.start) / PAGE), Math.floor((to - 1 - span.start) / PAGE) + 1);
+    const words = reader.words;
     let p = span.first;
     let o = reader.at(p);
     if (o < 0) return { ...out, problem: `unreadable chunk header at ${hex(p)}` };
-    let lo = reader.buf.readUInt32LE(o + 8);
-    let hi = reader.buf.readUInt32LE(o + 12);
+    let lo = words[(o + 8) >> 2]!;
+    let hi = words[(o + 12) >> 2]!;
     for (;;) {
       const flags = lo & 7;
       const size = hi * U32 + (lo - flags);
@@ -134,18 +134,21 @@ function walkOnce(src: MemorySource, g: ArenaGeometry, opts: WalkOptions): Arena
       const next = p + size;
       o = reader.at(next);
       if (o < 0) return { ...out, problem: `unreadable chunk header at ${hex(next)}` };
-      const nlo = reader.buf.readUInt32LE(o + 8);
-      const nhi = reader.buf.readUInt32LE(o + 12);
+      const nlo = words[(o + 8) >> 2]!;
+      const nhi = words[(o + 12) >> 2]!;
       if (size >= MINSIZE) {
         if (nlo & 1) {
           // In use (or cached in tcache/fastbins, which glibc counts as in use too).
           if ((flags & 2) !== 0 || ((flags & 4) !== 0) === opts.main) return { ...out, problem: `chunk at ${hex(p)} has flags ${flags}` };
           out.liveChunks++;
           out.liveBytes += size;
-          mark(p, next);
+          const a = Math.floor((p - span.start) / PAGE);
+          const b = Math.floor((next - 1 - span.start) / PAGE);
+          if (b - a < 4) for (let i = a; i <= b; i++) live[i] = 1;
+          else live.fill(1, a, b + 1);
           pins.live(p, size);
         } else {
-          const foot = reader.buf.readUInt32LE(o + 4) * U32 + reader.buf.readUInt32LE(o);
+          const foot = words[(o + 4) >> 2]! * U32 + words[o >> 2]!;
           if (foot !== size) return { ...out, problem: `free chunk at ${hex(p)}: size ${size}, foot ${foot}` };
           out.freeChunks++;
           out.freeBytes += size;

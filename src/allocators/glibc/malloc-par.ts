@@ -90,14 +90,16 @@ export function findMallocPar(buf: Buffer, base: bigint, expect: MallocParExpect
 }
 
 function check(buf: Buffer, o: number, l: MallocParLayout, expect: MallocParExpect): Omit<MallocPar, 'address'> | null {
+  // The one field that ties the struct to this process (without [heap], brk was never used):
+  // compared first, as two words, since nearly every offset fails it.
+  const want = expect.heapStart ?? 0n;
+  if (buf.readUInt32LE(o + l.sbrkBase) !== Number(want & 0xffffffffn) || buf.readUInt32LE(o + l.sbrkBase + 4) !== Number(want >> 32n)) return null;
   const u64 = (at: number): number => {
     const hi = buf.readUInt32LE(o + at + 4);
     return hi >= 0x200000 ? Infinity : hi * U32 + buf.readUInt32LE(o + at); // > 2^53: not a size
   };
   const i32 = (at: number): number => buf.readInt32LE(o + at);
-  const sbrk = buf.readBigUInt64LE(o + l.sbrkBase);
-  // The one field that ties the struct to this process; without [heap], brk was never used.
-  if (expect.heapStart !== null ? sbrk !== expect.heapStart : sbrk !== 0n) return null;
+  const sbrk = want;
   const mmapThreshold = u64(l.mmapThreshold);
   const trimThreshold = u64(l.trimThreshold);
   const noDyn = i32(l.noDynThreshold);

@@ -21,12 +21,10 @@ export function pageMap(h: WalkedHeap): PageMap {
       cls[i] = 2;
     }
   }
+  // Count first, spell once: on a heap of millions of pages the exact runs can be 10^5 strings.
   let unit = 1;
-  let runs = encode(cls, unit);
-  while (runs.count > MAX_RUNS) {
-    unit *= 2;
-    runs = encode(cls, unit);
-  }
+  while (encode(cls, unit, false).count > MAX_RUNS) unit *= 2;
+  const runs = encode(cls, unit, true);
   return {
     start: hex(h.span.start),
     end: hex(h.span.end),
@@ -43,8 +41,9 @@ export function pageMap(h: WalkedHeap): PageMap {
 
 const LETTERS = 'LRF';
 
-function encode(cls: Uint8Array, unit: number): { text: string; count: number } {
+function encode(cls: Uint8Array, unit: number, spell: boolean): { text: string; count: number } {
   const parts: string[] = [];
+  let count = 0;
   let current = -1;
   let length = 0;
   for (let u = 0; u * unit < cls.length; u++) {
@@ -53,12 +52,18 @@ function encode(cls: Uint8Array, unit: number): { text: string; count: number } 
       length++;
       continue;
     }
-    if (length > 0) parts.push(`${LETTERS[current]}${length}`);
+    if (length > 0) {
+      count++;
+      if (spell) parts.push(`${LETTERS[current]}${length}`);
+    }
     current = c;
     length = 1;
   }
-  if (length > 0) parts.push(`${LETTERS[current]}${length}`);
-  return { text: parts.join(''), count: parts.length };
+  if (length > 0) {
+    count++;
+    if (spell) parts.push(`${LETTERS[current]}${length}`);
+  }
+  return { text: parts.join(''), count };
 }
 
 function majority(cls: Uint8Array, from: number, to: number): number {

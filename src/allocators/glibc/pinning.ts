@@ -39,14 +39,16 @@ export class PinningTracker {
 
   live(p: number, size: number): void {
     if (this.stretchStart < 0) return;
-    if (this.ring.length === KEEP) this.ring.shift();
-    this.ring.push({ address: p + 16, size, freeBelowBytes: this.freeSoFar });
+    // A ring of the last KEEP: a stretch can hold millions of live chunks.
+    this.ring[this.count % KEEP] = { address: p + 16, size, freeBelowBytes: this.freeSoFar };
     this.count++;
     this.bytes += size;
   }
 
   /** Highest first, at most 16 of them; `count`/`bytes` cover the whole stretch. */
   result(): { chunks: PinningChunk[]; count: number; bytes: number; freeBelow: number; stretchStart: number } {
-    return { chunks: [...this.ring].reverse(), count: this.count, bytes: this.bytes, freeBelow: this.count > 0 ? this.freeBelow : 0, stretchStart: this.stretchStart };
+    const n = Math.min(this.count, KEEP);
+    const chunks = Array.from({ length: n }, (_, i) => this.ring[(this.count - 1 - i) % KEEP]!);
+    return { chunks, count: this.count, bytes: this.bytes, freeBelow: this.count > 0 ? this.freeBelow : 0, stretchStart: this.stretchStart };
   }
 }
