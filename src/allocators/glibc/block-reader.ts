@@ -27,6 +27,10 @@ export class BlockReader {
   /** Offset in `buf` of the 16 bytes at `addr` (prev_size, size), or -1 when they cannot be read. */
   at(addr: number): number {
     if (addr >= this.from && addr + 16 <= this.to) return addr - this.from;
+    return this.refill(addr);
+  }
+
+  private refill(addr: number): number {
     if (addr < this.start || addr + 16 > this.end) return -1;
     const page = Math.floor((addr - this.start) / PAGE);
     let pages = 1;

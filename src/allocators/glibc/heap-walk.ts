@@ -98,73 +98,18 @@ function failed(problem: string, attempts: number): ArenaWalk {
 function walkOnce(src: MemorySource, g: ArenaGeometry, opts: WalkOptions): ArenaWalk {
   const out = failed('', 0);
   const pins = new PinningTracker();
-  const hex = (n: number) => `0x${n.toString(16)}`;
   for (let s = 0; s < g.spans.length; s++) {
     const span = g.spans[s]!;
-    const isTopHeap = s === g.spans.length - 1;
-    const firstPage = span.start / PAGE;
     const pages = (span.end - span.start) / PAGE;
-    const present = src.presentPages(firstPage, pages);
+    const present = src.presentPages(span.start / PAGE, pages);
     if (!present) return { ...out, problem: '/proc/PID/pagemap is not readable' };
-    const live = new Uint8Array(pages);
-    const heap: WalkedHeap = { span, live, present, topStart: null };
+    const heap: WalkedHeap = { span, live: new Uint8Array(pages), present, topStart: null };
     out.heaps.push(heap);
-    live.fill(1, 0, Math.ceil((span.first - span.start) / PAGE)); // heap_info and malloc_state
+    heap.live.fill(1, 0, Math.ceil((span.first - span.start) / PAGE)); // heap_info and malloc_state
     const reader = new BlockReader(src, present, span.start, span.end);
-    const words = reader.words;
-    let p = span.first;
-    let o = reader.at(p);
-    if (o < 0) return { ...out, problem: `unreadable chunk header at ${hex(p)}` };
-    let lo = words[(o + 8) >> 2]!;
-    let hi = words[(o + 12) >> 2]!;
-    for (;;) {
-      const flags = lo & 7;
-      const size = hi * U32 + (lo - flags);
-      if (isTopHeap && p === g.top) {
-        if (p + size > span.end || size < MINSIZE) return { ...out, problem: `top chunk at ${hex(p)} has size ${size}` };
-        heap.topStart = p;
-        out.topBytes = size;
-        if (opts.main) out.trimmableBytes += topTrim(present, span, p, size, opts.pad);
-        break;
-      }
-      if (size === 0 && !isTopHeap) break; // the fencepost closing an older heap
-      if (size % HDR !== 0 || size < HDR || p + size > span.end || (isTopHeap && p > g.top)) {
-        return { ...out, problem: `chunk at ${hex(p)} has size ${size} (heap ${hex(span.start)}-${hex(span.end)})` };
-      }
-      const next = p + size;
-      o = reader.at(next);
-      if (o < 0) return { ...out, problem: `unreadable chunk header at ${hex(next)}` };
-      const nlo = words[(o + 8) >> 2]!;
-      const nhi = words[(o + 12) >> 2]!;
-      if (size >= MINSIZE) {
-        if (nlo & 1) {
-          // In use (or cached in tcache/fastbins, which glibc counts as in use too).
-          if ((flags & 2) !== 0 || ((flags & 4) !== 0) === opts.main) return { ...out, problem: `chunk at ${hex(p)} has flags ${flags}` };
-          out.liveChunks++;
-          out.liveBytes += size;
-          const a = Math.floor((p - span.start) / PAGE);
-          const b = Math.floor((next - 1 - span.start) / PAGE);
-          if (b - a < 4) for (let i = a; i <= b; i++) live[i] = 1;
-          else live.fill(1, a, b + 1);
-          pins.live(p, size);
-        } else {
-          const foot = words[(o + 4) >> 2]! * U32 + words[o >> 2]!;
-          if (foot !== size) return { ...out, problem: `free chunk at ${hex(p)}: size ${size}, foot ${foot}` };
-          out.freeChunks++;
-          out.freeBytes += size;
-          pins.free(p, size);
-          const madvised = trimmable(present, span, p, size);
-          if (madvised >= 0) {
-            out.trimmableChunks++;
-            out.trimmableBytes += madvised;
-          }
-        }
-      }
-      p = next;
-      lo = nlo;
-      hi = nhi;
-    }
+    const problem = walkSpan(reader, heap, s === g.spans.length - 1 ? g.top : -1, opts, pins, out);
     out.readBytes += reader.readBytes;
+    if (problem) return { ...out, problem };
     out.walkedBytes += span.end - span.start;
   }
   const pinned = pins.result();
@@ -176,6 +121,94 @@ function walkOnce(src: MemorySource, g: ArenaGeometry, opts: WalkOptions): Arena
   out.complete = true;
   out.problem = null;
   return out;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/**
+ * One heap, chunk by chunk, from its first chunk to the top (`top` >= 0) or to the fencepost
+ * closing an older heap. The hot loop of the walk: plain locals, figures added to `out` once.
+ * Returns what was wrong, or null.
+ */
+function walkSpan(reader: BlockReader, heap: WalkedHeap, top: number, opts: WalkOptions, pins: PinningTracker, out: ArenaWalk): string | null {
+  const { start, end, first } = heap.span;
+  const { live, present } = heap;
+  const words = reader.words;
+  const nonMain = opts.main ? 0 : 4;
+  let liveChunks = 0, liveBytes = 0, freeChunks = 0, freeBytes = 0, trimChunks = 0, trimBytes = 0;
+  let problem: string | null = null;
+  let p = first;
+  let o = reader.at(p);
+  if (o < 0) return `unreadable chunk header at ${hex(p)}`;
+  let lo = words[(o + 8) >> 2]!;
+  let hi = words[(o + 12) >> 2]!;
+  for (;;) {
+    const flags = lo & 7;
+    const size = hi * U32 + (lo - flags);
+    if (p === top) {
+      if (p + size > end || size < MINSIZE) problem = `top chunk at ${hex(p)} has size ${size}`;
+      heap.topStart = p;
+      out.topBytes = size;
+      if (opts.main) trimBytes += topTrim(present, heap.span, p, size, opts.pad);
+      break;
+    }
+    if (size === 0 && top < 0) break; // the fencepost closing an older heap
+    // Sizes are 16-byte multiples: bit 3 of the size word is never set.
+    if ((lo & 8) !== 0 || size < HDR || p + size > end || (top >= 0 && p > top)) {
+      problem = `chunk at ${hex(p)} has size ${size} (heap ${hex(start)}-${hex(end)})`;
+      break;
+    }
+    const next = p + size;
+    o = reader.at(next);
+    if (o < 0) {
+      problem = `unreadable chunk header at ${hex(next)}`;
+      break;
+    }
+    const nlo = words[(o + 8) >> 2]!;
+    const nhi = words[(o + 12) >> 2]!;
+    if (size >= MINSIZE) {
+      if (nlo & 1) {
+        // In use (or cached in tcache/fastbins, which glibc counts as in use too).
+        if ((flags & 6) !== nonMain) {
+          problem = `chunk at ${hex(p)} has flags ${flags}`;
+          break;
+        }
+        liveChunks++;
+        liveBytes += size;
+        const a = Math.floor((p - start) / PAGE);
+        const b = Math.floor((next - 1 - start) / PAGE);
+        if (b - a < 4) for (let i = a; i <= b; i++) live[i] = 1;
+        else live.fill(1, a, b + 1);
+        pins.live(p, size);
+      } else {
+        const foot = words[(o + 4) >> 2]! * U32 + words[o >> 2]!;
+        if (foot !== size) {
+          problem = `free chunk at ${hex(p)}: size ${size}, foot ${foot}`;
+          break;
+        }
+        freeChunks++;
+        freeBytes += size;
+        pins.free(p, size);
+        if (size > PAGE - 1 + CHUNK_KEEP) {
+          const madvised = trimmable(present, heap.span, p, size);
+          if (madvised >= 0) {
+            trimChunks++;
+            trimBytes += madvised;
+          }
+        }
+      }
+    }
+    p = next;
+    lo = nlo;
+    hi = nhi;
+  }
+  out.liveChunks += liveChunks;
+  out.liveBytes += liveBytes;
+  out.freeChunks += freeChunks;
+  out.freeBytes += freeBytes;
+  out.trimmableChunks += trimChunks;
+  out.trimmableBytes += trimBytes;
+  return problem;
 }
 
 /** mtrim: a free chunk's page-aligned interior past its first 48 bytes; resident bytes, or -1 if none. */
