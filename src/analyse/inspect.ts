@@ -49,7 +49,7 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     const rssBytes = sum(heaps.map((h) => h.rss));
     const heldFreeRssBytes = Math.max(0, rssBytes - f.inUseBytes);
     // The walk's indexes are ring positions: they are malloc_info's nr only when the ring lines up.
-    const walked = main || memoryJoin ? walkedArena(snap.glibc, heap.nr) : null;
+    const walked = main || memoryJoin ? walkedArena(snap.glibc, heap.nr, th.trimThreshold) : null;
     const topTrim = main && f.topBytes !== null ? Math.max(0, Math.floor((f.topBytes - pad - MINSIZE - 1) / PAGE) * PAGE) : 0;
     return {
       index: heap.nr,

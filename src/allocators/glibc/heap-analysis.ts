@@ -1,6 +1,5 @@
 import { tunable } from '../../parse/environ.js';
 import type { ArenaReport, GlibcStats } from '../../types.js';
-import { LARGE_FREE } from './pinning.js';
 import type { GlibcCapture } from './types.js';
 
 /** glibc's defaults (reference §6): what is assumed when mp_ could not be read. */
@@ -51,10 +50,11 @@ export function glibcStats(glibc: GlibcCapture | undefined): GlibcStats | null {
 
 /**
  * The walk's view of one arena: the pinning chunks, and pinnedTop true only when the free memory
- * below them is resident (after a trim madvised it away, nothing is left to warn about). Without a
- * complete walk, null: the caller keeps its malloc_info estimate.
+ * below them that is still resident reaches the trim threshold, what automatic trimming would have
+ * returned from a top that size (after a trim madvised it away, nothing is left to warn about).
+ * Without a complete walk, the caller keeps its malloc_info estimate.
  */
-export function walkedArena(glibc: GlibcCapture | undefined, index: number): Partial<Pick<ArenaReport, 'pinning' | 'pinningChunks' | 'pinnedFreeBytes' | 'pinnedResidentBytes' | 'pageMaps' | 'walk' | 'pinnedTop'>> | null {
+export function walkedArena(glibc: GlibcCapture | undefined, index: number, trimThreshold: number): Partial<Pick<ArenaReport, 'pinning' | 'pinningChunks' | 'pinnedFreeBytes' | 'pinnedResidentBytes' | 'pageMaps' | 'walk' | 'pinnedTop'>> | null {
   const w = glibc?.arenas.find((a) => a.index === index);
   if (!w) return null;
   if (!w.complete) return { walk: { complete: false, problem: w.problem } };
@@ -65,7 +65,7 @@ export function walkedArena(glibc: GlibcCapture | undefined, index: number): Par
     pinnedResidentBytes: w.pinnedResidentBytes,
     pageMaps: w.heaps,
     walk: { complete: true, problem: null },
-    pinnedTop: w.pinning.length > 0 && w.pinnedResidentBytes >= LARGE_FREE,
+    pinnedTop: w.pinning.length > 0 && w.pinnedResidentBytes >= trimThreshold,
   };
 }
 

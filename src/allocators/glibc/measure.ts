@@ -50,9 +50,8 @@ export async function measureGlibc(input: MeasureInput): Promise<GlibcCapture> {
   let main = input.arenas[0] ? BigInt(input.arenas[0].address) : null;
   const rw = input.image.segments.find((s) => s.flags & 2);
   if (main === null && rw && heapVma) {
-    const start = (input.libcBase + rw.vaddr) & ~7n;
-    const buf = await memory.read(start, Number(input.libcBase + rw.vaddr + BigInt(rw.memsz) - start));
-    main = buf ? locateMainArena(buf, start, offsets, heapVma) : null;
+    const data = libcData(memory, input.libcBase, rw);
+    main = data ? locateMainArena(data.buf, data.start, offsets, heapVma) : null;
   }
   const list = [...(main !== null ? [{ index: 0, address: main }] : []), ...input.arenas.slice(1).map((a) => ({ index: a.index, address: BigInt(a.address) }))];
   const started = performance.now();
@@ -87,18 +86,37 @@ function toCapture(index: number, address: string, w: ArenaWalk): ArenaWalkCaptu
 async function readParams(input: MeasureInput, heapStart: bigint | null, mmap: { count: number; size: number } | null): Promise<{ params: MallocPar | null; note: string | null }> {
   const rw = input.image.segments.find((s) => s.flags & 2);
   if (!rw) return { params: null, note: "libc has no writable segment: glibc's malloc parameters (mp_) were not read" };
-  const start = input.libcBase + rw.vaddr;
-  const aligned = start & ~7n;
   let hits: MallocPar[] = [];
   for (let i = 0; i < 3; i++) {
-    const buf = await input.memory.read(aligned, Number(start - aligned) + rw.memsz);
-    if (!buf) return { params: null, note: "libc's data is not readable through /proc/PID/mem: glibc's malloc parameters (mp_) were not read" };
-    hits = findMallocPar(buf, aligned, { heapStart, mmap, heapMax: input.offsets?.heapMax ?? 64 << 20 });
+    const data = libcData(input.memory, input.libcBase, rw);
+    if (!data) return { params: null, note: "libc's data is not readable through /proc/PID/mem: glibc's malloc parameters (mp_) were not read" };
+    hits = findMallocPar(data.buf, data.start, { heapStart, mmap, heapMax: input.offsets?.heapMax ?? 64 << 20 });
     const pick = pickMallocPar(hits, input.image.version);
     if (pick) return { params: pick, note: null };
   }
   const why = hits.length === 0 ? 'no place in libc\'s data holds values that fit struct malloc_par' : `${new Set(hits.map((h) => h.address)).size} places fit struct malloc_par`;
   return { params: null, note: `glibc's malloc parameters (mp_) could not be located (${why}): thresholds are glibc's defaults or the environment's settings, not read from the process` };
+}
+
+/**
+ * libc's initialised data (.data: mp_ and main_arena both have initialisers), resident pages only.
+ * Not .bss, and no page that is not resident: reading one through /proc/PID/mem faults it in
+ * and grew the target's RssAnon (seen here: 32 kB for libc's .bss).
+ */
+function libcData(memory: ProcMemory, base: bigint, seg: { vaddr: bigint; filesz: number }): { buf: Buffer; start: bigint } | null {
+  const from = Number((base + seg.vaddr) & ~7n);
+  const to = Number(base + seg.vaddr) + seg.filesz;
+  const firstPage = Math.floor(from / PAGE);
+  const present = memory.presentPages(firstPage, Math.ceil(to / PAGE) - firstPage);
+  if (!present) return null;
+  const buf = Buffer.alloc(to - from);
+  for (let i = 0; i < present.length; i++) {
+    if (!present[i]) continue;
+    const a = Math.max(from, (firstPage + i) * PAGE);
+    const b = Math.min(to, (firstPage + i + 1) * PAGE);
+    if (memory.readInto(a, buf.subarray(a - from), b - a) !== b - a) return null;
+  }
+  return { buf, start: BigInt(from) };
 }
 
 function safeParse(xml: string) {

@@ -8,16 +8,22 @@ export interface PinningChunk {
   freeBelowBytes: number;
 }
 
+const PAGE = 4096;
+const CHUNK_KEEP = 48;
+
 /**
- * A free chunk this large is one glibc itself would consider trimming when it reaches the top
- * (free() looks at the top from FASTBIN_CONSOLIDATION_THRESHOLD, 64 KiB, up).
+ * A free chunk counts when it holds a whole page past its first 48 bytes: memory malloc_trim could
+ * hand back, were it not for the live chunks above. Smaller holes pin nothing worth naming.
  */
-export const LARGE_FREE = 64 * 1024;
+export function holdsPage(p: number, size: number): boolean {
+  return p + size - Math.ceil((p + CHUNK_KEEP) / PAGE) * PAGE >= PAGE;
+}
+
 const KEEP = 16;
 
 /**
  * Fed the chunks of an arena in address order (oldest heap first), it keeps the live chunks above
- * the highest large free chunk: those stand between that free memory and the top.
+ * the highest free chunk that holds a whole page: those stand between free memory and the top.
  */
 export class PinningTracker {
   private freeSoFar = 0;
@@ -29,7 +35,7 @@ export class PinningTracker {
 
   free(p: number, size: number): void {
     this.freeSoFar += size;
-    if (size < LARGE_FREE) return;
+    if (!holdsPage(p, size)) return;
     this.stretchStart = p + size;
     this.freeBelow = this.freeSoFar;
     this.ring = [];

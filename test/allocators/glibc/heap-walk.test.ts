@@ -67,6 +67,19 @@ describe('glibc parameters, pinning chunks and page map', () => {
     }
   });
 
+  it('names the pinning chunk above 16 KiB holes, and the threshold a 256 KiB free raised', async () => {
+    const t = await startTarget('raised-threshold', ['262144', '2000', '16384', '2']);
+    const truth = JSON.parse(t.line) as RaisedTruth;
+    const r = await inspect(t.pid);
+    expect(pins(r.arenas[0]!)).toEqual(truth.pinning);
+    expect(r.allocatorStats?.glibc).toMatchObject({ mmapThreshold: truth.glibc.mmapThreshold, trimThreshold: truth.glibc.trimThreshold });
+    // Every other block freed: the holes add up to the bytes the target freed, all below the pin
+    // (less the few hundred bytes glibc carved out of one of them since).
+    const below = r.arenas[0]!.pinning![0]!.freeBelowBytes;
+    expect(Math.abs(below - t.truth.main.freedBytes)).toBeLessThan(4096);
+    await t.stop();
+  });
+
   it('reports each arena\'s pinning pointer exactly, and none where nothing pins', async () => {
     const t = await startTarget('pinned-threads', ['4', '400', '32768']);
     const truth = JSON.parse(t.line) as PinnedTruth;
