@@ -140,8 +140,8 @@ async function child(kind, pid) {
   if (kind === 'walk') {
     const { measureGlibc } = await dist('allocators/glibc/measure.js');
     const { locateLibc, readLibcImage } = await dist('collect/elf.js');
-    const { detectAllocator } = await dist('analyse/allocator.js');
-    const { layoutFor } = await dist('collect/snapshot.js');
+    const { detectAllocator } = await dist('allocators/detect.js');
+    const { layoutFor } = await dist('allocators/glibc/layout.js');
     const guess = detectAllocator(parseSmaps(readFileSync(`/proc/${pid}/maps`, 'latin1'), 'maps'));
     const image = await readLibcImage(await locateLibc(pid, guess.libc));
     const started = performance.now();

@@ -22,13 +22,13 @@ const ARENAS: Spec = {
   },
 };
 
-/** A capture's `glibc` section (absent in older captures): every field the analysis reads. */
-export function checkGlibcCapture(v: unknown, src: string): GlibcCapture | undefined {
+/** The glibc section's `internals` (absent in older captures): every field the analysis reads. */
+export function checkGlibcCapture(v: unknown, src: string, at: string): GlibcCapture | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(src, 'glibc', 'an object', v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(src, at, 'an object', v);
   const o = v as Record<string, unknown>;
-  if (o.params !== null) check(o.params, PARAMS, src, 'glibc.params');
-  if (o.paramsNote !== null && typeof o.paramsNote !== 'string') fail(src, 'glibc.paramsNote', 'a string', o.paramsNote, true);
-  check(o.arenas, ARENAS, src, 'glibc.arenas');
+  if (o.params !== null) check(o.params, PARAMS, src, `${at}.params`);
+  if (o.paramsNote !== null && typeof o.paramsNote !== 'string') fail(src, `${at}.paramsNote`, 'a string', o.paramsNote, true);
+  check(o.arenas, ARENAS, src, `${at}.arenas`);
   return o as unknown as GlibcCapture;
 }

@@ -1,5 +1,5 @@
 import { tunable } from '../../parse/environ.js';
-import type { ArenaReport, GlibcStats } from '../../types.js';
+import type { ArenaReport } from '../../types.js';
 import type { GlibcCapture } from './types.js';
 
 /** glibc's defaults (reference §6): what is assumed when mp_ could not be read. */
@@ -36,6 +36,25 @@ export function thresholds(glibc: GlibcCapture | undefined, env: Record<string, 
   };
 }
 
+/** allocatorStats.glibc: glibc's own parameters, read from mp_ in the target. Bytes are bytes. */
+export interface GlibcStats {
+  [field: string]: number | boolean | null;
+  mmapThreshold: number;
+  trimThreshold: number;
+  topPad: number;
+  arenaMax: number;
+  arenaTest: number;
+  nMmaps: number;
+  /** False once fixed by mallopt or the environment. */
+  mmapThresholdDynamic: boolean;
+  nMmapsMax: number;
+  maxNMmaps: number;
+  mmappedBytes: number;
+  maxMmappedBytes: number;
+  tcacheCount: number | null;
+  tcacheMaxBytes: number | null;
+}
+
 /** allocatorStats.glibc: null when mp_ was not located (the capture's paramsNote says why). */
 export function glibcStats(glibc: GlibcCapture | undefined): GlibcStats | null {
   const p = glibc?.params;
@@ -44,7 +63,6 @@ export function glibcStats(glibc: GlibcCapture | undefined): GlibcStats | null {
     mmapThreshold: p.mmapThreshold, trimThreshold: p.trimThreshold, topPad: p.topPad, arenaMax: p.arenaMax, arenaTest: p.arenaTest,
     nMmaps: p.nMmaps, mmapThresholdDynamic: p.mmapThresholdDynamic, nMmapsMax: p.nMmapsMax, maxNMmaps: p.maxNMmaps,
     mmappedBytes: p.mmappedBytes, maxMmappedBytes: p.maxMmappedBytes, tcacheCount: p.tcacheCount, tcacheMaxBytes: p.tcacheMaxBytes,
-    address: p.address, confirmedBy: p.confirmedBy,
   };
 }
 
@@ -66,14 +84,5 @@ export function walkedArena(glibc: GlibcCapture | undefined, index: number, trim
     pageMaps: w.heaps,
     walk: { complete: true, problem: null },
     pinnedTop: w.pinning.length > 0 && w.pinnedResidentBytes >= trimThreshold,
-  };
-}
-
-/** The words of the raised-threshold finding (its kind lives in analyse/findings.ts). */
-export function raisedThresholdText(t: Thresholds): { message: string; hint: string } {
-  const b = (n: number) => `${(n / 1048576).toFixed(1)} MiB (${n} bytes)`;
-  return {
-    message: `glibc raised its mmap threshold from 128 KiB to ${b(t.mmapThreshold)}, the size of an mmapped chunk the program freed, and its trim threshold to ${b(t.trimThreshold)}: requests up to that size now come from the heaps instead of mmap and stay there when freed, and a heap top below the trim threshold is never given back.`,
-    hint: `fix the threshold so free() cannot move it: MALLOC_MMAP_THRESHOLD_=${DEFAULT_MMAP_THRESHOLD} (or GLIBC_TUNABLES=glibc.malloc.mmap_threshold=${DEFAULT_MMAP_THRESHOLD}); large buffers then go back to the kernel on free(). Any fixed value stops the raising; choose a larger one if the program makes many large short-lived allocations.`,
   };
 }

@@ -1,7 +1,7 @@
 import type { LibcImage } from '../../collect/elf.js';
 import type { ProcMemory } from '../../collect/memory.js';
 import { locateMainArena } from './main-arena.js';
-import { parseMallocInfo } from '../../parse/malloc-info.js';
+import { parseMallocInfo } from './malloc-info.js';
 import type { Vma } from '../../types.js';
 import { PAGE } from './block-reader.js';
 import { walkArena } from './heap-walk.js';
@@ -11,14 +11,10 @@ import type { MallocPar } from './malloc-par.js';
 import { pageMap } from './page-map.js';
 import type { ArenaWalkCapture, GlibcCapture } from './types.js';
 
-/** malloc_state / heap_info offsets heapgap knows for this glibc (collect/snapshot.ts layoutFor). */
-export interface StateOffsets {
-  heapMax: number;
-  heapInfoSize: number;
-  top: number;
-  next: number;
-  systemMem: number;
-}
+import type { StructLayout } from './layout.js';
+
+/** malloc_state / heap_info offsets heapgap knows for this glibc (layout.ts layoutFor). */
+export type StateOffsets = StructLayout;
 
 export interface MeasureInput {
   memory: ProcMemory;

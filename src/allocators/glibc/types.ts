@@ -2,7 +2,7 @@ import type { MallocPar } from './malloc-par.js';
 
 /**
  * What heapgap read of glibc beyond malloc_info, after detach: its parameters (`mp_`) and one walk
- * of every arena's heaps. Stored in the capture (Snapshot.glibc) so `report` re-renders it.
+ * of every arena's heaps. Stored in the capture (sections.glibc.internals) so `report` re-renders it.
  */
 export interface GlibcCapture {
   /** null when mp_ could not be located; `paramsNote` says why. */

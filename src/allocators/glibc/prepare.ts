@@ -1,0 +1,62 @@
+/**
+ * glibc malloc, collect side. Before attach: the heap candidates, struct offsets and function
+ * addresses stop.py needs. After detach: the ranges glibc owns and what a trim would release.
+ */
+import { fileURLToPath } from 'node:url';
+import { readOptional } from '../../collect/procfs.js';
+import { tunable } from '../../parse/environ.js';
+import { hex } from '../../units.js';
+import type { Collector, Measured, Prepared, Target } from '../types.js';
+import { arenaClaims, mmapChunkClaims } from './claims.js';
+import { measureGlibc } from './measure.js';
+import { DEFAULT_HEAP_MAX, layoutFor, versionAtLeast } from './layout.js';
+import type { GlibcLayout, GlibcSection } from './section.js';
+
+const STOP_PY = fileURLToPath(new URL('../../../src/allocators/glibc/stop.py', import.meta.url));
+/** Symbols whose code a calling thread must not be inside (they take arena locks). */
+const CALLS = ['malloc_info', 'malloc_trim'];
+
+export const glibcCollector: Collector<GlibcSection> = {
+  name: 'glibc',
+  async prepare(t: Target): Promise<Prepared<GlibcSection>> {
+    const { image, base } = t.libc;
+    const heapMax = await heapMaxFor(image.version, t.env);
+    // Anonymous VMAs aligned like a thread-arena heap: where heap_info blocks may start.
+    const candidates = t.maps.filter((v) => v.pathname === '' && v.start % BigInt(heapMax) === 0n).map((v) => v.start);
+    const addr: Record<string, string> = {};
+    for (const name of CALLS) {
+      const sym = image.symbols.get(name);
+      if (sym) addr[name] = hex(base + sym.value);
+    }
+    const layout = layoutFor(image.version, heapMax);
+    return {
+      plan: {
+        name: 'glibc',
+        script: STOP_PY,
+        params: { addr, layout, heapCandidates: candidates.map(hex) },
+        forbiddenRanges: [],
+      },
+      notes: [],
+      async measure(raw: unknown, m: Measured): Promise<GlibcSection> {
+        const stop = raw as { mallocInfo: string; layout: GlibcLayout };
+        const claims = [...(await arenaClaims(m.vmas, stop.layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
+        // mp_, then one walk of every arena: pinning chunks, page map and the trim prediction.
+        const internals = await measureGlibc({ memory: m.memory, vmas: m.vmas, arenas: stop.layout.arenas, mallocInfo: stop.mallocInfo, libcBase: base, image, offsets: layout, pad: m.pad });
+        // After a trim the walk sees the heap as the trim left it: no prediction from it then.
+        const trimmable = m.mode === 'inspect' ? internals.arenas.map((a) => ({ index: a.index, residentBytes: a.trimmableBytes, chunks: a.trimmableChunks, complete: a.complete })) : [];
+        return { heapMax, mallocInfo: stop.mallocInfo, layout: stop.layout, claims, ...(trimmable.length > 0 ? { trimmable } : {}), internals };
+      },
+    };
+  },
+};
+
+/** HEAP_MAX_SIZE: 64 MiB on 64-bit, or 4 x the huge page size with glibc.malloc.hugetlb >= 2 (2.35+). */
+async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
+  const hugetlb = tunable(env, 'hugetlb');
+  if (hugetlb !== null && hugetlb >= 2 && versionAtLeast(version, 2, 35)) {
+    const meminfo = (await readOptional('/proc/meminfo')) ?? '';
+    const kb = /^Hugepagesize:\s+(\d+) kB/m.exec(meminfo)?.[1];
+    if (kb) return Math.max(DEFAULT_HEAP_MAX, 4 * Number(kb) * 1024);
+  }
+  return DEFAULT_HEAP_MAX;
+}
