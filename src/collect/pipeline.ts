@@ -60,7 +60,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const env = environ === null ? {} : allocatorEnv(environ);
   const target: Target = { pid, maps, libc: { path: libcFile, base: guess.libc.base, image }, env, cpus };
   const prepared: Prepared<unknown>[] = [await collector.prepare(target)];
-  opts.onProgress?.(`${guess.allocator} (glibc ${image.version ?? '?'} at ${guess.libc.path}); attaching to ${pid}`);
+  opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}${guess.allocator === 'glibc' ? '' : ` (malloc: ${guess.allocator})`}; attaching to ${pid}`);
   // 2. the stop
   const call = await safeCall({
     pid,
@@ -69,6 +69,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     plans: prepared.map((p) => p.plan),
     release: opts.mode === 'trim' ? collector.name : null,
     pad: opts.pad ?? 0,
+    before,
     callBudgetMs: opts.callBudgetMs ?? 2000,
     deadline: opts.deadline,
     ...(opts.signal ? { signal: opts.signal } : {}),

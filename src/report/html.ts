@@ -165,7 +165,7 @@ ${svg(pages ? 108 : 66, lanes + heaps + malloc + pages, `arena ${a.index} addres
 <dl>${([['system', formatBytes(a.systemBytes)], ['in use', formatBytes(a.inUseBytes)], ['free', formatBytes(a.freeBytes)], ['rss', formatBytes(a.rssBytes)],
       ['held-free rss', formatBytes(a.heldFreeRssBytes)], ['top', formatBytes(a.topBytes)], ['trim would return', formatBytes(a.predictedTrimBytes)]] as Array<[string, string]>).map(fig).join('')}</dl></div>`;
   });
-  return `<section id="arenas"><h2>Arenas, to scale</h2><p class="muted explain">Every bar uses the same bytes per pixel. <b>heaps</b>: each VMA the arena owns, and how much of it is resident. <b>malloc</b>: the same memory as malloc sees it; red is free memory still resident, the gap Rss cannot drop below without a trim. <b>pages</b>: the heap walked chunk by chunk, page by page; ▼ marks a live chunk that pins the free memory below it, the dashed line the start of the top chunk.</p><p class="legend">${legend}</p>${blocks.join('\n')}</section>`;
+  return `<section id="arenas"><h2>Arenas, to scale</h2><p class="muted explain">Every bar uses the same bytes per pixel. <b>heaps</b>: each heap the arena owns ([heap], or a heap_info block with its reserve), and how much of it is resident. <b>malloc</b>: the same memory as malloc sees it; red is free memory still resident, the gap Rss cannot drop below without a trim. <b>pages</b>: the heap walked chunk by chunk, page by page; ▼ marks a live chunk that pins the free memory below it, the dashed line the start of the top chunk.</p><p class="legend">${legend}</p>${blocks.join('\n')}</section>`;
 }
 
 /** Two bars per row on one scale: before (grey) and after (blue). Used by trim and diff. */

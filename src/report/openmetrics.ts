@@ -106,7 +106,7 @@ function inspect(doc: InspectReport): Family[] {
     arena('rss', 'Resident memory of the arena heaps.', (a) => a.rssBytes),
     arena('held_free_rss', 'Resident memory the arena holds as free.', (a) => a.heldFreeRssBytes),
     arena('predicted_trim', 'Resident memory malloc_trim is expected to release from the arena.', (a) => a.predictedTrimBytes),
-    gauge('arena_heaps', 'Number of heaps (VMAs) the arena owns.', doc.arenas.map((a) => [per(a), a.heaps.length])),
+    gauge('arena_heaps', 'Number of heaps the arena owns ([heap] for the main arena, heap_info blocks for a thread arena).', doc.arenas.map((a) => [per(a), a.heaps.length])),
     gauge('arena_pinned_top', '1 if a live chunk keeps the arena top from being trimmed.', doc.arenas.map((a) => [per(a), a.pinnedTop ? 1 : 0])),
     gauge('arenas', 'Number of malloc arenas.', [[base, doc.arenaMax.arenas]]),
     gauge('arena_limit', 'Arena limit in effect: MALLOC_ARENA_MAX if set, else the glibc default.',

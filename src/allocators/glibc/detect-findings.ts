@@ -37,7 +37,7 @@ export function glibcFindings(r: GlibcFindingInput): Finding[] {
     const bytes = sum(pinned.map(held));
     const arenas = pinned.map((a) => {
       const pin = a.pinning?.[0];
-      return { index: a.index, main: a.kind === 'main', bytes: held(a), ...(pin ? { pin: { address: pin.address, size: pin.size }, more: Math.max(0, (a.pinningChunks ?? 1) - 1) } : {}) };
+      return { index: a.index, address: a.address, main: a.kind === 'main', bytes: held(a), ...(pin ? { pin: { address: pin.address, size: pin.size }, more: Math.max(0, (a.pinningChunks ?? 1) - 1) } : {}) };
     });
     out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes, { arenas, trimThreshold: th.trimThreshold, source: th.source, resident: pinned.some((a) => a.pinnedResidentBytes !== undefined) }));
   }

@@ -3,7 +3,7 @@ import { watchSummary, watchTick } from '../../analyse/watch.js';
 import type { WatchTick } from '../../analyse/watch.js';
 import { takeSnapshot } from '../../collect/pipeline.js';
 import { preflight } from '../../collect/safe-call/index.js';
-import { sampleRss } from '../../collect/watch-sample.js';
+import { sampleRss } from '../../allocators/glibc/watch-sample.js';
 import { HeapgapError } from '../../errors.js';
 import { tickLine, tickScreen } from '../../report/watch.js';
 import type { Format } from '../../contract.js';

@@ -3,6 +3,8 @@ import type { LibcImage } from '../elf.js';
 /** One allocator's part of the stop: its stop.py, the parameters it gets, where a caller must not be. */
 export interface StopPlan {
   name: string;
+  /** What its collect() calls, for progress lines (e.g. "malloc_info"). */
+  calls: string;
   /** Absolute path of the allocator's stop.py (a file of heapgap's). */
   script: string;
   /** JSON handed to the script's collect()/release(); `addr` holds its resolved functions. */
@@ -28,6 +30,8 @@ export interface SafeCallRequest {
   deadline: number;
   signal?: AbortSignal;
   onProgress?: (msg: string) => void;
+  /** preflight()'s result when the caller has just run it (saves reading /proc again). */
+  before?: Before;
 }
 
 /** How long the target was taken from its work, from gdb's own events. */
