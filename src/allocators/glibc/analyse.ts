@@ -73,7 +73,7 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
       rss: sum(chunkClaims.map((c) => c.rss)),
     };
     const params = section.internals?.params ?? null;
-    const findings = glibcFindings({ ...input, arenas, mmapChunks, thresholds: th, arenaMax: params ? params.arenaMax : null, topInRest: figures.every((f) => f.topBytes !== null) });
+    const findings = glibcFindings({ ...input, arenas, mmapChunks, trimThreshold: th.trimThreshold, thresholds: th, arenaMax: params ? params.arenaMax : null, topInRest: figures.every((f) => f.topBytes !== null) });
     return { arenas, claims, stats: glibcStats(section.internals), mmapChunks, findings, notes };
   },
 };

@@ -11,10 +11,11 @@ import type { Thresholds } from './heap-analysis.js';
 export interface GlibcFindingInput extends AnalyseInput {
   arenas: ArenaReport[];
   mmapChunks: { count: number; bytes: number; rss: number };
-  /** The thresholds in force: read from mp_ when it was found (source says where they came from). */
-  thresholds: Thresholds;
-  /** mp_.arena_max (0: no cap), or null when mp_ was not read. */
-  arenaMax: number | null;
+  trimThreshold: number;
+  /** The thresholds in force, when known: read from mp_ (source says where they came from). */
+  thresholds?: Thresholds;
+  /** mp_.arena_max (0: no cap), or null/absent when mp_ was not read. */
+  arenaMax?: number | null;
   topInRest: boolean;
 }
 
@@ -29,7 +30,8 @@ export function glibcFindings(r: GlibcFindingInput): Finding[] {
     if (trimmableBytes >= 0.25 * gap) out.push(finding('held-free-gap', severity, gap, { gapBytes: gap, share, trimmableBytes, pid: r.pid }));
     else out.push(finding('held-free-untrimmable', severity, gap, { gapBytes: gap, share, trimmableBytes }));
   }
-  const th = r.thresholds;
+  const th: Thresholds = r.thresholds ?? { trimThreshold: r.trimThreshold, mmapThreshold: 128 * 1024, topPad: 128 * 1024, source: 'default', raised: false };
+  const words = r.thresholds ? { source: th.source } : {};
   const pinned = r.arenas.filter((x) => x.pinnedTop);
   if (pinned.length > 0) {
     // Walked arenas count the resident free pages below their pinning chunks; others malloc_info's bin bytes.
@@ -39,7 +41,8 @@ export function glibcFindings(r: GlibcFindingInput): Finding[] {
       const pin = a.pinning?.[0];
       return { index: a.index, address: a.address, main: a.kind === 'main', bytes: held(a), ...(pin ? { pin: { address: pin.address, size: pin.size }, more: Math.max(0, (a.pinningChunks ?? 1) - 1) } : {}) };
     });
-    out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes, { arenas, trimThreshold: th.trimThreshold, source: th.source, resident: pinned.some((a) => a.pinnedResidentBytes !== undefined) }));
+    const resident = pinned.some((a) => a.pinnedResidentBytes !== undefined) ? { resident: true } : {};
+    out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes, { arenas, trimThreshold: th.trimThreshold, ...words, ...resident }));
   }
   if (th.raised) {
     const held = sum(r.arenas.map((a) => a.heldFreeRssBytes));
@@ -47,16 +50,16 @@ export function glibcFindings(r: GlibcFindingInput): Finding[] {
   }
   const threadTops = r.arenas.filter((a) => a.kind === 'thread' && a.topBytes >= th.trimThreshold);
   const topBytes = sum(threadTops.map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));
-  if (topBytes >= MIB) out.push(finding('thread-top-resident', topBytes >= 32 * MIB ? 'warn' : 'info', topBytes, { arenas: threadTops.length, bytes: topBytes, trimThreshold: th.trimThreshold, source: th.source }));
+  if (topBytes >= MIB) out.push(finding('thread-top-resident', topBytes >= 32 * MIB ? 'warn' : 'info', topBytes, { arenas: threadTops.length, bytes: topBytes, ...(r.thresholds ? { trimThreshold: th.trimThreshold, source: th.source } : {}) }));
   // mp_.arena_max is what glibc obeys (mallopt included); the environment only when mp_ was not read.
-  const configured = r.arenaMax !== null ? (r.arenaMax > 0 ? r.arenaMax : null) : tunable(r.env, 'arena_max', 'MALLOC_ARENA_MAX');
+  const configured = r.arenaMax !== undefined && r.arenaMax !== null ? (r.arenaMax > 0 ? r.arenaMax : null) : tunable(r.env, 'arena_max', 'MALLOC_ARENA_MAX');
   const advice = arenaAdvice(r.arenas, r.cpus, configured);
   if (advice) {
     out.push(finding('arena-count', advice.saving >= 64 * MIB ? 'warn' : 'info', advice.saving, {
       arenas: r.arenas.length, threads: r.status.threads, cpus: r.cpus, defaultLimit: 8 * r.cpus, cap: advice.cap, savingBytes: advice.saving,
     }));
   }
-  if (r.mmapChunks.bytes >= 16 * MIB) out.push(finding('mmap-chunks', 'info', r.mmapChunks.bytes, { ...r.mmapChunks, mmapThreshold: th.mmapThreshold, source: th.source }));
+  if (r.mmapChunks.bytes >= 16 * MIB) out.push(finding('mmap-chunks', 'info', r.mmapChunks.bytes, { ...r.mmapChunks, ...(r.thresholds ? { mmapThreshold: th.mmapThreshold, source: th.source } : {}) }));
   if (!r.topInRest) out.push(finding('no-top-figure', 'info', null, {}));
   if (r.arenas.some((a) => a.join === 'inferred')) out.push(finding('inferred-join', 'warn', null, {}));
   return out;
