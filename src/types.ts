@@ -226,3 +226,55 @@ export interface DiffReport {
 }
 
 export type AnyReport = InspectReport | TrimReport | ExperimentReport | DiffReport;
+
+/** One arena as `heapgap top` read it without stopping the process: every figure is an estimate. */
+export interface TopArena {
+  index: number;
+  kind: 'main' | 'thread';
+  address: string;
+  heaps: number;
+  systemBytes: number;
+  topBytes: number;
+  /** Fastbins + bins + top, from a racy read of the lists (a lower bound when `complete` is false). */
+  freeEstimateBytes: number;
+  inUseEstimateBytes: number;
+  rssBytes: number;
+  heldFreeEstimateBytes: number;
+  /** False when a free list changed under the read or the walk budget ran out. */
+  complete: boolean;
+}
+
+/** One process in `heapgap top` (schema heapgap.top/1). Arena figures are null when not readable. */
+export interface TopProcess {
+  pid: number;
+  comm: string;
+  allocator: Allocator;
+  glibcVersion: string | null;
+  threads: number;
+  rssBytes: number;
+  arenas: number | null;
+  arenaLimit: number | null;
+  arenaRssBytes: number | null;
+  heldFreeEstimateBytes: number | null;
+  estimate: true;
+  arenaDetail: TopArena[];
+  /** Why there are no arena figures, or what makes them rougher than usual. */
+  note: string | null;
+}
+
+export interface TopReport {
+  schema: 'heapgap.top/1';
+  takenAt: string;
+  durationMs: number;
+  cpus: number;
+  cgroup: string | null;
+  processes: TopProcess[];
+  /** Processes seen but not reported: unreadable (permissions), exited meanwhile, kernel threads. */
+  skipped: { unreadable: number; exited: number; kernel: number };
+  /** `--inspect N`: the full inspect of the first N glibc processes, and those that failed. */
+  inspected: InspectReport[];
+  inspectErrors: { pid: number; message: string }[];
+}
+
+/** Every document a command can hand to a reporter. */
+export type AnyDocument = AnyReport | TopReport;

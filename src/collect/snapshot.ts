@@ -149,7 +149,7 @@ function unsupported(pid: number, allocator: string, evidence: string | null): H
 }
 
 /** HEAP_MAX_SIZE: 64 MiB on 64-bit, or 4 x the huge page size with glibc.malloc.hugetlb >= 2 (2.35+). */
-async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
+export async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
   const hugetlb = tunable(env, 'hugetlb');
   if (hugetlb !== null && hugetlb >= 2 && versionAtLeast(version, 2, 35)) {
     const meminfo = (await readOptional('/proc/meminfo')) ?? '';
@@ -160,7 +160,7 @@ async function heapMaxFor(version: string | null, env: Record<string, string>): 
 }
 
 /** malloc_state / heap_info offsets on x86-64 (reference §5); null where heapgap does not know them. */
-function layoutFor(version: string | null, heapMax: number): SafeCallRequest['layout'] {
+export function layoutFor(version: string | null, heapMax: number): SafeCallRequest['layout'] {
   if (!version) return null;
   const heapInfoSize = versionAtLeast(version, 2, 35) ? 48 : 32;
   if (versionAtLeast(version, 2, 27) && !versionAtLeast(version, 2, 43)) return { heapMax, heapInfoSize, top: 96, next: 2160, systemMem: 2184 };

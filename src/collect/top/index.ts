@@ -1,0 +1,42 @@
+import { onlineCpus } from '../procfs.js';
+import { allProcesses, cgroupProcesses } from './process-list.js';
+import { sampleProcess } from './process-sample.js';
+import type { ProcessSample, SampleContext } from './process-sample.js';
+
+/** Everything one `top` pass read, before analysis. */
+export interface TopSamples {
+  takenAt: string;
+  durationMs: number;
+  cpus: number;
+  cgroup: string | null;
+  samples: ProcessSample[];
+  skipped: { unreadable: number; exited: number; kernel: number };
+}
+
+export interface TopCollectOptions {
+  cgroup: string | null;
+  signal?: AbortSignal;
+  onProgress?: (msg: string) => void;
+  /** Free-list chunks read per process at most (default 200,000). */
+  chunkBudget?: number;
+}
+
+/** One pass over the host (or a cgroup): no process is stopped, each is read in turn. */
+export async function collectTop(opts: TopCollectOptions): Promise<TopSamples> {
+  const started = Date.now();
+  const scope = opts.cgroup === null ? null : await cgroupProcesses(opts.cgroup);
+  const pids = scope ? scope.pids : await allProcesses();
+  opts.onProgress?.(`reading ${pids.length} processes${scope ? ` in ${scope.dir}` : ''} (no process is stopped)`);
+  const ctx: SampleContext = { libcs: new Map(), chunkBudget: opts.chunkBudget ?? 200_000 };
+  const samples: ProcessSample[] = [];
+  const skipped = { unreadable: 0, exited: 0, kernel: 0 };
+  for (const pid of pids) {
+    if (opts.signal?.aborted) break;
+    const outcome = await sampleProcess(pid, ctx);
+    if ('sample' in outcome) samples.push(outcome.sample);
+    else skipped[outcome.skipped]++;
+  }
+  const durationMs = Date.now() - started;
+  opts.onProgress?.(`read ${samples.length} processes in ${(durationMs / 1000).toFixed(2)} s (${skipped.unreadable} unreadable, ${skipped.exited} exited, ${skipped.kernel} kernel threads)`);
+  return { takenAt: new Date(started).toISOString(), durationMs, cpus: await onlineCpus(), cgroup: scope?.dir ?? null, samples, skipped };
+}
