@@ -66,6 +66,17 @@ describe('heapgap top on one host', () => {
     expect(procState(frag.pid).tracerPid).toBe(0);
   });
 
+  it('a heap changing under the read: lists cut short give up cleanly, figures stay within the arena', async () => {
+    const churn = await startTarget('churn', ['4']);
+    for (let i = 0; i < 4; i++) {
+      const p = find(await top(), churn.pid);
+      expect(p.arenas).toBe(5);
+      expect(p.heldFreeEstimateBytes!).toBeLessThanOrEqual(p.arenaRssBytes!);
+      for (const a of p.arenaDetail) expect(a.inUseEstimateBytes).toBeLessThanOrEqual(a.systemBytes);
+      expect(procState(churn.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    }
+  });
+
   it('--limit, --cgroup errors and exit codes', async () => {
     const limited = await top(['--limit', '1']);
     expect(limited.processes).toHaveLength(1);

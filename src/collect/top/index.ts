@@ -1,6 +1,6 @@
 import { onlineCpus } from '../procfs.js';
 import { allProcesses, cgroupProcesses } from './process-list.js';
-import { sampleProcess } from './process-sample.js';
+import { MEMORY_UNREADABLE, sampleProcess } from './process-sample.js';
 import type { ProcessSample, SampleContext } from './process-sample.js';
 
 /** Everything one `top` pass read, before analysis. */
@@ -37,6 +37,8 @@ export async function collectTop(opts: TopCollectOptions): Promise<TopSamples> {
     else skipped[outcome.skipped]++;
   }
   const durationMs = Date.now() - started;
+  const blind = samples.filter((s) => s.note === MEMORY_UNREADABLE).length;
+  if (blind > 0) opts.onProgress?.(`${blind} glibc process(es) without arena figures: /proc/PID/mem is not readable (reading it needs ptrace rights: root with CAP_SYS_PTRACE, or the process's own user; no process is traced)`);
   opts.onProgress?.(`read ${samples.length} processes in ${(durationMs / 1000).toFixed(2)} s (${skipped.unreadable} unreadable, ${skipped.exited} exited, ${skipped.kernel} kernel threads)`);
   return { takenAt: new Date(started).toISOString(), durationMs, cpus: await onlineCpus(), cgroup: scope?.dir ?? null, samples, skipped };
 }

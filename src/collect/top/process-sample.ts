@@ -26,6 +26,8 @@ export interface ProcessSample {
   note: string | null;
 }
 
+export const MEMORY_UNREADABLE = '/proc/PID/mem or pagemap not readable';
+
 export type SampleOutcome = { sample: ProcessSample } | { skipped: 'unreadable' | 'exited' | 'kernel' };
 
 /** Shared across the processes of one run: each libc file is parsed once. */
@@ -65,7 +67,7 @@ export async function sampleProcess(pid: number, ctx: SampleContext): Promise<Sa
     if (!image || !layout || !rw) return { sample: { ...sample, note: image ? `glibc ${image.version ?? '?'}: malloc_state layout not known` : 'libc not readable' } };
     const memory = await ProcMemory.open(pid);
     try {
-      if (!memory.canRead || !memory.canCountPages) return { sample: { ...sample, note: '/proc/PID/mem or pagemap not readable' } };
+      if (!memory.canRead || !memory.canCountPages) return { sample: { ...sample, note: MEMORY_UNREADABLE } };
       const start = libc.base + rw.vaddr;
       const read = await readGlibcArenas(memory, maps, [start, start + BigInt(rw.memsz)], layout, versionAtLeast(sample.glibcVersion, 2, 32), { chunks: ctx.chunkBudget });
       return { sample: { ...sample, arenas: read.arenas.length > 0 ? read.arenas : null, note: read.note } };

@@ -26,6 +26,7 @@ function topFamilies(r: TopReport): Family[] {
   return [
     gauge('top_processes', 'Processes in this heapgap top pass.', [[{}, ps.length]]),
     gauge('top_skipped', 'Processes heapgap top could not read, by reason.', (['unreadable', 'exited', 'kernel'] as const).map((reason) => [{ reason }, r.skipped[reason]])),
+    gauge('top_cpus', 'Online CPUs of the host (what glibc sizes its default arena limit by).', [[{}, r.cpus]]),
     gauge('top_duration', 'How long the heapgap top pass took.', [[{}, r.durationMs / 1000]], 'seconds'),
     gauge('top_taken_timestamp', 'When the heapgap top pass started, as a Unix time.', [[{}, Number.isNaN(taken) ? null : taken / 1000]], 'seconds'),
     gauge('target_info', 'Target process identity; always 1.', ps.map((p) => [{ ...who(p), glibc_version: p.glibcVersion ?? '' }, 1])),
