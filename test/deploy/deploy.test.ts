@@ -49,7 +49,7 @@ describe('deploy/prometheus (needs Debian package prometheus for promtool)', () 
     const names = new Set([...written.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
     expect(used.size).toBeGreaterThan(5);
     expect([...used].filter((n) => !names.has(n))).toEqual([]);
-  });
+  }, 300_000);
 });
 
 describe('deploy/systemd (needs Debian package systemd for systemd-analyze)', () => {

@@ -64,27 +64,28 @@ describe('heapgap top on one host', () => {
       }
     }
     expect(procState(frag.pid).tracerPid).toBe(0);
-  });
+  }, 300_000);
 
   it('a heap changing under the read: lists cut short give up cleanly, figures stay within the arena', async () => {
     const churn = await startTarget('churn', ['4']);
     for (let i = 0; i < 4; i++) {
-      const p = find(await top(), churn.pid);
+      const p = find(await top(['--pid', String(churn.pid)]), churn.pid);
       expect(p.arenas).toBe(5);
       expect(p.heldFreeEstimateBytes!).toBeLessThanOrEqual(p.arenaRssBytes!);
       for (const a of p.arenaDetail) expect(a.inUseEstimateBytes).toBeLessThanOrEqual(a.systemBytes);
       expect(procState(churn.pid)).toMatchObject({ alive: true, tracerPid: 0 });
     }
-  });
+  }, 300_000);
 
   it('--limit, --cgroup errors and exit codes', async () => {
-    const limited = await top(['--limit', '1']);
+    const limited = await top(['--limit', '1', '--pid', `${process.pid},${process.ppid}`]);
     expect(limited.processes).toHaveLength(1);
     const bad = await runCli(['top', '--cgroup', '/no/such/heapgap-cgroup']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/^heapgap: no cgroup at /m);
     expect((await runCli(['top', '--limit', '0'])).exitCode).toBe(2);
-  });
+    expect((await runCli(['top', '--pid', '4194303'])).exitCode).toBe(3);
+  }, 300_000);
 
   it('a process with its own stall meter sees no stop while top runs', async () => {
     const meter = await startStallMeter();
@@ -108,7 +109,9 @@ describe('heapgap top on one host', () => {
       const started = Date.now();
       let report: TopReport | null = null;
       const during = await watched(async () => {
-        for (let i = 0; i < 3; i++) report = await top();
+        // the whole host once, then the meter alone (every read aimed at it)
+        report = await top();
+        for (let i = 0; i < 3; i++) await top(['--pid', String(meter.pid)]);
       });
       const topGap = await meter.maxGapMs();
       const baseline = await watched(() => new Promise((r) => setTimeout(r, Date.now() - started)));
@@ -125,7 +128,7 @@ describe('heapgap top on one host', () => {
     } finally {
       await meter.stop();
     }
-  });
+  }, 300_000);
 
   it.skipIf(!PROMTOOL)('--format openmetrics is one exposition promtool accepts (needs Debian package prometheus)', async () => {
     const frag = await startTarget('fragmenter', ['2', '8']);
@@ -136,9 +139,9 @@ describe('heapgap top on one host', () => {
     expect(check.status).toBe(0);
     const held = new RegExp(`^heapgap_process_held_free_rss_bytes\\{pid="${frag.pid}",comm="[^"]*",allocator="glibc"\\} (\\d+)$`, 'm').exec(r.stdout);
     expect(held).not.toBeNull();
-    const json = find(await top(), frag.pid);
+    const json = find(await top(['--pid', String(frag.pid)]), frag.pid);
     expect(Math.abs(Number(held![1]) - json.heldFreeEstimateBytes!)).toBeLessThanOrEqual(512 * 1024);
     expect(r.stdout).toMatch(new RegExp(`^heapgap_arena_held_free_rss_bytes\\{pid="${frag.pid}",comm="[^"]*",allocator="glibc",arena="2",kind="thread"\\} \\d+$`, 'm'));
     expect(r.stdout.endsWith('# EOF\n')).toBe(true);
-  });
+  }, 300_000);
 });

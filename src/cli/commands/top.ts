@@ -9,6 +9,7 @@ import { inspect } from './inspect.js';
 export interface TopOptions {
   limit: number | null;
   cgroup: string | null;
+  pids: number[] | null;
   inspect: number;
   /** Live view: redraw every intervalMs until interrupted (or `count` passes). */
   live: boolean;
@@ -19,7 +20,7 @@ export interface TopOptions {
 /** heapgap top: every readable process ranked by held-free memory, without stopping any. */
 export async function top(ctx: RunContext, opts: TopOptions): Promise<Outcome> {
   if (opts.live) return liveTop(ctx, opts);
-  const report = limitTop(analyseTop(await collectTop({ cgroup: opts.cgroup, signal: ctx.signal, onProgress: ctx.progress })), opts.limit);
+  const report = limitTop(analyseTop(await collectTop({ cgroup: opts.cgroup, pids: opts.pids, signal: ctx.signal, onProgress: ctx.progress })), opts.limit);
   await runInspections(report, opts.inspect, ctx);
   return { doc: report, findings: report.inspected.flatMap((r) => r.findings) };
 }
@@ -43,7 +44,7 @@ async function runInspections(report: TopReport, n: number, ctx: RunContext): Pr
 async function liveTop(ctx: RunContext, opts: TopOptions): Promise<Outcome> {
   let last: TopReport | null = null;
   for (let n = 0; !ctx.signal.aborted && (opts.count === null || n < opts.count); n++) {
-    last = analyseTop(await collectTop({ cgroup: opts.cgroup, signal: ctx.signal }));
+    last = analyseTop(await collectTop({ cgroup: opts.cgroup, pids: opts.pids, signal: ctx.signal }));
     const rows = Math.max(5, (process.stdout.rows ?? 30) - 6);
     const screen = [`${topHeader(last)}   ${last.takenAt.slice(11, 19)}`, '', ...topTable(last, opts.limit ?? rows), '', TOP_FOOTNOTE, 'Ctrl-C to quit.'];
     process.stdout.write(`\u001b[H\u001b[2J${screen.join('\n')}\n`);

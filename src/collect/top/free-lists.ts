@@ -1,4 +1,4 @@
-import type { ProcMemory } from '../memory.js';
+import type { ResidentMemory } from './resident-memory.js';
 
 /** What a racy read of one arena's free lists found. */
 export interface FreeListRead {
@@ -31,7 +31,7 @@ const ALIGN = 15n;
  * (for the doubly linked bins) point back to the chunk it came from; the first one that does not
  * ends that list and marks the read incomplete. `budget.chunks` bounds the reads across arenas.
  */
-export async function readFreeLists(memory: ProcMemory, at: FreeListPlace, budget: { chunks: number }): Promise<FreeListRead> {
+export async function readFreeLists(memory: ResidentMemory, at: FreeListPlace, budget: { chunks: number }): Promise<FreeListRead> {
   const out: FreeListRead = { fastBytes: 0, binBytes: 0, chunks: 0, complete: true };
   const inside = (p: bigint, size: bigint) => at.ranges.some(([s, e]) => p >= s && p + size <= e);
   for (let i = 0; i < NFASTBINS; i++) {

@@ -1,5 +1,5 @@
 import type { Vma } from '../../types.js';
-import type { ProcMemory } from '../memory.js';
+import type { ResidentMemory } from './resident-memory.js';
 import { readFreeLists } from './free-lists.js';
 import type { FreeListRead } from './free-lists.js';
 
@@ -25,6 +25,8 @@ export interface ArenaRead {
 }
 
 const MAX_ARENAS = 4096;
+// Aligned addresses probed for a heap_info (one 32-byte read each): 64 TiB of anonymous memory at 64 MiB.
+const MAX_CANDIDATES = 1 << 20;
 
 /**
  * The arena ring without debug symbols and without a stop: thread arenas from the heap_info at the
@@ -34,18 +36,17 @@ const MAX_ARENAS = 4096;
  * arena's system_mem, top and free lists are read from its malloc_state; Rss of its heaps from pagemap.
  */
 export async function readGlibcArenas(
-  memory: ProcMemory, maps: Vma[], libcRw: [bigint, bigint], layout: GlibcLayout, safeLinking: boolean, budget: { chunks: number },
+  memory: ResidentMemory, maps: Vma[], libcRw: [bigint, bigint], layout: GlibcLayout, safeLinking: boolean, budget: { chunks: number },
 ): Promise<{ arenas: ArenaRead[]; note: string | null }> {
   const max = BigInt(layout.heapMax);
   const blocks = new Map<bigint, bigint[]>(); // arena (ar_ptr) -> its heap blocks
-  for (const v of maps) {
-    if (v.start % max !== 0n || !v.perms.startsWith('rw') || !(v.pathname === '' || v.pathname.startsWith('[anon:'))) continue;
-    const info = await memory.read(v.start, 32);
+  for (const base of alignedStarts(maps, max)) {
+    const info = await memory.read(base, 32);
     if (!info) continue;
     const size = info.readBigUInt64LE(16);
     if (size === 0n || size > max || info.readBigUInt64LE(24) > max) continue;
     const owner = info.readBigUInt64LE(0);
-    blocks.set(owner, [...(blocks.get(owner) ?? []), v.start]);
+    blocks.set(owner, [...(blocks.get(owner) ?? []), base]);
   }
   // An arena's malloc_state sits right after the heap_info of its first heap.
   const threads = new Set([...blocks.entries()].filter(([owner, bases]) => bases.some((b) => b + BigInt(layout.heapInfoSize) === owner)).map(([o]) => o));
@@ -79,10 +80,22 @@ export async function readGlibcArenas(
   return { arenas, note: lost > 0 ? `${lost} arena(s) found in heap blocks were not on the ring` : null };
 }
 
+/**
+ * HEAP_MAX-aligned addresses inside anonymous read-write VMAs: where a heap_info can start. Not only
+ * VMA starts: a heap can merge with the anonymous mapping below it (more likely from glibc 2.37).
+ */
+function alignedStarts(maps: Vma[], max: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (const v of maps) {
+    if (!v.perms.startsWith('rw') || !(v.pathname === '' || v.pathname.startsWith('[anon:'))) continue;
+    for (let a = ((v.start + max - 1n) / max) * max; a < v.end && out.length < MAX_CANDIDATES; a += max) out.push(a);
+  }
+  return out;
+}
+
 /** main_arena is not exported: the candidate that fits every check (reference §5). */
-async function findMain(memory: ProcMemory, rw: [bigint, bigint], L: GlibcLayout, threads: Set<bigint>, heap: [bigint, bigint][]): Promise<bigint | null> {
-  const buf = await memory.read(rw[0], Number(rw[1] - rw[0]));
-  if (!buf) return null;
+async function findMain(memory: ResidentMemory, rw: [bigint, bigint], L: GlibcLayout, threads: Set<bigint>, heap: [bigint, bigint][]): Promise<bigint | null> {
+  const buf = await memory.readSparse(rw[0], rw[1]);
   const inHeap = (p: bigint) => heap.some(([s, e]) => p >= s && p < e);
   const bins = L.top + 16;
   let fallback: bigint | null = null;
@@ -102,7 +115,7 @@ async function findMain(memory: ProcMemory, rw: [bigint, bigint], L: GlibcLayout
 }
 
 /** Arenas from main along `next`; every step must land on main or a known thread arena. */
-async function walkRing(memory: ProcMemory, main: bigint, L: GlibcLayout, threads: Set<bigint>): Promise<bigint[] | null> {
+async function walkRing(memory: ResidentMemory, main: bigint, L: GlibcLayout, threads: Set<bigint>): Promise<bigint[] | null> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const ring = [main];
     let at = main;

@@ -1,3 +1,4 @@
+import { HeapgapError } from '../../errors.js';
 import { onlineCpus } from '../procfs.js';
 import { allProcesses, cgroupProcesses } from './process-list.js';
 import { MEMORY_UNREADABLE, sampleProcess } from './process-sample.js';
@@ -15,6 +16,8 @@ export interface TopSamples {
 
 export interface TopCollectOptions {
   cgroup: string | null;
+  /** Only these processes (with or without a cgroup). */
+  pids?: number[] | null;
   signal?: AbortSignal;
   onProgress?: (msg: string) => void;
   /** Free-list chunks read per process at most (default 200,000). */
@@ -25,7 +28,8 @@ export interface TopCollectOptions {
 export async function collectTop(opts: TopCollectOptions): Promise<TopSamples> {
   const started = Date.now();
   const scope = opts.cgroup === null ? null : await cgroupProcesses(opts.cgroup);
-  const pids = scope ? scope.pids : await allProcesses();
+  const listed = scope ? scope.pids : await allProcesses();
+  const pids = opts.pids ? (scope ? listed.filter((p) => opts.pids!.includes(p)) : opts.pids) : listed;
   opts.onProgress?.(`reading ${pids.length} processes${scope ? ` in ${scope.dir}` : ''} (no process is stopped)`);
   const ctx: SampleContext = { libcs: new Map(), chunkBudget: opts.chunkBudget ?? 200_000 };
   const samples: ProcessSample[] = [];
@@ -35,6 +39,11 @@ export async function collectTop(opts: TopCollectOptions): Promise<TopSamples> {
     const outcome = await sampleProcess(pid, ctx);
     if ('sample' in outcome) samples.push(outcome.sample);
     else skipped[outcome.skipped]++;
+  }
+  if (opts.pids && samples.length === 0) {
+    throw new HeapgapError(skipped.unreadable > 0 ? 'PTRACE_DENIED' : 'NO_SUCH_PROCESS', `none of the processes ${opts.pids.join(', ')} could be read (${skipped.unreadable} unreadable, ${skipped.exited} gone, ${skipped.kernel} kernel threads)`, {
+      hint: 'check the pids with `ps -p PID`; reading another user\'s process needs root or CAP_SYS_PTRACE.',
+    });
   }
   const durationMs = Date.now() - started;
   const blind = samples.filter((s) => s.note === MEMORY_UNREADABLE).length;

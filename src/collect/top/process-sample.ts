@@ -10,6 +10,7 @@ import { ProcMemory } from '../memory.js';
 import { readProc, readProcBuffer, readProcEach } from '../procfs.js';
 import { heapMaxFor, layoutFor, versionAtLeast } from '../snapshot.js';
 import { readGlibcArenas } from './glibc-arenas.js';
+import { ResidentMemory } from './resident-memory.js';
 import type { ArenaRead } from './glibc-arenas.js';
 
 /** What top read about one process, before analysis. */
@@ -69,7 +70,7 @@ export async function sampleProcess(pid: number, ctx: SampleContext): Promise<Sa
     try {
       if (!memory.canRead || !memory.canCountPages) return { sample: { ...sample, note: MEMORY_UNREADABLE } };
       const start = libc.base + rw.vaddr;
-      const read = await readGlibcArenas(memory, maps, [start, start + BigInt(rw.memsz)], layout, versionAtLeast(sample.glibcVersion, 2, 32), { chunks: ctx.chunkBudget });
+      const read = await readGlibcArenas(new ResidentMemory(memory), maps, [start, start + BigInt(rw.memsz)], layout, versionAtLeast(sample.glibcVersion, 2, 32), { chunks: ctx.chunkBudget });
       return { sample: { ...sample, arenas: read.arenas.length > 0 ? read.arenas : null, note: read.note } };
     } finally {
       await memory.close();
