@@ -77,6 +77,28 @@ describe('heapgap top on one host', () => {
     }
   }, 300_000);
 
+  it('--inspect 1 runs the full inspect on the first process, after the stop-free pass', async () => {
+    const frag = await startTarget('fragmenter', ['2', '8']);
+    const report = await top(['--pid', String(frag.pid), '--inspect', '1']);
+    expect(report.inspected).toHaveLength(1);
+    const exact = report.inspected[0]!;
+    expect(exact.schema).toBe('heapgap.inspect/1');
+    expect(exact.target.pid).toBe(frag.pid);
+    expect(exact.pause.stoppedMs).toBeGreaterThan(0);
+    const p = find(report, frag.pid);
+    expect(Math.abs(p.heldFreeEstimateBytes! - exact.totals.heldFreeRssBytes)).toBeLessThanOrEqual(Math.max(512 * 1024, 0.02 * exact.totals.heldFreeRssBytes));
+    expect(procState(frag.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+  }, 300_000);
+
+  it.skipIf(spawnSync('script', ['--version']).error !== undefined)('on a terminal: a live table redrawn every --interval (needs Debian package bsdutils for script)', async () => {
+    const r = spawnSync('script', ['-qc', `"${process.execPath}" dist/cli/main.js top --count 2 --interval 200ms --pid ${process.pid}`, '/dev/null'],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.status, r.stderr).toBe(0);
+    const screens = r.stdout.split('\u001b[H\u001b[2J').filter((s) => s !== '');
+    expect(screens).toHaveLength(2);
+    for (const s of screens) expect(s).toMatch(new RegExp(`^\\s*${process.pid}\\s+\\S+\\s+glibc\\s`, 'm'));
+  }, 300_000);
+
   it('--limit, --cgroup errors and exit codes', async () => {
     const limited = await top(['--limit', '1', '--pid', `${process.pid},${process.ppid}`]);
     expect(limited.processes).toHaveLength(1);

@@ -1,5 +1,5 @@
 import type { TopProcess, TopReport } from '../../types.js';
-import { formatBytes as b } from '../format-bytes.js';
+import { formatBytes as b, printable } from '../format-bytes.js';
 import { renderText } from '../text.js';
 import { paint } from '../style.js';
 import type { Style } from '../style.js';
@@ -10,7 +10,7 @@ const share = (p: TopProcess) => (p.heldFreeEstimateBytes === null || p.rssBytes
 /** The ranked table; `rows` bounds it (the live view fits the terminal). */
 export function topTable(r: TopReport, rows = Infinity): string[] {
   const head = ['pid', 'comm', 'allocator', 'rss', 'arenas', 'arena rss', 'held free ~', 'of rss'];
-  const body = r.processes.slice(0, rows).map((p) => [String(p.pid), p.comm, p.allocator, b(p.rssBytes), dash(p.arenas, String), dash(p.arenaRssBytes), dash(p.heldFreeEstimateBytes), share(p)]);
+  const body = r.processes.slice(0, rows).map((p) => [String(p.pid), printable(p.comm), p.allocator, b(p.rssBytes), dash(p.arenas, String), dash(p.arenaRssBytes), dash(p.heldFreeEstimateBytes), share(p)]);
   const all = [head, ...body];
   const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
   const right = [true, false, false, true, true, true, true, true];
@@ -26,7 +26,7 @@ export const TOP_FOOTNOTE = '~ estimates: arena Rss from pagemap minus in-use (s
 
 export function renderTopText(r: TopReport, style: Style = { color: false }): string {
   const out = [paint(style, 'bold', topHeader(r)), '', ...topTable(r), '', paint(style, 'dim', TOP_FOOTNOTE)];
-  for (const p of r.processes.filter((x) => x.note && x.allocator === 'glibc')) out.push(paint(style, 'dim', `note: ${p.pid} (${p.comm}): ${p.note}`));
+  for (const p of r.processes.filter((x) => x.note && x.allocator === 'glibc')) out.push(paint(style, 'dim', `note: ${p.pid} (${printable(p.comm)}): ${p.note}`));
   for (const e of r.inspectErrors) out.push(`inspect ${e.pid} failed: ${e.message}`);
   const text = `${out.join('\n')}\n`;
   return [text, ...r.inspected.map((i) => renderText(i, style))].join('\n');
