@@ -1,8 +1,9 @@
 import type { TopSamples } from '../collect/top/index.js';
 import type { ProcessSample } from '../collect/top/process-sample.js';
+import { SCHEMAS } from '../contract.js';
 import { tunable } from '../parse/environ.js';
 import type { TopArena, TopProcess, TopReport } from '../types.js';
-import { sum } from './arena-figures.js';
+import { sum } from '../units.js';
 
 /**
  * Samples in, the ranked report out. Per arena, as inspect defines it: free = fastbins + bins + top,
@@ -13,7 +14,7 @@ export function analyseTop(raw: TopSamples): TopReport {
   const processes = raw.samples.map((s) => topProcess(s, raw.cpus));
   processes.sort((a, b) => (b.heldFreeEstimateBytes ?? -1) - (a.heldFreeEstimateBytes ?? -1) || b.rssBytes - a.rssBytes || a.pid - b.pid);
   return {
-    schema: 'heapgap.top/1',
+    schema: SCHEMAS.top,
     takenAt: raw.takenAt,
     durationMs: raw.durationMs,
     cpus: raw.cpus,

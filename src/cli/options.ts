@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { HeapgapError } from '../errors.js';
 
 /** "30s", "500ms", "2m", "1h" or plain seconds -> milliseconds. */
 export function parseDuration(value: string): number {
@@ -20,8 +22,23 @@ export function parseBytes(value: string): number {
 }
 
 export function parsePid(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 4194304) {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
     throw new InvalidArgumentError(`expected a process id (a positive integer), got "${value}"`);
   }
+  const max = pidMax();
+  // A pid the kernel can never hand out is well-formed, and no process has it: say why, as ps does.
+  if (Number(value) >= max) {
+    throw new HeapgapError('NO_SUCH_PROCESS', `no process with pid ${value}: it is beyond this kernel's pid limit (kernel.pid_max = ${max})`, { hint: 'check the pid (pgrep -a NAME); inside a container, pids are those of its own namespace.' });
+  }
   return Number(value);
+}
+
+/** kernel.pid_max: pids are below it (4194304 at most on 64-bit). */
+function pidMax(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1').trim());
+    return Number.isInteger(n) && n > 0 ? n : 4194304;
+  } catch {
+    return 4194304;
+  }
 }

@@ -1,3 +1,4 @@
+import type { Format } from '../contract.js';
 import type { AnyDocument, AnyReport, TopReport } from '../types.js';
 import type { Style } from './style.js';
 
@@ -17,8 +18,8 @@ const LOADERS = {
   markdown: async () => route((await import('./markdown.js')).renderMarkdown, (await import('./top/markdown.js')).renderTopMarkdown),
   html: async () => route((await import('./html.js')).renderHtml, (await import('./top/html.js')).renderTopHtml),
   openmetrics: async () => route((await import('./openmetrics.js')).renderOpenMetrics, (await import('./top/openmetrics.js')).renderTopOpenMetrics),
-} satisfies Record<string, () => Promise<Reporter>>;
+} satisfies Record<Format, () => Promise<Reporter>>;
 
-export type Format = keyof typeof LOADERS;
-export const FORMATS = Object.keys(LOADERS) as Format[];
+export { FORMATS } from '../contract.js';
+export type { Format } from '../contract.js';
 export const loadReporter = (format: Format): Promise<Reporter> => LOADERS[format]();

@@ -1,3 +1,4 @@
+import { SCHEMAS } from '../../contract.js';
 import { analyseTop, inspectCandidates, limitTop } from '../../analyse/top.js';
 import { collectTop } from '../../collect/top/index.js';
 import { HeapgapError } from '../../errors.js';
@@ -32,7 +33,7 @@ async function runInspections(report: TopReport, n: number, ctx: RunContext): Pr
     ctx.progress(`inspecting ${pid} (a short stop)`);
     try {
       const outcome = await inspect(pid, { ...ctx, deadline: Math.min(ctx.deadline, Date.now() + 30_000) });
-      if (outcome.doc?.schema === 'heapgap.inspect/1') report.inspected.push(outcome.doc);
+      if (outcome.doc?.schema === SCHEMAS.inspect) report.inspected.push(outcome.doc);
     } catch (error) {
       if (!(error instanceof HeapgapError) || ctx.signal.aborted) throw error;
       report.inspectErrors.push({ pid, message: error.message });

@@ -1,4 +1,7 @@
-import { detectAllocator } from '../../analyse/allocator.js';
+import { detectAllocator } from '../../allocators/detect.js';
+import { layoutFor, versionAtLeast } from '../../allocators/glibc/layout.js';
+import { heapMaxFor } from '../../allocators/glibc/prepare.js';
+import { readGlibcArenas } from '../../allocators/glibc/top-arenas.js';
 import { HeapgapError } from '../../errors.js';
 import { allocatorEnv } from '../../parse/environ.js';
 import { SmapsParser, parseSmaps } from '../../parse/smaps.js';
@@ -8,10 +11,8 @@ import { locateLibc, readLibcImage } from '../elf.js';
 import type { LibcImage } from '../elf.js';
 import { ProcMemory } from '../memory.js';
 import { readProc, readProcBuffer, readProcEach } from '../procfs.js';
-import { heapMaxFor, layoutFor, versionAtLeast } from '../snapshot.js';
-import { readGlibcArenas } from './glibc-arenas.js';
 import { ResidentMemory } from './resident-memory.js';
-import type { ArenaRead } from './glibc-arenas.js';
+import type { ArenaRead } from '../../allocators/glibc/top-arenas.js';
 
 /** What top read about one process, before analysis. */
 export interface ProcessSample {

@@ -1,16 +1,10 @@
 import type { Vma } from '../../types.js';
-import type { ResidentMemory } from './resident-memory.js';
-import { readFreeLists } from './free-lists.js';
-import type { FreeListRead } from './free-lists.js';
+import type { ResidentMemory } from '../../collect/top/resident-memory.js';
+import type { StructLayout } from './layout.js';
+import { readFreeLists } from './top-free-lists.js';
+import type { FreeListRead } from './top-free-lists.js';
 
-/** malloc_state / heap_info offsets on x86-64 (reference §5), as snapshot.ts's layoutFor gives them. */
-export interface GlibcLayout {
-  heapMax: number;
-  heapInfoSize: number;
-  top: number;
-  next: number;
-  systemMem: number;
-}
+type GlibcLayout = StructLayout;
 
 /** One arena read through /proc/PID/mem while the process ran. */
 export interface ArenaRead {

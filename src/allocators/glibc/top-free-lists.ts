@@ -1,4 +1,4 @@
-import type { ResidentMemory } from './resident-memory.js';
+import type { ResidentMemory } from '../../collect/top/resident-memory.js';
 
 /** What a racy read of one arena's free lists found. */
 export interface FreeListRead {
