@@ -312,6 +312,8 @@ export interface TopReport {
   durationMs: number;
   cpus: number;
   cgroup: string | null;
+  /** Processes read in the pass; `processes` holds the first `--limit` of them. */
+  processCount: number;
   processes: TopProcess[];
   /** Processes seen but not reported: unreadable (permissions), exited meanwhile, kernel threads. */
   skipped: { unreadable: number; exited: number; kernel: number };

@@ -19,6 +19,7 @@ export function analyseTop(raw: TopSamples): TopReport {
     durationMs: raw.durationMs,
     cpus: raw.cpus,
     cgroup: raw.cgroup,
+    processCount: processes.length,
     processes,
     skipped: raw.skipped,
     inspected: [],

@@ -21,7 +21,7 @@ function proc(pid: number, comm: string, held: number | null): TopProcess {
 }
 
 const doc = (processes: TopProcess[], inspected: InspectReport[] = []): TopReport => ({
-  schema: 'heapgap.top/1', takenAt: '2025-01-01T00:00:00.000Z', durationMs: 1234, cpus: 2, cgroup: null, processes,
+  schema: 'heapgap.top/1', takenAt: '2025-01-01T00:00:00.000Z', durationMs: 1234, cpus: 2, cgroup: null, processCount: processes.length, processes,
   skipped: { unreadable: 1, exited: 0, kernel: 3 }, inspected, inspectErrors: [],
 });
 

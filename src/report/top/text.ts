@@ -19,7 +19,7 @@ export function topTable(r: TopReport, rows = Infinity): string[] {
 
 export function topHeader(r: TopReport): string {
   const s = r.skipped;
-  return `heapgap top: ${r.processes.length} processes${r.cgroup ? ` in ${r.cgroup}` : ''}, read in ${(r.durationMs / 1000).toFixed(2)} s without stopping any (${s.unreadable} unreadable, ${s.exited} exited, ${s.kernel} kernel threads skipped)`;
+  return `heapgap top: ${r.processes.length < r.processCount ? `${r.processes.length} of ` : ''}${r.processCount} processes${r.cgroup ? ` in ${r.cgroup}` : ''}, read in ${(r.durationMs / 1000).toFixed(2)} s without stopping any (${s.unreadable} unreadable, ${s.exited} exited, ${s.kernel} kernel threads skipped)`;
 }
 
 export const TOP_FOOTNOTE = '~ estimates: arena Rss from pagemap minus in-use (system - free lists - top), read from malloc\'s state while the process ran. `heapgap inspect PID` gives exact figures (with a short stop).';
