@@ -92,7 +92,8 @@ export function buildProgram(): Command {
   common(program.command('trim').argument('<pid>', 'process id', parsePid).description('call malloc_trim(pad) in the target and measure what it returned, arena by arena'))
     .option('--pad <bytes>', 'malloc_trim pad argument', parseBytes, 0)
     .option('--dry-run', 'predict the release from malloc_info without calling malloc_trim')
-    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true })));
+    .option('--settle <duration>', 'read Rss again this long after the release (lazily freed pages, THP refill)', parseDuration)
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true, settleMs: (opts.settle as number | undefined) ?? 0 })));
 
   common(program.command('experiment').argument('<command...>', 'the workload, after --').description('run a command once per MALLOC_ARENA_MAX value and compare peak and final Rss'), 3_600_000)
     .requiredOption('--arena-max <list>', 'comma-separated values, e.g. 1,2,4,default')

@@ -104,7 +104,7 @@ function findings(list: FindingReport[], heading = 'Findings', id = 'findings', 
 }
 
 function pause(p: InspectReport['pause']): string {
-  return `<p class="pause">Target stopped for <strong>${formatMs(p.stoppedMs)}</strong> (attach ${formatMs(p.attachMs)}, call ${formatMs(p.callMs)}).</p>`;
+  return `<p class="pause">Target stopped for <strong>${formatMs(p.stoppedMs)}</strong> (attach ${formatMs(p.attachMs)}, call ${formatMs(p.callMs)}).${p.callThreadMs === undefined ? '' : ` The calling thread was busy ${formatMs(p.callThreadMs)}; the other threads ran during the calls.`}</p>`;
 }
 
 function inspect(doc: InspectReport): string {

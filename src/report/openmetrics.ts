@@ -77,7 +77,8 @@ function common(t: TargetInfo, findings: FindingReport[], pause: InspectReport['
       [{ ...base, allocator: t.allocator, glibc_version: t.glibcVersion ?? '' }, 1]]),
     gauge('findings', 'Findings in this report by severity.', SEVERITIES.map((severity) =>
       [{ ...base, severity }, findings.filter((f) => f.severity === severity).length])),
-    gauge('pause_stopped', 'How long the target was stopped while heapgap read it.', [[base, seconds(pause.stoppedMs)]], 'seconds'),
+    gauge('pause_stopped', 'How long the whole target was stopped while heapgap read it.', [[base, seconds(pause.stoppedMs)]], 'seconds'),
+    gauge('pause_call_thread', 'How long the thread that ran heapgap\'s calls was taken from the program.', [[base, seconds(pause.callThreadMs ?? null)]], 'seconds'),
     gauge('pause_call', 'How long the call inside the target took.', [[base, seconds(pause.callMs)]], 'seconds'),
     gauge('pause_attach', 'How long attaching to the target took.', [[base, seconds(pause.attachMs)]], 'seconds'),
   ];
