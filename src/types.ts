@@ -3,6 +3,10 @@ import type { AllocatorName, Category, SCHEMAS, Severity } from './contract.js';
 import type { PauseFigures } from './collect/safe-call/types.js';
 import type { WatchSummary } from './analyse/watch.js';
 import type { GlibcSection } from './allocators/glibc/section.js';
+import type { KernelFigures } from './kernel/figures.js';
+import type { CgroupReport } from './kernel/cgroup.js';
+import type { FileRow } from './kernel/files.js';
+import type { RuntimeReport } from './runtimes/types.js';
 
 export type { AllocatorName, Category, Severity } from './contract.js';
 export type { Finding } from './analyse/findings/index.js';
@@ -23,6 +27,11 @@ export interface Vma {
   pss: number;
   anonymous: number;
   swap: number;
+  /** Private_Clean + Private_Dirty: resident pages only this process maps. */
+  privateRss: number;
+  /** MADV_FREE'd pages still counted in Rss until the kernel needs them. */
+  lazyFree: number;
+  anonHugePages: number;
 }
 
 /** The fields of /proc/PID/status heapgap uses. */
@@ -88,9 +97,13 @@ export interface RssFigures {
   shmem: number;
   swap: number;
   pss: number;
+  /** Private pages: what the kernel gets back when the process exits (absent in older reports). */
+  uss?: number;
+  /** MADV_FREE'd pages still in Rss. */
+  lazyFree?: number;
 }
 
-export interface BreakdownRow {
+export interface BreakdownRow extends Partial<KernelFigures> {
   category: Category;
   rss: number;
   size: number;
@@ -183,6 +196,12 @@ export interface InspectReport {
   pause: Pause;
   notes: string[];
   takenAt: string;
+  /** Runtimes recognised in the process (JVM, V8, CPython) and what they say about their memory. */
+  runtimes?: RuntimeReport[];
+  /** The memory cgroup the process is in; null when unreadable, absent in older reports. */
+  cgroup?: CgroupReport | null;
+  /** Mapped files by Rss, private vs shared (largest first). */
+  files?: FileRow[];
 }
 
 /** pause in documents: inspect/1 had no callThreadMs or mode. */

@@ -87,7 +87,8 @@ export function buildProgram(): Command {
 
   common(program.command('inspect').argument('<pid>', 'process id', parsePid).description('one snapshot: Rss by layer, every arena joined to its VMAs, the held-but-free gap, findings'))
     .option('--call-budget <duration>', 'how long malloc_info may wait on an allocator lock before it is unwound', parseDuration, 2000)
-    .action(action(async (ctx, opts, pid: number) => (await import('./commands/inspect.js')).inspect(pid, ctx, opts.callBudget as number)));
+    .option('--jvm-jcmd', 'for a JVM, also run `jcmd PID VM.info` for its heap, class space and code heap ranges (the JVM does work)')
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/inspect.js')).inspect(pid, ctx, opts.callBudget as number, opts.jvmJcmd === true)));
 
   common(program.command('trim').argument('<pid>', 'process id', parsePid).description('call malloc_trim(pad) in the target and measure what it returned, arena by arena'))
     .option('--pad <bytes>', 'malloc_trim pad argument', parseBytes, 0)

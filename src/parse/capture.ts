@@ -67,6 +67,22 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
     str(trim, 'smapsAfter', src, 'trim.');
     for (const k of ['rollupBefore', 'rollupAfter']) if (trim[k] !== undefined && trim[k] !== null) str(trim, k, src, 'trim.');
   }
+  if (o.runtime !== undefined && o.runtime !== null) {
+    const rt = record(o.runtime, src, 'runtime');
+    list(rt, 'cmdline', src).forEach((a, i) => (typeof a === 'string' ? undefined : fail(src, `runtime.cmdline[${i}]`, 'a string', a)));
+    if (rt.hsperfdata !== null) {
+      const counters = record(record(rt.hsperfdata, src, 'runtime.hsperfdata').counters, src, 'runtime.hsperfdata.counters');
+      for (const [k, v] of Object.entries(counters)) if (typeof v !== 'number' && typeof v !== 'string') fail(src, `runtime.hsperfdata.counters.${k}`, 'a number or string', v);
+    }
+  }
+  if (o.cgroup !== undefined && o.cgroup !== null) {
+    const cg = record(o.cgroup, src, 'cgroup');
+    if (cg.version !== 1 && cg.version !== 2) fail(src, 'cgroup.version', '1 or 2', cg.version);
+    str(cg, 'path', src, 'cgroup.');
+    for (const k of ['currentBytes', 'anonBytes', 'fileBytes']) num(cg, k, src, 'cgroup.');
+    for (const k of ['peakBytes', 'limitBytes', 'headroomBytes']) if (cg[k] !== null) num(cg, k, src, 'cgroup.');
+  }
+  if (o.rollupAfter !== undefined && o.rollupAfter !== null) str(o, 'rollupAfter', src);
   return o as unknown as Snapshot;
 }
 

@@ -4,6 +4,7 @@ import type {
 import {
   formatBytes, formatMaybeBytes, formatMs, formatPercent, formatSignedBytes, fraction, printable,
 } from './format-bytes.js';
+import { layerSections } from './layers.js';
 
 import { summaryText } from './watch.js';
 
@@ -58,6 +59,8 @@ function rich(text: string): string {
 const CATEGORY_COLOUR: Record<string, string> = {
   arena: '#4c78a8', 'mmap-chunk': '#72b7b2', 'anon-other': '#b279a2', stack: '#9d755d',
   file: '#bab0ac', shmem: '#54a24b', kernel: '#eeca3b',
+  'jvm-heap': '#f58518', 'jvm-metaspace': '#e45756', 'jvm-code-cache': '#ff9da6', 'jvm-other': '#d6a36b',
+  'v8-heap': '#59a14f', 'python-obmalloc': '#8cd17d',
 };
 const W = 1000;
 const LANE_X = 64; // room for the lane captions inside the map
@@ -123,6 +126,7 @@ ${cards([
 <table><thead><tr><th>category</th><th>rss</th><th>% of Rss</th><th>mapped</th><th>VMAs</th></tr></thead><tbody>${rows.join('')}</tbody>
 <tfoot><tr><td>total</td><td>${formatBytes(total)}</td><td>100%</td><td></td><td>${doc.breakdown.reduce((s, b) => s + b.vmas, 0)}</td></tr></tfoot></table>
 <p class="muted">${doc.mmapChunks.count} mmap'd chunks: ${formatBytes(doc.mmapChunks.bytes)} mapped, ${formatBytes(doc.mmapChunks.rss)} resident.</p></section>
+${layerSections(doc).map((sec) => `<section id="${esc(sec.id)}"><h2>${esc(sec.title)}</h2>${sec.lines.map((l) => `<p>${esc(l)}</p>`).join('')}${sec.table ? `<table><thead><tr>${sec.table.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${sec.table.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>` : ''}</section>`).join('\n')}
 ${arenaMap(doc.arenas)}
 ${findings(doc.findings)}
 <footer>${pause(doc.pause)}${doc.notes.map((x) => `<p class="note">${rich(x)}</p>`).join('')}</footer>`;

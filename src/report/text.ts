@@ -3,6 +3,8 @@ import { formatBytes as b, formatSignedBytes } from './format-bytes.js';
 import { paint } from './style.js';
 import { summaryText } from './watch.js';
 import type { Style } from './style.js';
+import { layerSections } from './layers.js';
+import { printable } from './format-bytes.js';
 
 /** The default, human format. Only presentation happens here: every figure comes from the report. */
 export function renderText(doc: AnyReport, style: Style = { color: false }): string {
@@ -46,6 +48,10 @@ function inspectText(r: InspectReport, s: Style): string {
   if (env) out.push(`allocator environment: ${env}`);
   out.push('', paint(s, 'bold', 'Where the Rss is'));
   out.push(table([['layer', 'rss', 'share', 'mapped', 'vmas'], ...r.breakdown.map((row) => [row.category, b(row.rss), pct(row.rss, r.rss.total), b(row.size), String(row.vmas)])], ['l', 'r', 'r', 'r', 'r']));
+  for (const sec of layerSections(r)) {
+    out.push('', paint(s, 'bold', sec.title), ...sec.lines.map((l) => `  ${printable(l)}`));
+    if (sec.table) out.push(table([sec.table.head, ...sec.table.rows.map((row) => row.map(printable))], sec.table.head.map((_, i) => (sec.table!.right.includes(i) ? 'r' : 'l'))));
+  }
   out.push('', paint(s, 'bold', 'Arenas'));
   out.push(table([
     ['arena', 'kind', 'heaps', 'system', 'in use', 'free', 'top', 'rss', 'held free', 'pinned', 'trim ~'],
