@@ -2,6 +2,9 @@
 import type { AllocatorName, Category, SCHEMAS, Severity } from './contract.js';
 import type { PauseFigures } from './collect/safe-call/types.js';
 import type { WatchSummary } from './analyse/watch.js';
+import type { PageMap } from './allocators/glibc/types.js';
+
+export type { PageMap };
 import type { GlibcSection } from './allocators/glibc/section.js';
 import type { KernelFigures } from './kernel/figures.js';
 import type { CgroupReport } from './kernel/cgroup.js';
@@ -161,6 +164,25 @@ export interface ArenaReport {
   purgeableBytes?: number;
   /** How the arena's heaps were found: read from its heap_info/malloc_state, or inferred. */
   join: 'memory' | 'inferred';
+  /**
+   * glibc: the live chunks that keep free memory below them from being trimmed, highest first (at
+   * most 16; `address` is the pointer malloc returned). Absent when the heaps were not walked.
+   */
+  pinning?: PinningReport[];
+  /** From the heap walk: live chunks in the pinning stretch, free bytes below it, its resident part. */
+  pinningChunks?: number;
+  pinnedFreeBytes?: number;
+  pinnedResidentBytes?: number;
+  /** One page map per walked heap, from the same walk. */
+  pageMaps?: PageMap[];
+  /** The heap walk: complete, or why not. */
+  walk?: { complete: boolean; problem: string | null };
+}
+
+export interface PinningReport {
+  address: string;
+  size: number;
+  freeBelowBytes: number;
 }
 
 /** A finding as documents carry it; inspect/1 documents have no `data`. */
@@ -249,6 +271,10 @@ export interface ExperimentRun {
   repeats: number;
   /** Against the default run: bytes are bytes, the ratio is a ratio (null for the default run itself). */
   savingVsDefault: { peakBytes: number; finalBytes: number; peakRatio: number } | null;
+  /** User + system CPU time of the whole process tree (median over repeats). */
+  cpuMs?: number;
+  /** With --load: the load's own wall time (median) and exit code (null: killed when the run ended). */
+  load?: { wallMs: number; exitCode: number | null };
 }
 
 export interface ExperimentReport {

@@ -5,6 +5,7 @@ import type { InspectReport } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
 import { check, describe, fail } from './schema.js';
 import type { Spec } from './schema.js';
+import { checkGlibcCapture, PAGE_MAP_SPEC, PINNING_SPEC } from '../allocators/glibc/capture-check.js';
 
 /** A document heapgap reads back: a capture, or an inspect --json output (for diff). */
 export type Loaded = { kind: 'capture'; snapshot: Snapshot } | { kind: 'inspect'; report: InspectReport };
@@ -60,6 +61,7 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
     const glibc = record(sections.glibc, src, 'sections.glibc');
     str(glibc, 'mallocInfo', src, 'sections.glibc.');
     checkGlibc(glibc, src, 'sections.glibc.');
+    checkGlibcCapture(glibc.internals, src, 'sections.glibc.internals');
   }
   if (o.trim !== undefined) {
     const trim = record(o.trim, src, 'trim');
@@ -127,6 +129,7 @@ const INSPECT: Spec = {
       systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', fastFreeBytes: 'num', binFreeBytes: 'num', topBytes: 'num',
       rssBytes: 'num', heldFreeRssBytes: 'num', pinnedTop: 'bool',
       predictedTrimBytes: opt('num', 0), join: opt(['memory', 'inferred'], 'memory'),
+      pinning: { optional: PINNING_SPEC, fallback: undefined }, pageMaps: { optional: { list: PAGE_MAP_SPEC }, fallback: undefined },
     },
   },
   mmapChunks: { count: 'num', bytes: 'num', rss: opt('num', 0) },

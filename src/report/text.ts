@@ -90,8 +90,12 @@ function trimText(r: TrimReport, s: Style): string {
 }
 
 function experimentText(r: ExperimentReport): string {
-  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), `${(run.wallMs / 1000).toFixed(2)} s`]);
-  return `heapgap experiment: ${r.command.join(' ')}\n${table([['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall'], ...rows], ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`;
+  const secs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
+  const withLoad = r.runs.some((run) => run.load);
+  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), secs(run.wallMs), secs(run.cpuMs),
+    ...(withLoad ? [run.load ? `${secs(run.load.wallMs)} (exit ${run.load.exitCode ?? 'killed'})` : '-'] : [])]);
+  const head = ['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall', 'cpu', ...(withLoad ? ['load'] : [])];
+  return `heapgap experiment: ${r.command.join(' ')}\n${table([head, ...rows], head.map((_, i) => (i === 0 ? 'l' : 'r')))}\n`;
 }
 
 function diffText(r: DiffReport): string {
