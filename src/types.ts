@@ -1,5 +1,5 @@
 /** Data shared by parse/, analyse/ and report/. Bytes are numbers, addresses bigint. */
-import type { AllocatorName, Category, Severity } from './contract.js';
+import type { AllocatorName, Category, SCHEMAS, Severity } from './contract.js';
 import type { PauseFigures } from './collect/safe-call/types.js';
 import type { WatchSummary } from './analyse/watch.js';
 import type { PageMap } from './allocators/glibc/types.js';
@@ -315,3 +315,57 @@ export interface RssSample {
   stackPointers: bigint[];
 }
 
+
+/** One arena as `heapgap top` read it without stopping the process: every figure is an estimate. */
+export interface TopArena {
+  index: number;
+  kind: 'main' | 'thread';
+  address: string;
+  heaps: number;
+  systemBytes: number;
+  topBytes: number;
+  /** Fastbins + bins + top, from a racy read of the lists (a lower bound when `complete` is false). */
+  freeEstimateBytes: number;
+  inUseEstimateBytes: number;
+  rssBytes: number;
+  heldFreeEstimateBytes: number;
+  /** False when a free list changed under the read or the walk budget ran out. */
+  complete: boolean;
+}
+
+/** One process in `heapgap top` (schema heapgap.top/1). Arena figures are null when not readable. */
+export interface TopProcess {
+  pid: number;
+  comm: string;
+  allocator: Allocator;
+  glibcVersion: string | null;
+  threads: number;
+  rssBytes: number;
+  arenas: number | null;
+  arenaLimit: number | null;
+  arenaRssBytes: number | null;
+  heldFreeEstimateBytes: number | null;
+  estimate: true;
+  arenaDetail: TopArena[];
+  /** Why there are no arena figures, or what makes them rougher than usual. */
+  note: string | null;
+}
+
+export interface TopReport {
+  schema: typeof SCHEMAS.top;
+  takenAt: string;
+  durationMs: number;
+  cpus: number;
+  cgroup: string | null;
+  /** Processes read in the pass; `processes` holds the first `--limit` of them. */
+  processCount: number;
+  processes: TopProcess[];
+  /** Processes seen but not reported: unreadable (permissions), exited meanwhile, kernel threads. */
+  skipped: { unreadable: number; exited: number; kernel: number };
+  /** `--inspect N`: the full inspect of the first N glibc processes, and those that failed. */
+  inspected: InspectReport[];
+  inspectErrors: { pid: number; message: string }[];
+}
+
+/** Every document a command can hand to a reporter. */
+export type AnyDocument = AnyReport | TopReport;

@@ -52,7 +52,7 @@ export const glibcCollector: Collector<GlibcSection> = {
 };
 
 /** HEAP_MAX_SIZE: 64 MiB on 64-bit, or 4 x the huge page size with glibc.malloc.hugetlb >= 2 (2.35+). */
-async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
+export async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
   const hugetlb = tunable(env, 'hugetlb');
   if (hugetlb !== null && hugetlb >= 2 && versionAtLeast(version, 2, 35)) {
     const meminfo = (await readOptional('/proc/meminfo')) ?? '';
