@@ -1,12 +1,13 @@
 /** What a trim did (or, on a dry run, would do), arena by arena, from smaps read before and after. */
 import { trimFindings } from '../allocators/glibc/detect-findings.js';
 import { SCHEMAS } from '../contract.js';
+import { parseRollup } from '../parse/rollup.js';
 import { parseSmaps } from '../parse/smaps.js';
 import type { InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { rssFigures } from './inspect.js';
 
-export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsAfter: string; returned: number | null } | null): TrimReport {
+export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsAfter: string; returned: number | null; rollupBefore?: string | null; rollupAfter?: string | null } | null): TrimReport {
   const side = (vmas: Vma[]): TrimSide => ({ rss: rssFigures(vmas), arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: arenaRss(vmas, a.heaps) })) });
   const before: TrimSide = { rss: inspect.rss, arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: a.rssBytes })) };
   const afterSide = after ? side(parseSmaps(after.smapsAfter, 'smaps after the release call')) : null;
@@ -23,7 +24,10 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsA
     returned: after === null || after.returned === null ? null : after.returned === 0 ? 0 : 1,
     before,
     after: afterSide,
-    releasedBytes: afterSide ? before.rss.total - afterSide.rss.total : null,
+    // The call's own effect where the stop measured it (smaps_rollup around the call); else smaps.
+    releasedBytes: after?.rollupBefore && after.rollupAfter
+      ? parseRollup(after.rollupBefore).rss - parseRollup(after.rollupAfter).rss
+      : afterSide ? before.rss.total - afterSide.rss.total : null,
     predictedBytes: inspect.totals.predictedTrimBytes,
     arenas,
     perArena: inspect.arenas.map((a, i) => ({ index: a.index, allocator: a.allocator ?? 'glibc', rssBefore: a.rssBytes, rssAfter: arenas[i]!.afterRss, releasedBytes: arenas[i]!.releasedBytes, predictedBytes: a.predictedTrimBytes })),
@@ -37,4 +41,10 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsA
 function arenaRss(vmas: Vma[], heaps: { start: string; end: string }[]): number {
   const ranges = heaps.map((h) => [BigInt(h.start), BigInt(h.end)] as const);
   return sum(vmas.filter((v) => ranges.some(([s, e]) => v.start >= s && v.start < e)).map((v) => v.rss));
+}
+
+/** trim --settle: Rss a while after the release, with what THP refilled and what is only lazily freed. */
+export function settledFigures(afterMs: number, vmas: Vma[], rollup: string): NonNullable<TrimReport['settled']> {
+  const r = parseRollup(rollup, 'smaps_rollup after --settle');
+  return { afterMs, rss: rssFigures(vmas), anonHugePagesBytes: r.anonHugePages, lazyFreeBytes: r.lazyFree };
 }

@@ -11,15 +11,19 @@ import { detectAllocator } from '../allocators/detect.js';
 import type { Measured, Prepared, Target } from '../allocators/types.js';
 import { HeapgapError } from '../errors.js';
 import { allocatorEnv } from '../parse/environ.js';
-import { SmapsParser, parseSmaps } from '../parse/smaps.js';
+import { parseSyscall } from '../parse/syscall.js';
+import { SmapsParser } from '../parse/smaps.js';
 import type { Sections, Snapshot } from '../snapshot.js';
 import type { Vma } from '../types.js';
 import { hex } from '../units.js';
 import { VERSION } from '../version.js';
 import { locateLibc, readLibcImage } from './elf.js';
 import { ProcMemory } from './memory.js';
-import { listTasks, onlineCpus, readProc, readProcBuffer, readProcEach } from './procfs.js';
+import { listTasks, onlineCpus, readProc, readProcBuffer, readProcChunks, readProcEach } from './procfs.js';
 import { preflight, safeCall } from './safe-call/index.js';
+import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
+import { readCgroup } from './cgroup.js';
+import { jcmdVmInfo } from './jcmd.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -33,6 +37,8 @@ export interface SnapshotOptions {
    * is 43 MB). Without it, reading snapshot.raw.smaps is a programming error and throws.
    */
   keepRawSmaps?: boolean;
+  /** Ask a JVM for its ranges with `jcmd PID VM.info` after detaching (opt-in: the JVM does work). */
+  jvmJcmd?: boolean;
 }
 
 export interface TakenSnapshot {
@@ -51,15 +57,20 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const collector = COLLECTORS[guess.allocator];
   if (!collector || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
   const libcFile = await locateLibc(pid, guess.libc);
-  const [image, environ, cpus] = await Promise.all([
+  const hints = runtimeHints(maps.map((v) => v.pathname));
+  const [image, environ, cpus, runtime] = await Promise.all([
     readLibcImage(libcFile),
     // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
     readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
     onlineCpus(),
+    readRuntimeFacts(pid, hints), // before attach: the runtime is never stopped for these
   ]);
   const env = environ === null ? {} : allocatorEnv(environ);
   const target: Target = { pid, maps, libc: { path: libcFile, base: guess.libc.base, image }, env, cpus };
   const prepared: Prepared<unknown>[] = [await collector.prepare(target)];
+  // trim: the "before" picture is read now, while the target runs; the stop holds only the call and
+  // two smaps_rollup reads around it, so it does not grow with the number of VMAs.
+  const beforeTrim = opts.mode === 'trim' ? readSmaps(pid, opts.keepRawSmaps ?? false) : null;
   opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}${guess.allocator === 'glibc' ? '' : ` (malloc: ${guess.allocator})`}; attaching to ${pid}`);
   // 2. the stop
   const call = await safeCall({
@@ -77,10 +88,9 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   });
   opts.onProgress?.('detached; measuring');
   // 3. after detach
-  const { vmas, smaps } = call.smapsBefore !== null
-    ? { vmas: parseSmaps(call.smapsBefore, `/proc/${pid}/smaps`), smaps: call.smapsBefore }
-    : readSmaps(pid, opts.keepRawSmaps ?? false);
-  const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
+  const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
+  const smapsAfter = opts.mode === 'trim' && call.rollupAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
+  const [statusText, sps, cgroup] = await Promise.all([readProc(pid, 'status'), stackPointers(pid), readCgroup(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
     const measured: Measured = { vmas, memory, pad: opts.pad ?? 0, mode: opts.mode };
@@ -91,6 +101,15 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     const layoutNote = (sections.glibc as Sections['glibc'])?.layout?.note;
     if (layoutNote) notes.push(`arena join inferred: ${layoutNote}`);
     if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
+    if (opts.jvmJcmd && hints.jvm) {
+      const said = await jcmdVmInfo(pid, opts.deadline - Date.now());
+      if ('text' in said) runtime.jcmdVmInfo = said.text;
+      else notes.push(said.note);
+    }
+    // last, after heapgap's own reads of the target's memory (reading a page through
+    // /proc/PID/mem faults it in): what the target is left with, as anyone reading it afterwards sees
+    // (inspect only: a trim's snapshot describes the process before its release call)
+    const rollupAfter = opts.mode === 'inspect' ? await readProc(pid, 'smaps_rollup').catch(() => null) : null;
     const snapshot: Snapshot = {
       schema: 'heapgap.capture/2',
       heapgapVersion: VERSION,
@@ -106,9 +125,12 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       raw: lazyRaw(smaps, statusText),
       sections: sections as Sections,
       stackPointers: sps.map(hex),
-      ...(opts.mode === 'trim' && call.smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter: call.smapsAfter } } : {}),
+      ...(smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, rollupBefore: call.rollupBefore, rollupAfter: call.rollupAfter } } : {}),
       pause: call.pause,
       notes,
+      runtime,
+      cgroup,
+      rollupAfter,
     };
     return { snapshot, vmas, rawSmaps: smaps };
   } finally {
@@ -152,8 +174,8 @@ function unsupported(pid: number, allocator: string, evidence: string | null): H
 export async function stackPointers(pid: number): Promise<bigint[]> {
   const sps: bigint[] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
-    const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
-    if (parts.length >= 9 && /^0x[0-9a-f]+$/.test(parts[7]!)) sps.push(BigInt(parts[7]!));
+    const sc = parseSyscall(await readProc(pid, `task/${tid}/syscall`).catch(() => ''));
+    if (sc.blocked) sps.push(sc.sp);
   }
   return sps;
 }
@@ -199,3 +221,12 @@ function* slices(text: string, size: number): Generator<string> {
   for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
 }
 
+
+/** trim --settle: the process's Rss a while after the release, when lazily freed pages have gone. */
+export async function settle(pid: number, ms: number, signal: AbortSignal): Promise<{ vmas: Vma[]; rollup: string }> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+  return { vmas: readSmaps(pid, false).vmas, rollup: await readProc(pid, 'smaps_rollup') };
+}

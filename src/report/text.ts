@@ -1,8 +1,10 @@
-import type { AnyReport, DiffReport, ExperimentReport, InspectReport, TrimReport } from '../types.js';
+import type { AnyReport, DiffReport, ExperimentReport, InspectReport, Pause, TrimReport } from '../types.js';
 import { formatBytes as b, formatSignedBytes } from './format-bytes.js';
 import { paint } from './style.js';
 import { summaryText } from './watch.js';
 import type { Style } from './style.js';
+import { layerSections } from './layers.js';
+import { printable } from './format-bytes.js';
 
 /** The default, human format. Only presentation happens here: every figure comes from the report. */
 export function renderText(doc: AnyReport, style: Style = { color: false }): string {
@@ -23,6 +25,13 @@ export function renderText(doc: AnyReport, style: Style = { color: false }): str
   }
 }
 
+/** What the target felt: every thread stopped, and the one thread that ran heapgap's calls. */
+function pauseLine(p: Pause): string {
+  const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+  const thread = p.callThreadMs === undefined ? '' : `; the calling thread was busy ${ms(p.callThreadMs)}, while the other threads ran during the calls`;
+  return `target stopped ${ms(p.stoppedMs)} (calls ${ms(p.callMs)}${thread})`;
+}
+
 function table(rows: string[][], align: ('l' | 'r')[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
@@ -39,6 +48,10 @@ function inspectText(r: InspectReport, s: Style): string {
   if (env) out.push(`allocator environment: ${env}`);
   out.push('', paint(s, 'bold', 'Where the Rss is'));
   out.push(table([['layer', 'rss', 'share', 'mapped', 'vmas'], ...r.breakdown.map((row) => [row.category, b(row.rss), pct(row.rss, r.rss.total), b(row.size), String(row.vmas)])], ['l', 'r', 'r', 'r', 'r']));
+  for (const sec of layerSections(r)) {
+    out.push('', paint(s, 'bold', sec.title), ...sec.lines.map((l) => `  ${printable(l)}`));
+    if (sec.table) out.push(table([sec.table.head, ...sec.table.rows.map((row) => row.map(printable))], sec.table.head.map((_, i) => (sec.table!.right.includes(i) ? 'r' : 'l'))));
+  }
   out.push('', paint(s, 'bold', 'Arenas'));
   out.push(table([
     ['arena', 'kind', 'heaps', 'system', 'in use', 'free', 'top', 'rss', 'held free', 'pinned', 'trim ~'],
@@ -54,7 +67,7 @@ function inspectText(r: InspectReport, s: Style): string {
     out.push(`  ${paint(s, f.severity, f.severity.toUpperCase().padEnd(8))} ${f.message}`);
     out.push(`           ${paint(s, 'dim', `-> ${f.hint}`)}`);
   }
-  out.push('', `target stopped ${r.pause.stoppedMs === null ? 'n/a' : `${r.pause.stoppedMs.toFixed(1)} ms`} (calls ${r.pause.callMs?.toFixed(1) ?? 'n/a'} ms)`);
+  out.push('', pauseLine(r.pause));
   for (const n of r.notes) out.push(paint(s, 'dim', `note: ${n}`));
   return `${out.join('\n')}\n`;
 }
@@ -72,13 +85,17 @@ function trimText(r: TrimReport, s: Style): string {
     ...r.arenas.map((a) => [String(a.index), a.kind, b(a.beforeRss), a.afterRss === null ? '-' : b(a.afterRss), a.releasedBytes === null ? '-' : formatSignedBytes(a.releasedBytes), b(a.predictedBytes)]),
   ], ['r', 'l', 'r', 'r', 'r', 'r']));
   for (const f of r.findings) out.push(`  ${paint(s, f.severity, f.severity.toUpperCase().padEnd(8))} ${f.message}`, `           ${paint(s, 'dim', `-> ${f.hint}`)}`);
-  out.push('', `target stopped ${r.pause.stoppedMs?.toFixed(1) ?? 'n/a'} ms (calls ${r.pause.callMs?.toFixed(1) ?? 'n/a'} ms)`);
+  out.push('', pauseLine(r.pause));
   return `${out.join('\n')}\n`;
 }
 
 function experimentText(r: ExperimentReport): string {
-  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), `${(run.wallMs / 1000).toFixed(2)} s`]);
-  return `heapgap experiment: ${r.command.join(' ')}\n${table([['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall'], ...rows], ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`;
+  const secs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
+  const withLoad = r.runs.some((run) => run.load);
+  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), secs(run.wallMs), secs(run.cpuMs),
+    ...(withLoad ? [run.load ? `${secs(run.load.wallMs)} (exit ${run.load.exitCode ?? 'killed'})` : '-'] : [])]);
+  const head = ['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall', 'cpu', ...(withLoad ? ['load'] : [])];
+  return `heapgap experiment: ${r.command.join(' ')}\n${table([head, ...rows], head.map((_, i) => (i === 0 ? 'l' : 'r')))}\n`;
 }
 
 function diffText(r: DiffReport): string {

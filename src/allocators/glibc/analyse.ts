@@ -7,6 +7,7 @@ import { sum } from '../../units.js';
 import type { AllocatorAnalysis, Analyser } from '../types.js';
 import { arenaFigures } from './arena-figures.js';
 import { glibcFindings } from './detect-findings.js';
+import { glibcStats, thresholds, walkedArena } from './heap-analysis.js';
 import { heapEntry, mainHeaps, permAt, threadHeaps } from './heaps.js';
 import type { SectionClaim } from './heaps.js';
 import { analyseUncalled } from './uncalled.js';
@@ -14,7 +15,6 @@ import { MINSIZE, PAGE } from './layout.js';
 import { parseMallocInfo } from './malloc-info.js';
 import type { GlibcSection } from './section.js';
 
-const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
 
 export const glibcAnalyser: Analyser<GlibcSection> = {
   name: 'glibc',
@@ -23,7 +23,8 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
     if (typeof section.mallocInfo !== 'string') throw new HeapgapError('BAD_INPUT', 'the capture holds no malloc_info output');
     const info = parseMallocInfo(section.mallocInfo, 'malloc_info');
     const claims: SectionClaim[] = section.claims.map((c) => ({ ...c, start: BigInt(c.start), end: BigInt(c.end), perm: permAt(input.vmas, BigInt(c.start)) }));
-    const trimThreshold = tunable(input.env, 'trim_threshold', 'MALLOC_TRIM_THRESHOLD_') ?? DEFAULT_TRIM_THRESHOLD;
+    // The real thresholds when mp_ was read; else the environment's, else glibc's defaults.
+    const th = thresholds(section.internals, input.env);
     const pad = tunable(input.env, 'top_pad', 'MALLOC_TOP_PAD_') ?? 0;
     const layout = section.layout;
     // malloc_info walks the same ring from main_arena, so ring position = nr. Other threads run during
@@ -31,6 +32,8 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
     // different arena count (a new arena shifts every nr) means the two readings do not line up.
     const memoryJoin = layout !== null && layout.arenas.length > 0 && layout.arenas.length === info.heaps.length;
     const notes: string[] = [];
+    if (section.internals?.paramsNote) notes.push(section.internals.paramsNote);
+    for (const w of section.internals?.arenas ?? []) if (!w.complete) notes.push(`arena ${w.index}: heap walk incomplete after ${w.attempts} attempt(s) (${w.problem ?? '?'}); pinning and the trim prediction fall back to malloc_info`);
     if (layout && layout.arenas.length > 0 && !memoryJoin) notes.push(`an arena was created between malloc_info and the arena ring read (${info.heaps.length} vs ${layout.arenas.length}); heaps were joined by size`);
     const measured = (nr: number) => section.trimmable?.find((t) => t.index === nr && t.complete)?.residentBytes;
     const inferred = memoryJoin ? null : inferHeaps(info.heaps, claims, section.heapMax);
@@ -42,6 +45,8 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
       const rssBytes = sum(heaps.map((h) => h.rss));
       const heldFreeRssBytes = Math.max(0, rssBytes - f.inUseBytes);
       const topTrim = main && f.topBytes !== null ? Math.max(0, Math.floor((f.topBytes - pad - MINSIZE - 1) / PAGE) * PAGE) : 0;
+      // The walk's indexes are ring positions: they are malloc_info's nr only when the ring lines up.
+      const walked = main || memoryJoin ? walkedArena(section.internals, heap.nr, th.trimThreshold) : null;
       const predictedTrimBytes = measured(heap.nr) ?? Math.min(heldFreeRssBytes, f.trimmableBinBytes + topTrim);
       return {
         index: heap.nr,
@@ -57,11 +62,12 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
         topBytes: f.topBytes ?? 0,
         rssBytes,
         heldFreeRssBytes,
-        // Free chunks sit in bins only because a live chunk lies above them; otherwise they would be top.
-        pinnedTop: f.binFreeBytes + f.unsortedFreeBytes >= trimThreshold,
+        // Without a walk: free chunks sit in bins only because a live chunk lies above them.
+        pinnedTop: walked?.pinnedTop ?? f.binFreeBytes + f.unsortedFreeBytes >= th.trimThreshold,
         predictedTrimBytes,
         purgeableBytes: predictedTrimBytes,
         join: main || memoryJoin ? 'memory' : 'inferred',
+        ...walked,
       };
     });
     const chunkClaims = claims.filter((c) => c.category === 'mmap-chunk');
@@ -70,9 +76,10 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
       bytes: info.totalMmap?.size ?? sum(chunkClaims.map((c) => Number(c.end - c.start))),
       rss: sum(chunkClaims.map((c) => c.rss)),
     };
-    const findings = glibcFindings({ ...input, arenas, mmapChunks, trimThreshold, topInRest: figures.every((f) => f.topBytes !== null) });
+    const params = section.internals?.params ?? null;
+    const findings = glibcFindings({ ...input, arenas, mmapChunks, trimThreshold: th.trimThreshold, thresholds: th, arenaMax: params ? params.arenaMax : null, topInRest: figures.every((f) => f.topBytes !== null) });
     if (section.heapCheck && !section.heapCheck.complete) findings.push(finding('heap-check-incomplete', 'info', null, { steps: section.heapCheck.steps ?? 0, ms: section.heapCheck.ms }));
-    return { arenas, claims, stats: null, mmapChunks, findings, notes };
+    return { arenas, claims, stats: glibcStats(section.internals), mmapChunks, findings, notes };
   },
 };
 

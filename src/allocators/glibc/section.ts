@@ -1,3 +1,5 @@
+import type { GlibcCapture } from './types.js';
+
 /** glibc's section of a capture: what the stop and the reads after detach found. Hex addresses. */
 export interface GlibcSection {
   /** HEAP_MAX_SIZE: the alignment and most size of a thread-arena heap (64 MiB on x86-64). */
@@ -13,6 +15,8 @@ export interface GlibcSection {
    * resident pages (absent when memory was not readable).
    */
   trimmable?: { index: number; residentBytes: number; chunks: number; complete: boolean }[];
+  /** glibc's parameters (mp_) and the heap walk, read after detach (absent in older captures). */
+  internals?: GlibcCapture;
   /** The free lists walked from outside in the stop, before any call (stop_checks.py). */
   heapCheck?: HeapCheck;
 }

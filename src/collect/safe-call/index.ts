@@ -155,8 +155,8 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
   return {
     allocators: result.allocators,
     released: result.released,
-    smapsBefore: result.smapsBefore,
-    smapsAfter: result.smapsAfter,
+    rollupBefore: result.rollupBefore,
+    rollupAfter: result.rollupAfter,
     thread: result.thread ?? req.pid,
     pause: pauseFigures(marks, result),
     notes,

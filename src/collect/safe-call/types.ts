@@ -51,8 +51,9 @@ export interface SafeCallResult {
   allocators: Record<string, unknown>;
   /** trim: what the release call returned (e.g. { returned: 1 }). */
   released: Record<string, unknown> | null;
-  smapsBefore: string | null;
-  smapsAfter: string | null;
+  /** trim: /proc/PID/smaps_rollup right before and right after the release call, in the stop. */
+  rollupBefore: string | null;
+  rollupAfter: string | null;
   thread: number;
   pause: PauseFigures;
   notes: string[];
@@ -66,8 +67,8 @@ export interface DriverResult {
   rejected: Record<string, string>;
   allocators: Record<string, unknown>;
   released: Record<string, unknown> | null;
-  smapsBefore: string | null;
-  smapsAfter: string | null;
+  rollupBefore: string | null;
+  rollupAfter: string | null;
   trimReturned: number | null;
   callMs: number;
   interrupted: boolean;
