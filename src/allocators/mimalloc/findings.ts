@@ -1,0 +1,29 @@
+/** mimalloc's findings, in its own terms (segments, commit, decommit delays, per-thread heaps). */
+import { kind, mib, pct } from '../common.js';
+
+export interface SegmentsData {
+  pid: number;
+  rss: number;
+  share: number;
+  committed: number;
+  threads: number;
+  /** The environment line that makes freed pages go back sooner, for this version. */
+  envLine: string;
+}
+
+export interface NoDecommitData {
+  envLine: string;
+}
+
+export const MIMALLOC_FINDINGS = {
+  'mimalloc-segments': kind<SegmentsData>()({
+    title: 'memory in mimalloc segments',
+    message: (d) => `mimalloc's live segments are ${mib(d.rss)} resident (${pct(d.share)} of Rss; ${mib(d.committed)} committed). This mimalloc counts no bytes in use (release builds keep only OS-level counters), so the free part of it is not known before a release.`,
+    hint: (d) => `\`heapgap trim ${d.pid}\` calls mi_collect(true) and measures what comes back (it reaches the calling thread's heap and abandoned segments${d.threads > 1 ? `; the other ${d.threads - 1} threads' heaps are collected only when those threads allocate or exit` : ''}). To have freed pages returned sooner: ${d.envLine}.`,
+  }),
+  'mimalloc-no-decommit': kind<NoDecommitData>()({
+    title: 'mimalloc never returns freed pages',
+    message: () => 'allow_decommit is off: mimalloc keeps every page it committed, freed or not, until the process exits.',
+    hint: (d) => `unset it, or set ${d.envLine}.`,
+  }),
+} as const;

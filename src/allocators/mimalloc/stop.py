@@ -1,0 +1,103 @@
+# mimalloc, in the stop: its C API called by the absolute addresses heapgap resolved from
+# libmimalloc's dynsym, out-params in heapgap's scratch mapping.
+# - mi_process_info: committed (current and peak) exactly, from mimalloc's process-wide OS counters.
+# - mi_stats_print_out(fputs, FILE*) into a memfd: every counter mimalloc keeps, printed rounded to
+#   a tenth of a unit. fputs(const char*, FILE*) has the shape of mi_output_fun(const char*, void*).
+# - the library's writable segment, read right after mi_process_info, to find the process-wide stats
+#   block by the committed figures just returned: where that match is unique and self-consistent,
+#   reserved (and the rest) are exact (see parse-stats-block in TS).
+# Release builds keep only the OS-level counters (reserved, committed, reset); the rest print 0.
+# None of these calls takes a lock that another thread could be holding.
+import struct
+
+INFO = "int(*)(void*, void*, void*, void*, void*, void*, void*, void*)"
+PRINT = "int(*)(void*, void*)"
+COLLECT = "int(*)(unsigned char)"
+VERSION = "int(*)(void)"
+IN_HEAP = "unsigned char(*)(void*)"  # bool mi_is_in_heap_region(const void*): safe for any address
+OPTION = "long(*)(int)"              # long mi_option_get(mi_option_t)
+FIELDS = ["elapsedMs", "userMs", "systemMs", "currentRss", "peakRss", "currentCommit", "peakCommit", "pageFaults"]
+
+
+def process_info(ctx, params, base):
+    ctx.write(base, b"\0" * 64)
+    args = ", ".join("(void*)%d" % (base + 8 * i) for i in range(8))
+    ctx.call("%s(%s)" % (ctx.fn(params["processInfo"], INFO), args))
+    return dict(zip(FIELDS, struct.unpack("<8Q", ctx.read(base, 64))))
+
+
+def collect(ctx, params):
+    base = ctx.scratch(4096)
+    out = {}
+    if params["addr"].get(params.get("version", "")):
+        out["version"] = ctx.call("%s()" % ctx.fn(params["version"], VERSION))
+    printable = params["addr"].get("fputs") and params["addr"].get(params.get("statsPrint", ""))
+
+    def measure(fp):
+        # Inside the memfd's lifetime: fdopen's FILE comes from malloc (mimalloc here), so every
+        # figure is taken after it, and the stats block is matched right after mi_process_info.
+        out["processInfo"] = process_info(ctx, params, base)
+        rw = params.get("dataSegment")
+        if rw:
+            out["statsBlocks"] = stats_blocks(ctx, int(rw[0], 16), rw[1], out["processInfo"])
+        ctx.step("mimalloc process info read")
+        if fp is not None:
+            fputs = ctx.fn("fputs", "int(*)(void*, void*)")
+            ctx.call("%s((void*)%s, (void*)%s)" % (ctx.fn(params["statsPrint"], PRINT), fputs, fp))
+
+    if printable:
+        out["statsText"] = ctx.memfd_text(measure)
+        ctx.step("mimalloc stats printed")
+    else:
+        measure(None)
+    out["options"] = options(ctx, params, out.get("version"))
+    out["segments"] = segments(ctx, params)
+    return out
+
+
+def options(ctx, params, version):
+    """mi_option_get for the options whose numbers heapgap knows for this version (the enum moved
+    between releases: 2.0 and 2.1 differ)."""
+    table = next((t["options"] for t in params.get("optionTables", [])
+                  if version is not None and t["from"] <= version < t["to"]), None)
+    if not table or not params["addr"].get(params.get("optionGet", "")):
+        return None
+    fn = ctx.fn(params["optionGet"], OPTION)
+    return {name: ctx.call("%s(%d)" % (fn, number)) for name, number in table.items()}
+
+
+def segments(ctx, params):
+    """Which candidate addresses (32 MiB-aligned, inside anonymous mappings) lie in a live segment,
+    asked of mimalloc's own segment map."""
+    name = params.get("inHeapRegion")
+    if not name or not params["addr"].get(name):
+        return None
+    fn = ctx.fn(name, IN_HEAP)
+    return [c for c in params.get("segmentCandidates", []) if ctx.call("%s((void*)%s)" % (fn, c)) & 0xff]
+
+
+def stats_blocks(ctx, start, length, info):
+    """Places in the library's .data/.bss where two adjacent int64 equal the committed peak and
+    current mi_process_info just returned (mi_stat_count_t ends {peak, current}), with the bytes
+    around them (hex) for heapgap to check and decode after detach. The segment is read once."""
+    if info["currentCommit"] == 0:
+        return []
+    data = ctx.read(start, length)
+    want = struct.pack("<qq", info["peakCommit"], info["currentCommit"])
+    found, at = [], data.find(want)
+    while at >= 0 and len(found) < 8:
+        if at % 8 == 0 and at >= 256:
+            lo = at - 256
+            found.append({"address": hex(start + lo), "match": 256, "bytes": data[lo:lo + 1024].hex()})
+        at = data.find(want, at + 8)
+    return found
+
+
+def release(ctx, params):
+    """mi_collect(true) in the calling thread: that thread's heap (its free pages, its segment
+    cache), abandoned segments, and, from the main thread, reclaims what exited threads left.
+    Heaps owned by other threads are not collected: mimalloc has no call that reaches them."""
+    ctx.call("%s(1)" % ctx.fn(params["collect"], COLLECT))
+    ctx.step("mimalloc mi_collect(true) returned")
+    base = ctx.scratch(4096)
+    return {"call": "mi_collect(true)", "returned": None, "after": process_info(ctx, params, base)}
