@@ -107,13 +107,16 @@ def collect(ctx, params):
 
 def release(ctx, params):
     """arena.<all>.purge: every arena's dirty and muzzy pages back to the kernel (MADV_DONTNEED, or
-    MADV_FREE for muzzy where jemalloc was built so). Thread caches are not flushed."""
+    MADV_FREE for muzzy where jemalloc was built so). Thread caches are not flushed. The figures
+    are read right before and after it, so the prediction is the one of the moment of the call."""
     ctl = Ctl(ctx, params["mallctl"])
+    names = ("stats.allocated", "stats.active", "stats.resident", "stats.mapped",
+             "stats.arenas.%d.pdirty" % ALL, "stats.arenas.%d.pmuzzy" % ALL)
+    ctl.refresh()
+    before = {name: ctl.get(name, "z") for name in names}
     rc = ctl.raw("arena.%d.purge" % ALL, 0)[0]
     ctx.step("jemalloc arena.%d.purge returned %d" % (ALL, rc))
     ctl.refresh()
-    after = {}
-    for name in ("stats.allocated", "stats.active", "stats.resident", "stats.mapped",
-                 "stats.arenas.%d.pdirty" % ALL, "stats.arenas.%d.pmuzzy" % ALL):
-        after[name] = ctl.get(name, "z")
-    return {"call": "mallctl(\"arena.%d.purge\")" % ALL, "returned": rc, "after": after, "errors": ctl.errors}
+    after = {name: ctl.get(name, "z") for name in names}
+    return {"call": "mallctl(\"arena.%d.purge\")" % ALL, "returned": rc, "before": before, "after": after,
+            "page": ctl.get("arenas.page", "z"), "errors": ctl.errors}
