@@ -2,6 +2,7 @@
 // fixtures/targets/py-alloc.py (python3). Both print a JSON line when ready and, on SIGUSR1, their
 // allocator's own reading of itself again ({"self":{...}}), taken in-process.
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { buildTarget, TARGETS_DIR } from './targets.js';
@@ -40,8 +41,10 @@ export interface AllocTarget {
   stop(): Promise<void>;
 }
 
-export async function startAllocTarget(kind: { c: string[] } | { python: string[] }, allocator: OtherAllocator | null, env: Record<string, string> = {}): Promise<AllocTarget> {
-  const [cmd, args] = 'c' in kind ? [await buildTarget('alloc-stats'), kind.c] : [await pythonExecutable(), [join(TARGETS_DIR, 'py-alloc.py'), ...kind.python]];
+export async function startAllocTarget(kind: { c: string[] } | { python: string[] } | { staticJemalloc: string[] }, allocator: OtherAllocator | null, env: Record<string, string> = {}): Promise<AllocTarget> {
+  const [cmd, args] = 'c' in kind ? [await buildTarget('alloc-stats'), kind.c]
+    : 'staticJemalloc' in kind ? [await buildStaticJemallocTarget(), kind.staticJemalloc]
+    : [await pythonExecutable(), [join(TARGETS_DIR, 'py-alloc.py'), ...kind.python]];
   const child = execa(cmd, args, {
     env: { ...env, ...(allocator ? { LD_PRELOAD: LIBS[allocator].path } : {}) },
     extendEnv: true, stdin: 'ignore', buffer: false, reject: false, cleanup: true, forceKillAfterDelay: 3000,
@@ -98,4 +101,15 @@ let python: Promise<string> | null = null;
 export function pythonExecutable(): Promise<string> {
   python ??= execa('python3', ['-c', 'import sys; print(sys.executable)']).then((r) => r.stdout.trim());
   return python;
+}
+
+export const JEMALLOC_STATIC = { path: '/usr/lib/x86_64-linux-gnu/libjemalloc.a', pkg: 'libjemalloc-dev' };
+
+/** alloc-stats with jemalloc linked in statically and hidden from the dynamic symbol table. */
+export async function buildStaticJemallocTarget(): Promise<string> {
+  const out = join(tmpdir(), `heapgap-alloc-stats-static-je-${process.pid}`);
+  if (!existsSync(out)) {
+    await execa('gcc', ['-O1', '-g0', '-pthread', '-Wall', '-DSTATIC_JEMALLOC', '-o', out, join(TARGETS_DIR, 'alloc-stats.c'), JEMALLOC_STATIC.path, '-lm', '-ldl', '-Wl,--exclude-libs,ALL']);
+  }
+  return out;
 }

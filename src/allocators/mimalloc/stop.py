@@ -34,22 +34,23 @@ def collect(ctx, params):
     printable = params["addr"].get("fputs") and params["addr"].get(params.get("statsPrint", ""))
 
     def measure(fp):
-        # Inside the memfd's lifetime: fdopen's FILE comes from malloc (mimalloc here), so every
-        # figure is taken after it, and the stats block is matched right after mi_process_info.
+        # The stats block is matched right after mi_process_info, before other threads move it.
         out["processInfo"] = process_info(ctx, params, base)
         rw = params.get("dataSegment")
-        if rw:
-            out["statsBlocks"] = stats_blocks(ctx, int(rw[0], 16), rw[1], out["processInfo"])
+        out["statsBlocks"] = stats_blocks(ctx, int(rw[0], 16), rw[1], out["processInfo"]) if rw else []
         ctx.step("mimalloc process info read")
         if fp is not None:
             fputs = ctx.fn("fputs", "int(*)(void*, void*)")
             ctx.call("%s((void*)%s, (void*)%s)" % (ctx.fn(params["statsPrint"], PRINT), fputs, fp))
 
-    if printable:
+    measure(None)
+    # Printing needs a FILE, and fdopen takes it from malloc: mimalloc, which in a thread that never
+    # allocated makes a heap and a segment (seen: 32 MiB reserved, 1 MiB committed). So the text,
+    # rounded anyway, is asked for only when the exact block was not found; the figures are then
+    # all taken again inside the FILE's lifetime, to agree with each other.
+    if printable and sum(1 for b in out["statsBlocks"] if plausible(b)) != 1:
         out["statsText"] = ctx.memfd_text(measure)
         ctx.step("mimalloc stats printed")
-    else:
-        measure(None)
     out["options"] = options(ctx, params, out.get("version"))
     out["segments"] = segments(ctx, params)
     return out
@@ -74,6 +75,19 @@ def segments(ctx, params):
         return None
     fn = ctx.fn(name, IN_HEAP)
     return [c for c in params.get("segmentCandidates", []) if ctx.call("%s((void*)%s)" % (fn, c)) & 0xff]
+
+
+def plausible(block):
+    """The first checks heapgap makes of a candidate (stats-block.ts has all of them): segments,
+    reserved and committed each with allocated - freed == current > 0."""
+    data, at = bytes.fromhex(block["bytes"]), block["match"] - 16
+    for off in (at - 96, at - 32, at):
+        if off < 0:
+            return False
+        allocated, freed, _peak, current = struct.unpack("<4q", data[off:off + 32])
+        if allocated - freed != current or current <= 0:
+            return False
+    return True
 
 
 def stats_blocks(ctx, start, length, info):
