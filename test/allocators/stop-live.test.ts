@@ -13,6 +13,7 @@ import { analyseTcmalloc } from '../../src/allocators/tcmalloc/analyse.js';
 import { prepareTcmalloc } from '../../src/allocators/tcmalloc/prepare.js';
 import { tcmallocSection } from '../../src/allocators/tcmalloc/section.js';
 import { ProcMemory } from '../../src/collect/memory.js';
+import { releaseFigures } from '../../src/allocators/release.js';
 import { parseSmaps } from '../../src/parse/smaps.js';
 import { JEMALLOC_STATIC, missing, startAllocTarget } from '../helpers/alloc-targets.js';
 import type { AllocTarget } from '../helpers/alloc-targets.js';
@@ -61,6 +62,11 @@ describe.skipIf(missing('jemalloc'))('jemalloc stop.py', () => {
     expect(trim.error).toBeNull();
     const released = rollupRss(trim.rollupBefore!) - rollupRss(trim.rollupAfter!);
     within(released, a.stats.purgeableBytes as number, 0.1);
+    const r = releaseFigures('jemalloc', trim.release);
+    expect(r.returned).toBe(0);
+    within(released, r.predictedBytes!, 0.1);
+    // Per arena, jemalloc's own resident count: the arenas' drops add up to the process's.
+    within(r.perArena!.reduce((t, x) => t + (x.releasedBytes ?? 0), 0), released, 0.1);
     expect(t.alive()).toBe(true);
     expect(Number((await t.readSelf()).dirty)).toBeLessThan(1 << 20);
   });
@@ -84,6 +90,7 @@ describe.skipIf(missing('tcmalloc'))('tcmalloc stop.py', () => {
     expect(trim.error).toBeNull();
     const released = rollupRss(trim.rollupBefore!) - rollupRss(trim.rollupAfter!);
     within(released, a.stats.pageheapFree as number, 0.1);
+    within(released, releaseFigures('tcmalloc', trim.release).predictedBytes!, 0.1);
     expect(t.alive()).toBe(true);
     expect(Number((await t.readSelf()).pageheapFree)).toBeLessThan(1 << 20);
   });

@@ -28,6 +28,8 @@ PER_ARENA = [
     ("retained", "z"), ("resident", "z"), ("tcache_bytes", "z"), ("small.allocated", "z"),
     ("large.allocated", "z"),
 ]
+# Arenas collect() found initialised: release() reads each one's figures around the purge.
+SEEN = {"arenas": []}
 SIZES = {"z": 8, "s": 8, "u": 4, "b": 1, "p": 8}
 FORMATS = {"z": "<Q", "s": "<q", "u": "<I", "b": "<B", "p": "<Q"}
 
@@ -99,6 +101,7 @@ def collect(ctx, params):
             arenas.append(entry)
         ctl.errors.pop("stats.arenas.%d.nthreads" % i, None)
     out["arenas"] = arenas
+    SEEN["arenas"] = [a["index"] for a in arenas]
     out["arenasRead"] = min(narenas, limit)
     out["errors"] = ctl.errors
     ctx.step("jemalloc stats read (%d arenas)" % len(arenas))
@@ -108,15 +111,24 @@ def collect(ctx, params):
 def release(ctx, params):
     """arena.<all>.purge: every arena's dirty and muzzy pages back to the kernel (MADV_DONTNEED, or
     MADV_FREE for muzzy where jemalloc was built so). Thread caches are not flushed. The figures
-    are read right before and after it, so the prediction is the one of the moment of the call."""
+    are read right before and after it (process-wide, and per arena collect() saw: jemalloc's own
+    resident count is the only per-arena Rss there is), so the prediction is the one of the moment
+    of the call."""
     ctl = Ctl(ctx, params["mallctl"])
     names = ("stats.allocated", "stats.active", "stats.resident", "stats.mapped",
              "stats.arenas.%d.pdirty" % ALL, "stats.arenas.%d.pmuzzy" % ALL)
-    ctl.refresh()
-    before = {name: ctl.get(name, "z") for name in names}
+    per = ("resident", "pdirty", "pmuzzy")
+
+    def read():
+        ctl.refresh()
+        whole = {name: ctl.get(name, "z") for name in names}
+        arenas = {str(i): {k: ctl.get("stats.arenas.%d.%s" % (i, k), "z") for k in per} for i in SEEN["arenas"]}
+        return whole, arenas
+
+    before, arenas_before = read()
     rc = ctl.raw("arena.%d.purge" % ALL, 0)[0]
     ctx.step("jemalloc arena.%d.purge returned %d" % (ALL, rc))
-    ctl.refresh()
-    after = {name: ctl.get(name, "z") for name in names}
+    after, arenas_after = read()
     return {"call": "mallctl(\"arena.%d.purge\")" % ALL, "returned": rc, "before": before, "after": after,
+            "arenasBefore": arenas_before, "arenasAfter": arenas_after,
             "page": ctl.get("arenas.page", "z"), "errors": ctl.errors}

@@ -110,8 +110,11 @@ def stats_blocks(ctx, start, length, info):
 def release(ctx, params):
     """mi_collect(true) in the calling thread: that thread's heap (its free pages, its segment
     cache), abandoned segments, and, from the main thread, reclaims what exited threads left.
-    Heaps owned by other threads are not collected: mimalloc has no call that reaches them."""
+    Heaps owned by other threads are not collected: mimalloc has no call that reaches them, and
+    calling into another thread's heap from this one would race with that thread."""
+    base = ctx.scratch(4096)
+    before = process_info(ctx, params, base)
     ctx.call("%s(1)" % ctx.fn(params["collect"], COLLECT))
     ctx.step("mimalloc mi_collect(true) returned")
-    base = ctx.scratch(4096)
-    return {"call": "mi_collect(true)", "returned": None, "after": process_info(ctx, params, base)}
+    return {"call": "mi_collect(true)", "returned": None, "before": before, "after": process_info(ctx, params, base)}
+

@@ -68,10 +68,12 @@ def owned(ctx, params):
 
 def release(ctx, params):
     """ReleaseFreeMemory: the page heap's free spans back to the kernel (madvise). Objects free in
-    the central, transfer and thread caches stay where they are."""
+    the central, transfer and thread caches stay where they are. The page heap's free and unmapped
+    bytes are read right before and after it."""
+    base = ctx.scratch(4096)
+    names = ["tcmalloc.pageheap_free_bytes", "tcmalloc.pageheap_unmapped_bytes", "generic.current_allocated_bytes"]
+    before = properties(ctx, params, base, names)
     ctx.call("%s()" % ctx.fn(params["releaseFreeMemory"], RELEASE))
     ctx.step("tcmalloc ReleaseFreeMemory returned")
-    base = ctx.scratch(4096)
-    after = properties(ctx, params, base, ["tcmalloc.pageheap_free_bytes", "tcmalloc.pageheap_unmapped_bytes",
-                                           "generic.current_allocated_bytes"])
-    return {"call": "MallocExtension_ReleaseFreeMemory()", "returned": None, "after": after}
+    after = properties(ctx, params, base, names)
+    return {"call": "MallocExtension_ReleaseFreeMemory()", "returned": None, "before": before, "after": after}
