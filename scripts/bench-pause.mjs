@@ -39,7 +39,7 @@ let CLI_B = null; // --cli-b: a second build, run as a fourth arm in the same ro
 // heapgap loads this FXSAVE-only target description for that reason; the plain recipe needs the
 // same line or the target dies after the first call. It changes only how registers are saved and
 // restored, not what gdb loads at attach, so the comparison of stop lengths stays fair.
-const TDESC = join(ROOT, 'src', 'collect', 'gdb', 'amd64-linux-sse.xml');
+const TDESC = join(ROOT, 'src', 'collect', 'safe-call', 'amd64-linux-sse.xml');
 
 const PYTHON_METER = String.raw`
 import json, os, signal, threading, time

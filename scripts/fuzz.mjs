@@ -21,6 +21,10 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export let CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const CASE_TIMEOUT_MS = 10_000;
 const FIXTURES = join(ROOT, 'fixtures');
+// The capture builder reads smaps and the heap size the way heapgap does (needs `npm run build`).
+const DIST = join(ROOT, 'dist');
+const { parseSmaps: distParseSmaps } = await import(pathToFileURL(join(DIST, 'parse/smaps.js')).href);
+const { DEFAULT_HEAP_MAX } = await import(pathToFileURL(join(DIST, 'allocators/glibc/layout.js')).href);
 const FORMATS = ['text', 'text', 'json', 'markdown', 'html', 'openmetrics'];
 
 // ---- PRNG -------------------------------------------------------------------------------------
@@ -68,15 +72,14 @@ export function captureFromFixture(name) {
   const dir = join(FIXTURES, name);
   const status = read(join(dir, 'status'));
   const smaps = read(join(dir, 'smaps'));
-  const heapMax = 64 * 1024 * 1024;
+  const heapMax = DEFAULT_HEAP_MAX;
   const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? 1);
   const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? name;
   let layout = null;
   const claims = [];
   if (existsSync(join(dir, 'truth.json'))) {
     const truth = JSON.parse(read(join(dir, 'truth.json')));
-    const vmas = [...smaps.matchAll(/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+.*$\n(?:(?![0-9a-f]+-)[^\n]*\n)*?Rss:\s+(\d+) kB/gm)]
-      .map((m) => ({ start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`), rss: Number(m[3]) * 1024 }));
+    const vmas = distParseSmaps(smaps, `fixtures/${name}/smaps`);
     const arenas = [{ index: 0, address: '0x7f0000001000', systemMem: 135168, top: '0x7f0000002000', heaps: [] }];
     truth.threads.forEach((th, i) => {
       const heaps = th.heapBases.map((b) => {
@@ -597,7 +600,7 @@ export async function runReportCases(cases, { concurrency = 4, dir, onResult } =
 export async function loadParsers(dist = join(dirname(CLI), '..')) {
   const imp = (p) => import(pathToFileURL(join(dist, p)).href);
   const [{ parseSmaps }, { parseMallocInfo }, { parseStatus }, { HeapgapError }] = await Promise.all([
-    imp('parse/smaps.js'), imp('parse/malloc-info.js'), imp('parse/status.js'), imp('errors.js'),
+    imp('parse/smaps.js'), imp('allocators/glibc/malloc-info.js'), imp('parse/status.js'), imp('errors.js'),
   ]);
   return { parsers: { smaps: parseSmaps, mallocInfo: parseMallocInfo, status: parseStatus }, HeapgapError };
 }

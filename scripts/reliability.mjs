@@ -333,7 +333,7 @@ async function oneCall(t, mode, c, verbose) {
     } catch {
       // below
     }
-    const schema = mode === 'trim' ? 'heapgap.trim/1' : 'heapgap.inspect/1';
+    const schema = mode === 'trim' ? 'heapgap.trim/2' : 'heapgap.inspect/2';
     if (!doc || doc.schema !== schema) {
       klass = 'bad-output';
       c.badOutput++;

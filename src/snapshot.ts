@@ -1,4 +1,6 @@
-import type { Allocator } from './types.js';
+import type { AllocatorName } from './contract.js';
+import type { GlibcLayout, GlibcSection } from './allocators/glibc/section.js';
+import type { Pause } from './types.js';
 
 /**
  * Everything inspect needs about one process at one moment: raw inputs plus what only a live process
@@ -6,34 +8,60 @@ import type { Allocator } from './types.js';
  * exactly this object, so `report` re-analyses old captures with today's code.
  */
 export interface Snapshot {
+  schema: 'heapgap.capture/2';
+  heapgapVersion: string;
+  takenAt: string;
+  pid: number;
+  comm: string;
+  cpus: number;
+  /** The allocator that serves malloc. */
+  allocator: AllocatorName;
+  /** Every allocator that serves memory in the process. */
+  allocators: AllocatorName[];
+  allocatorEvidence: string | null;
+  glibcVersion: string | null;
+  /** Allocator-related environment variables only. */
+  env: Record<string, string>;
+  raw: { smaps: string; status: string };
+  /** Each allocator's section, as its collector measured it (see src/allocators/<name>/). */
+  sections: Sections;
+  stackPointers: string[];
+  /** A trim made in the same stop: smaps right after the release call, so `report` can replay it. */
+  trim?: { pad: number; returned: number | null; smapsAfter: string };
+  pause: Pause | null;
+  notes: string[];
+}
+
+/** The capture sections, one per allocator that has a collector. */
+export interface Sections {
+  glibc?: GlibcSection;
+}
+
+/** heapgap.capture/1: glibc only, its figures at the top level. `report` still reads these. */
+export interface SnapshotV1 {
   schema: 'heapgap.capture/1';
   heapgapVersion: string;
   takenAt: string;
   pid: number;
   comm: string;
   cpus: number;
-  allocator: Allocator;
+  allocator: AllocatorName;
   allocatorEvidence: string | null;
   glibcVersion: string | null;
-  /** MALLOC_* and GLIBC_TUNABLES only. */
   env: Record<string, string>;
   heapMax: number;
   raw: { smaps: string; status: string; mallocInfo: string | null };
-  /** The arena ring read from the target's memory while stopped; null if not read. */
-  layout: SnapshotLayout | null;
-  /** Address ranges the allocator owns, with their measured Rss. Hex addresses. */
-  claims: { start: string; end: string; category: 'arena' | 'mmap-chunk'; rss: number; arena: number | null }[];
+  layout: GlibcLayout | null;
+  claims: GlibcSection['claims'];
   stackPointers: string[];
-  /**
-   * What malloc_trim(0) would release per arena, measured by following the free lists and counting
-   * resident pages (absent in captures from before this field, or when memory was not readable).
-   */
-  trimmable?: { index: number; residentBytes: number; chunks: number; complete: boolean }[];
+  trimmable?: GlibcSection['trimmable'];
   pause: { stoppedMs: number | null; attachMs: number | null; callMs: number | null } | null;
   notes: string[];
 }
 
-export interface SnapshotLayout {
-  arenas: { index: number; address: string; systemMem: number; top: string; heaps: { start: string; size: number; mprotectSize: number }[] }[];
-  note: string | null;
+/** A /1 capture in today's shape: its glibc figures become the glibc section. */
+export function upgradeCapture(v1: SnapshotV1): Snapshot {
+  const { heapMax, layout, claims, trimmable, raw, schema: _schema, ...rest } = v1;
+  const glibc: GlibcSection | undefined = raw.mallocInfo === null ? undefined : { heapMax, mallocInfo: raw.mallocInfo, layout, claims, ...(trimmable ? { trimmable } : {}) };
+  return { ...rest, schema: 'heapgap.capture/2', allocators: [v1.allocator], raw: { smaps: raw.smaps, status: raw.status }, sections: glibc ? { glibc } : {} };
 }

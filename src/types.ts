@@ -1,6 +1,12 @@
 /** Data shared by parse/, analyse/ and report/. Bytes are numbers, addresses bigint. */
+import type { AllocatorName, Category, Severity } from './contract.js';
+import type { PauseFigures } from './collect/safe-call/types.js';
+import type { WatchSummary } from './analyse/watch.js';
 
-export type Allocator = 'glibc' | 'jemalloc' | 'tcmalloc' | 'mimalloc' | 'musl' | 'static' | 'unknown';
+export type { AllocatorName, Category, Severity } from './contract.js';
+export type { Finding } from './analyse/findings/index.js';
+/** @deprecated the name before contract.ts: an allocator's name. */
+export type Allocator = AllocatorName;
 
 /** One VMA from /proc/PID/smaps. All sizes in bytes. */
 export interface Vma {
@@ -74,8 +80,6 @@ export interface MallocInfo {
   systemMax: number;
 }
 
-export type Severity = 'info' | 'warn' | 'critical';
-
 export interface RssFigures {
   total: number;
   anon: number;
@@ -84,15 +88,6 @@ export interface RssFigures {
   swap: number;
   pss: number;
 }
-
-export type Category =
-  | 'arena'
-  | 'mmap-chunk'
-  | 'anon-other'
-  | 'stack'
-  | 'file'
-  | 'shmem'
-  | 'kernel';
 
 export interface BreakdownRow {
   category: Category;
@@ -106,21 +101,34 @@ export interface TargetInfo {
   comm: string;
   threads: number;
   cpus: number;
-  allocator: Allocator;
+  /** The allocator that serves malloc itself. */
+  allocator: AllocatorName;
+  /** Every allocator that serves memory in the process (e.g. jemalloc for the app, glibc for libraries). */
+  allocators: AllocatorName[];
   glibcVersion: string | null;
   /** Only MALLOC_* and GLIBC_TUNABLES from the target's environ. */
   env: Record<string, string>;
 }
 
-export interface HeapRange {
+/** One heap: the main arena's [heap] (brk), or a thread arena's heap_info block, with its VMAs. */
+export interface HeapEntry {
   start: string;
   end: string;
+  /** Address space of the heap (a thread heap: HEAP_MAX_SIZE, including its PROT_NONE reserve). */
   size: number;
+  /** Its read-write part. */
+  mappedBytes: number;
   rss: number;
+  vmas: { start: string; end: string; rss: number; perm: string }[];
 }
+
+/** @deprecated inspect/1's per-VMA heap entry, still read from old documents. */
+export type HeapRange = Pick<HeapEntry, 'start' | 'end' | 'size' | 'rss'> & Partial<HeapEntry>;
 
 export interface ArenaReport {
   index: number;
+  /** Which allocator's arena (inspect/1 documents: glibc). */
+  allocator?: AllocatorName;
   kind: 'main' | 'thread';
   address: string | null;
   heaps: HeapRange[];
@@ -135,14 +143,18 @@ export interface ArenaReport {
   pinnedTop: boolean;
   /** What malloc_trim(pad) is expected to hand back from this arena (resident bytes). */
   predictedTrimBytes: number;
+  /** Resident free memory the allocator's own release call would give back (glibc: malloc_trim). */
+  purgeableBytes?: number;
   /** How the arena's heaps were found: read from its heap_info/malloc_state, or inferred. */
   join: 'memory' | 'inferred';
 }
 
+/** A finding as documents carry it; inspect/1 documents have no `data`. */
 export interface FindingReport {
   kind: string;
   severity: Severity;
   bytes: number | null;
+  data?: unknown;
   message: string;
   hint: string;
 }
@@ -156,7 +168,7 @@ export interface ArenaMaxReport {
 }
 
 export interface InspectReport {
-  schema: 'heapgap.inspect/1';
+  schema: 'heapgap.inspect/1' | 'heapgap.inspect/2';
   target: TargetInfo;
   rss: RssFigures;
   breakdown: BreakdownRow[];
@@ -164,11 +176,16 @@ export interface InspectReport {
   mmapChunks: { count: number; bytes: number; rss: number };
   totals: { systemBytes: number; inUseBytes: number; freeBytes: number; rssBytes: number; heldFreeRssBytes: number; predictedTrimBytes: number };
   arenaMax: ArenaMaxReport;
+  /** Each allocator's own figures, under its own names (contract v2). */
+  allocatorStats?: Record<string, Record<string, number | boolean | null>>;
   findings: FindingReport[];
-  pause: { stoppedMs: number | null; callMs: number | null; attachMs: number | null };
+  pause: Pause;
   notes: string[];
   takenAt: string;
 }
+
+/** pause in documents: inspect/1 had no callThreadMs or mode. */
+export type Pause = Pick<PauseFigures, 'stoppedMs' | 'callMs' | 'attachMs'> & Partial<Pick<PauseFigures, 'callThreadMs' | 'mode'>>;
 
 export interface TrimArenaRow {
   index: number;
@@ -181,8 +198,10 @@ export interface TrimSide {
 }
 
 export interface TrimReport {
-  schema: 'heapgap.trim/1';
+  schema: 'heapgap.trim/2';
   target: TargetInfo;
+  /** Which allocator's release call was made. */
+  allocator: AllocatorName;
   pad: number;
   dryRun: boolean;
   /** malloc_trim's return value: 1 if anything was released, not a byte count. null on --dry-run. */
@@ -192,8 +211,12 @@ export interface TrimReport {
   releasedBytes: number | null;
   predictedBytes: number;
   arenas: { index: number; kind: 'main' | 'thread'; beforeRss: number; afterRss: number | null; releasedBytes: number | null; predictedBytes: number }[];
+  /** trim/2: per arena, with the allocator named. */
+  perArena: { index: number; allocator: AllocatorName; rssBefore: number; rssAfter: number | null; releasedBytes: number | null; predictedBytes: number }[];
+  /** Rss re-read after --settle (null: not asked for). */
+  settled: { afterMs: number; rss: RssFigures; anonHugePagesBytes: number; lazyFreeBytes: number } | null;
   findings: FindingReport[];
-  pause: { stoppedMs: number | null; callMs: number | null; attachMs: number | null };
+  pause: Pause;
 }
 
 export interface ExperimentRun {
@@ -204,11 +227,12 @@ export interface ExperimentRun {
   wallMs: number;
   arenas: number | null;
   repeats: number;
-  savingVsDefault: number | null;
+  /** Against the default run: bytes are bytes, the ratio is a ratio (null for the default run itself). */
+  savingVsDefault: { peakBytes: number; finalBytes: number; peakRatio: number } | null;
 }
 
 export interface ExperimentReport {
-  schema: 'heapgap.experiment/1';
+  schema: 'heapgap.experiment/2';
   command: string[];
   runs: ExperimentRun[];
 }
@@ -225,4 +249,12 @@ export interface DiffReport {
   findings: { appeared: FindingReport[]; resolved: FindingReport[] };
 }
 
-export type AnyReport = InspectReport | TrimReport | ExperimentReport | DiffReport;
+/** demo: the three reports of one run, as one document. */
+export interface DemoReport {
+  schema: 'heapgap.demo/1';
+  before: InspectReport;
+  trim: TrimReport;
+  after: InspectReport;
+}
+
+export type AnyReport = InspectReport | TrimReport | ExperimentReport | DiffReport | DemoReport | WatchSummary;

@@ -1,4 +1,5 @@
-import type { ArenaReport, DiffReport, FindingReport, InspectReport } from '../types.js';
+import type { ArenaReport, DiffReport, InspectReport } from '../types.js';
+import { findingKey } from './findings/index.js';
 
 /** What changed between two inspect reports. Arenas are matched by address: their numbers shift. */
 export function diffReports(before: InspectReport, after: InspectReport): DiffReport {
@@ -23,8 +24,8 @@ export function diffReports(before: InspectReport, after: InspectReport): DiffRe
     const a = after.breakdown.find((r) => r.category === category)?.rss ?? 0;
     return { category, before: b, after: a, delta: a - b };
   });
-  // A finding is "the same" when its kind and its words match once the figures are taken out.
-  const fkey = (f: FindingReport) => `${f.kind}|${f.message.replace(/[\d.]+ ?(MiB|KiB|GiB|B|%)?/g, '#')}`;
+  // A finding is "the same" when its kind and its subject (e.g. which arenas) match; figures may move.
+  const fkey = findingKey;
   const beforeKeys = new Set(before.findings.map(fkey));
   const afterKeys = new Set(after.findings.map(fkey));
   return {

@@ -1,4 +1,7 @@
+import type { Claim } from '../allocators/types.js';
 import type { Category, Vma } from '../types.js';
+
+export type { Claim } from '../allocators/types.js';
 
 /** A piece of the address space with one category: a whole VMA or part of one. */
 export interface Region {
@@ -12,14 +15,6 @@ export interface Region {
   vma: number;
 }
 
-/** A sub-range claimed by the allocator (arena heap or mmapped chunk) with its measured Rss. */
-export interface Claim {
-  start: bigint;
-  end: bigint;
-  category: 'arena' | 'mmap-chunk';
-  /** Rss of exactly this range (from pagemap when it is only part of a VMA). */
-  rss: number;
-}
 
 const KERNEL = new Set(['[vdso]', '[vvar]', '[vsyscall]', '[vvar_vclock]']);
 

@@ -1,37 +1,34 @@
-import type { InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
-import { parseSmaps } from '../parse/smaps.js';
-import { rssFigures } from './inspect.js';
-import { FINDINGS } from './findings.js';
-import type { FindingKind } from './findings.js';
-import { sum } from './arena-figures.js';
-
 /** What a trim did (or, on a dry run, would do), arena by arena, from smaps read before and after. */
-export function analyseTrim(inspect: InspectReport, pad: number, after: { smaps: string; returned: number } | null): TrimReport {
+import { trimFindings } from '../allocators/glibc/detect-findings.js';
+import { SCHEMAS } from '../contract.js';
+import { parseSmaps } from '../parse/smaps.js';
+import type { InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
+import { sum } from '../units.js';
+import { rssFigures } from './inspect.js';
+
+export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsAfter: string; returned: number | null } | null): TrimReport {
   const side = (vmas: Vma[]): TrimSide => ({ rss: rssFigures(vmas), arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: arenaRss(vmas, a.heaps) })) });
   const before: TrimSide = { rss: inspect.rss, arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: a.rssBytes })) };
-  const afterSide = after ? side(parseSmaps(after.smaps, 'smaps after malloc_trim')) : null;
+  const afterSide = after ? side(parseSmaps(after.smapsAfter, 'smaps after the release call')) : null;
   const arenas = inspect.arenas.map((a, i) => {
     const afterRss = afterSide ? afterSide.arenas[i]!.rssBytes : null;
     return { index: a.index, kind: a.kind, beforeRss: a.rssBytes, afterRss, releasedBytes: afterRss === null ? null : a.rssBytes - afterRss, predictedBytes: a.predictedTrimBytes };
   });
-  const findings = [];
-  const tops = sum(inspect.arenas.filter((a) => a.kind === 'thread').map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));
-  if (tops >= 1024 * 1024) findings.push(f('trim-thread-tops', 'info', tops, `${mb(tops)} of free thread-arena top chunks stay resident whatever malloc_trim does.`));
-  const main = inspect.arenas.find((a) => a.kind === 'main');
-  if (main?.pinnedTop) findings.push(f('trim-brk-pinned', 'info', main.binFreeBytes, `the main heap has ${mb(main.binFreeBytes)} free below a live chunk: trim releases those pages but the [heap] mapping keeps its size.`));
-  findings.push(f('trim-tcache', 'info', null, 'chunks cached in tcache are counted as in use and are not released by malloc_trim.'));
   return {
-    schema: 'heapgap.trim/1',
+    schema: SCHEMAS.trim,
     target: inspect.target,
+    allocator: inspect.target.allocator,
     pad,
     dryRun: after === null,
-    returned: after === null ? null : after.returned === 0 ? 0 : 1,
+    returned: after === null || after.returned === null ? null : after.returned === 0 ? 0 : 1,
     before,
     after: afterSide,
     releasedBytes: afterSide ? before.rss.total - afterSide.rss.total : null,
     predictedBytes: inspect.totals.predictedTrimBytes,
     arenas,
-    findings,
+    perArena: inspect.arenas.map((a, i) => ({ index: a.index, allocator: a.allocator ?? 'glibc', rssBefore: a.rssBytes, rssAfter: arenas[i]!.afterRss, releasedBytes: arenas[i]!.releasedBytes, predictedBytes: a.predictedTrimBytes })),
+    settled: null,
+    findings: inspect.target.allocator === 'glibc' ? trimFindings(inspect.arenas) : [],
     pause: inspect.pause,
   };
 }
@@ -41,9 +38,3 @@ function arenaRss(vmas: Vma[], heaps: { start: string; end: string }[]): number 
   const ranges = heaps.map((h) => [BigInt(h.start), BigInt(h.end)] as const);
   return sum(vmas.filter((v) => ranges.some(([s, e]) => v.start >= s && v.start < e)).map((v) => v.rss));
 }
-
-function f(kind: FindingKind, severity: 'info' | 'warn', bytes: number | null, message: string) {
-  return { kind, severity, bytes, message, hint: FINDINGS[kind].hint };
-}
-
-const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;

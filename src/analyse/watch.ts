@@ -2,7 +2,7 @@ import type { Category, InspectReport } from '../types.js';
 import type { RssSample } from '../collect/watch-sample.js';
 import { rssFigures, breakdown } from './inspect.js';
 import { buildRegions } from './regions.js';
-import { sum } from './arena-figures.js';
+import { sum } from '../units.js';
 
 export interface WatchArena {
   /** "main", or the arena's malloc_state address: arena numbers shift, addresses do not. */

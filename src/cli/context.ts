@@ -14,8 +14,6 @@ export interface RunContext {
 export interface Outcome {
   /** The document to render; absent when `raw` says it all (capture files, watch summaries). */
   doc?: AnyReport;
-  /** Further documents shown after the first (demo's trim and after). */
-  also?: AnyReport[];
   findings: FindingReport[];
   /** Written as is instead of rendering doc (capture files); pieces are written one by one. */
   raw?: string | Iterable<string>;

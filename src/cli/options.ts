@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 
 /** "30s", "500ms", "2m", "1h" or plain seconds -> milliseconds. */
@@ -20,8 +21,21 @@ export function parseBytes(value: string): number {
 }
 
 export function parsePid(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 4194304) {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
     throw new InvalidArgumentError(`expected a process id (a positive integer), got "${value}"`);
   }
+  const max = pidMax();
+  // A pid the kernel can never hand out: say so, as ps does, rather than call it malformed.
+  if (Number(value) >= max) throw new InvalidArgumentError(`process ID out of range: ${value} (this kernel's pid_max is ${max}; no such process)`);
   return Number(value);
+}
+
+/** kernel.pid_max: pids are below it (4194304 at most on 64-bit). */
+function pidMax(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1').trim());
+    return Number.isInteger(n) && n > 0 ? n : 4194304;
+  } catch {
+    return 4194304;
+  }
 }

@@ -3,7 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { HeapgapError, exitCodeFor } from '../errors.js';
 import { FORMATS, loadReporter } from '../report/index.js';
 import type { Format } from '../report/index.js';
-import type { Severity } from '../types.js';
+import { SEVERITIES, SEVERITY_RANK } from '../contract.js';
+import type { Severity } from '../contract.js';
 import { VERSION } from '../version.js';
 import type { Outcome, RunContext } from './context.js';
 import { parseBytes, parseDuration, parsePid } from './options.js';
@@ -18,8 +19,6 @@ interface CommonOptions {
   failOn?: Severity;
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { info: 0, warn: 1, critical: 2 };
-
 function common(cmd: Command, defaultTimeout = 30_000): Command {
   return cmd
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('text'))
@@ -27,7 +26,7 @@ function common(cmd: Command, defaultTimeout = 30_000): Command {
     .option('-o, --output <file>', 'write the report to FILE instead of stdout')
     .option('--timeout <duration>', 'bound on the whole run (e.g. 30s, 2m)', parseDuration, defaultTimeout)
     .option('--no-color', 'no colour in text output (also: NO_COLOR)')
-    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['info', 'warn', 'critical']));
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(SEVERITIES));
 }
 
 /** Runs a command under the run's bounds, renders its outcome, and decides the exit code. */
@@ -43,11 +42,7 @@ function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions 
       const outcome = await run(ctx, opts, ...(args.slice(0, -2) as A));
       const format: Format = opts.json ? 'json' : opts.format;
       const color = opts.color && !process.env.NO_COLOR && !opts.output && process.stdout.isTTY === true;
-      const docs = outcome.doc ? [outcome.doc, ...(outcome.also ?? [])] : [];
-      const render = await loadReporter(format);
-      const text = outcome.raw ?? (format === 'json' && docs.length > 1
-        ? `${JSON.stringify(docs, null, 2)}\n`
-        : docs.map((d) => render(d, { color })).join(format === 'text' ? '\n' : ''));
+      const text = outcome.raw ?? (outcome.doc ? (await loadReporter(format))(outcome.doc, { color }) : '');
       await emit(text, opts.output);
       if (opts.failOn && outcome.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn!])) process.exitCode = 1;
     } finally {
@@ -139,7 +134,7 @@ export function buildProgram(): Command {
       intervalMs: opts.interval as number,
       mallocInfoEveryMs: (opts.mallocInfoEvery as number | undefined) ?? null,
       count: (opts.count as number | undefined) ?? null,
-      json: opts.json === true || opts.format === 'json',
+      format: opts.json === true ? 'json' : opts.format,
     })));
 
   common(program.command('demo').description('start a bundled target that fragments its heap, inspect it, trim it, and show before/after'), 120_000)

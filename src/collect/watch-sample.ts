@@ -2,14 +2,15 @@ import { SmapsParser } from '../parse/smaps.js';
 import type { Vma } from '../types.js';
 import { ProcMemory } from './memory.js';
 import { readProcEach } from './procfs.js';
-import { firstEndingAfter, mmapChunkClaims, stackPointers } from './snapshot.js';
-import type { Snapshot } from '../snapshot.js';
+import { firstEndingAfter, mmapChunkClaims } from '../allocators/glibc/claims.js';
+import type { GlibcSection } from '../allocators/glibc/section.js';
+import { stackPointers } from './pipeline.js';
 
 /** One watch tick: read without stopping the target. */
 export interface RssSample {
   takenAt: number;
   vmas: Vma[];
-  claims: Snapshot['claims'];
+  claims: GlibcSection['claims'];
   /** Thread-arena heap blocks by the arena (malloc_state address) their heap_info points to. */
   owners: Map<string, { start: bigint; end: bigint }[]>;
   stackPointers: bigint[];
@@ -26,7 +27,7 @@ export async function sampleRss(pid: number, heapMax: number): Promise<RssSample
     const max = BigInt(heapMax);
     const candidates = vmas.filter((v) => v.pathname === '' && v.start % max === 0n).map((v) => v.start);
     const owners = new Map<string, { start: bigint; end: bigint }[]>();
-    const claims: Snapshot['claims'] = [];
+    const claims: GlibcSection['claims'] = [];
     for (const base of candidates) {
       const header = await memory.u64pair(base);
       const owner = header ? `0x${header[0].toString(16)}` : 'unknown';

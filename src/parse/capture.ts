@@ -1,4 +1,6 @@
-import type { Snapshot } from '../snapshot.js';
+import { ALLOCATORS, CATEGORIES, READABLE, SEVERITIES } from '../contract.js';
+import { upgradeCapture } from '../snapshot.js';
+import type { Snapshot, SnapshotV1 } from '../snapshot.js';
 import type { InspectReport } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
 import { check, describe, fail } from './schema.js';
@@ -7,75 +9,104 @@ import type { Spec } from './schema.js';
 /** A document heapgap reads back: a capture, or an inspect --json output (for diff). */
 export type Loaded = { kind: 'capture'; snapshot: Snapshot } | { kind: 'inspect'; report: InspectReport };
 
-/** Parses and validates a capture or inspect JSON file; every failure names the file and the field. */
+/** Parses and validates a capture or inspect JSON file (today's and older); every failure names the file and the field. */
 export function parseDocument(text: string, source: string): Loaded {
   let doc: unknown;
   try {
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // a BOM from an editor is fine
   } catch (cause) {
-    throw new HeapgapError('BAD_INPUT', `${source}: not JSON (${(cause as Error).message}); got ${excerpt(text)}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
+    throw new HeapgapError('BAD_INPUT', `${source}: not JSON (${(cause as Error).message}); got ${excerpt(text)}`, { hint: HINT });
   }
   const obj = record(doc, source, 'the document');
-  if (obj.schema === 'heapgap.inspect/1') return { kind: 'inspect', report: checkInspect(obj, source) };
-  if (obj.schema !== 'heapgap.capture/1') {
-    throw new HeapgapError('BAD_INPUT', `${source}: expected schema "heapgap.capture/1" or "heapgap.inspect/1", got ${describe(obj.schema)}`, { hint: 'pass a file written by `heapgap capture` or `heapgap inspect --json`.' });
-  }
-  return { kind: 'capture', snapshot: checkSnapshot(obj, source) };
+  if ((READABLE.inspect as readonly unknown[]).includes(obj.schema)) return { kind: 'inspect', report: checkInspect(obj, source) };
+  if (obj.schema === 'heapgap.capture/1') return { kind: 'capture', snapshot: upgradeCapture(checkCaptureV1(obj, source)) };
+  if (obj.schema === 'heapgap.capture/2') return { kind: 'capture', snapshot: checkCapture(obj, source) };
+  const known = [...READABLE.capture, ...READABLE.inspect].map((x) => `"${x}"`).join(', ');
+  throw new HeapgapError('BAD_INPUT', `${source}: expected schema ${known}, got ${describe(obj.schema)}`, { hint: HINT });
 }
 
-function checkSnapshot(o: Record<string, unknown>, src: string): Snapshot {
+const HINT = 'pass a file written by `heapgap capture` or `heapgap inspect --json`.';
+
+/** What every capture has, whatever its version. */
+function checkCommon(o: Record<string, unknown>, src: string): Record<string, unknown> {
   num(o, 'pid', src);
   num(o, 'cpus', src);
-  num(o, 'heapMax', src);
   str(o, 'takenAt', src);
   str(o, 'comm', src);
   const raw = record(o.raw, src, 'raw');
   str(raw, 'smaps', src, 'raw.');
   str(raw, 'status', src, 'raw.');
-  if (raw.mallocInfo !== null) str(raw, 'mallocInfo', src, 'raw.');
   const env = record(o.env, src, 'env');
   for (const [k, v] of Object.entries(env)) if (typeof v !== 'string') fail(src, `env.${k}`, 'a string', v);
-  list(o, 'claims', src).forEach((c, i) => {
-    const claim = record(c, src, `claims[${i}]`);
-    hexStr(claim, 'start', src, `claims[${i}].`);
-    hexStr(claim, 'end', src, `claims[${i}].`);
-    num(claim, 'rss', src, `claims[${i}].`);
-    if (claim.category !== 'arena' && claim.category !== 'mmap-chunk') fail(src, `claims[${i}].category`, '"arena" or "mmap-chunk"', claim.category);
-  });
   list(o, 'stackPointers', src).forEach((s, i) => typeof s === 'string' && /^0x[0-9a-f]+$/.test(s) ? undefined : fail(src, `stackPointers[${i}]`, 'a hex address', s));
   list(o, 'notes', src).forEach((n, i) => (typeof n === 'string' ? undefined : fail(src, `notes[${i}]`, 'a string', n)));
   if (o.glibcVersion !== null && typeof o.glibcVersion !== 'string') fail(src, 'glibcVersion', 'a string or null', o.glibcVersion);
-  if (o.trimmable !== undefined) {
-    list(o, 'trimmable', src).forEach((t, i) => {
-      const m = record(t, src, `trimmable[${i}]`);
-      for (const k of ['index', 'residentBytes', 'chunks']) num(m, k, src, `trimmable[${i}].`);
-      if (typeof m.complete !== 'boolean') fail(src, `trimmable[${i}].complete`, 'true or false', m.complete);
-    });
+  if (!(ALLOCATORS as readonly unknown[]).includes(o.allocator)) fail(src, 'allocator', `one of ${ALLOCATORS.join(', ')}`, o.allocator);
+  return raw;
+}
+
+function checkCaptureV1(o: Record<string, unknown>, src: string): SnapshotV1 {
+  const raw = checkCommon(o, src);
+  if (raw.mallocInfo !== null) str(raw, 'mallocInfo', src, 'raw.');
+  checkGlibc(o, src, '');
+  return o as unknown as SnapshotV1;
+}
+
+function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
+  checkCommon(o, src);
+  list(o, 'allocators', src).forEach((a, i) => ((ALLOCATORS as readonly unknown[]).includes(a) ? undefined : fail(src, `allocators[${i}]`, 'an allocator name', a)));
+  const sections = record(o.sections, src, 'sections');
+  if (sections.glibc !== undefined) {
+    const glibc = record(sections.glibc, src, 'sections.glibc');
+    str(glibc, 'mallocInfo', src, 'sections.glibc.');
+    checkGlibc(glibc, src, 'sections.glibc.');
   }
-  if (o.layout !== null) {
-    const layout = record(o.layout, src, 'layout');
-    list(layout, 'arenas', src).forEach((a, i) => {
-      const arena = record(a, src, `layout.arenas[${i}]`);
-      num(arena, 'systemMem', src, `layout.arenas[${i}].`);
-      list(arena, 'heaps', src).forEach((h, j) => num(record(h, src, `layout.arenas[${i}].heaps[${j}]`), 'size', src, `layout.arenas[${i}].heaps[${j}].`));
-    });
+  if (o.trim !== undefined) {
+    const trim = record(o.trim, src, 'trim');
+    num(trim, 'pad', src, 'trim.');
+    str(trim, 'smapsAfter', src, 'trim.');
   }
   return o as unknown as Snapshot;
 }
 
-const SEVERITY = ['info', 'warn', 'critical'] as const;
-const CATEGORY = ['arena', 'mmap-chunk', 'anon-other', 'stack', 'file', 'shmem', 'kernel'] as const;
+/** glibc's figures: at the top of a /1 capture, in sections.glibc of a /2 one. */
+function checkGlibc(o: Record<string, unknown>, src: string, at: string): void {
+  num(o, 'heapMax', src, at);
+  list(o, 'claims', src).forEach((c, i) => {
+    const claim = record(c, src, `${at}claims[${i}]`);
+    hexStr(claim, 'start', src, `${at}claims[${i}].`);
+    hexStr(claim, 'end', src, `${at}claims[${i}].`);
+    num(claim, 'rss', src, `${at}claims[${i}].`);
+    if (claim.category !== 'arena' && claim.category !== 'mmap-chunk') fail(src, `${at}claims[${i}].category`, '"arena" or "mmap-chunk"', claim.category);
+  });
+  if (o.trimmable !== undefined) {
+    list(o, 'trimmable', src).forEach((t, i) => {
+      const m = record(t, src, `${at}trimmable[${i}]`);
+      for (const k of ['index', 'residentBytes', 'chunks']) num(m, k, src, `${at}trimmable[${i}].`);
+      if (typeof m.complete !== 'boolean') fail(src, `${at}trimmable[${i}].complete`, 'true or false', m.complete);
+    });
+  }
+  if (o.layout !== null) {
+    const layout = record(o.layout, src, `${at}layout`);
+    list(layout, 'arenas', src).forEach((a, i) => {
+      const arena = record(a, src, `${at}layout.arenas[${i}]`);
+      num(arena, 'systemMem', src, `${at}layout.arenas[${i}].`);
+      list(arena, 'heaps', src).forEach((h, j) => num(record(h, src, `${at}layout.arenas[${i}].heaps[${j}]`), 'size', src, `${at}layout.arenas[${i}].heaps[${j}].`));
+    });
+  }
+}
+
 const opt = (spec: Spec, fallback: unknown): Spec => ({ optional: spec, fallback });
 
 /** heapgap.inspect/1 as the reporters read it; fields added after the contract may be missing. */
 const INSPECT: Spec = {
-  target: { pid: 'num', comm: 'str', threads: 'num', cpus: 'num', allocator: ['glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'musl', 'static', 'unknown'], glibcVersion: 'str?', env: 'strmap' },
+  target: { pid: 'num', comm: 'str', threads: 'num', cpus: 'num', allocator: ALLOCATORS, allocators: opt({ list: ALLOCATORS }, []), glibcVersion: 'str?', env: 'strmap' },
   rss: { total: 'num', anon: 'num', file: 'num', shmem: 'num', swap: 'num', pss: 'num' },
-  breakdown: { list: { category: CATEGORY, rss: 'num', size: 'num', vmas: 'num' } },
+  breakdown: { list: { category: CATEGORIES, rss: 'num', size: 'num', vmas: 'num' } },
   arenas: {
     list: {
       index: 'num', kind: ['main', 'thread'], address: 'hex?',
-      heaps: { list: { start: 'hex', end: 'hex', size: 'num', rss: 'num' } },
+      heaps: { list: { start: 'hex', end: 'hex', size: 'num', rss: 'num', mappedBytes: opt('num', 0), vmas: opt({ list: { start: 'hex', end: 'hex', rss: 'num', perm: 'str' } }, []) } },
       systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', fastFreeBytes: 'num', binFreeBytes: 'num', topBytes: 'num',
       rssBytes: 'num', heldFreeRssBytes: 'num', pinnedTop: 'bool',
       predictedTrimBytes: opt('num', 0), join: opt(['memory', 'inferred'], 'memory'),
@@ -84,7 +115,7 @@ const INSPECT: Spec = {
   mmapChunks: { count: 'num', bytes: 'num', rss: opt('num', 0) },
   totals: { systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', rssBytes: 'num', heldFreeRssBytes: 'num', predictedTrimBytes: opt('num', 0) },
   arenaMax: { arenas: 'num', threads: 'num', cpus: 'num', defaultLimit: 'num', configured: 'num?' },
-  findings: { list: { kind: 'str', severity: SEVERITY, bytes: 'num?', message: 'str', hint: 'str' } },
+  findings: { list: { kind: 'str', severity: SEVERITIES, bytes: 'num?', message: 'str', hint: 'str' } },
   pause: { stoppedMs: 'num?', callMs: opt('num?', null), attachMs: opt('num?', null) },
   notes: opt({ list: 'str' }, []),
   takenAt: opt('str', ''),

@@ -1,3 +1,6 @@
+/** Variables allocators read: glibc (MALLOC_*, GLIBC_TUNABLES), jemalloc (MALLOC_CONF), tcmalloc, mimalloc. */
+const ALLOCATOR_ENV = /^(MALLOC_|TCMALLOC_|MIMALLOC_|GLIBC_TUNABLES$|_RJEM_MALLOC_CONF$)/;
+
 /** Keeps only what the allocator reads from the environment; everything else in environ stays private. */
 export function allocatorEnv(environ: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -5,7 +8,7 @@ export function allocatorEnv(environ: string): Record<string, string> {
     const eq = entry.indexOf('=');
     if (eq <= 0) continue;
     const name = entry.slice(0, eq);
-    if (name.startsWith('MALLOC_') || name === 'GLIBC_TUNABLES') env[name] = entry.slice(eq + 1);
+    if (ALLOCATOR_ENV.test(name)) env[name] = entry.slice(eq + 1);
   }
   return env;
 }

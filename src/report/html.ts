@@ -5,6 +5,8 @@ import {
   formatBytes, formatMaybeBytes, formatMs, formatPercent, formatSignedBytes, fraction, printable,
 } from './format-bytes.js';
 
+import { summaryText } from './watch.js';
+
 /**
  * One self-contained HTML page: inline CSS and SVG, no script, no external resource, so it can be
  * attached to a ticket and opened offline. The CSP forbids scripts outright: escaping is the
@@ -33,9 +35,13 @@ ${body}
 
 function page(doc: AnyReport): [string, string] {
   switch (doc.schema) {
-    case 'heapgap.inspect/1': return [`heapgap inspect: ${printable(doc.target.comm)} (pid ${doc.target.pid})`, inspect(doc)];
-    case 'heapgap.trim/1': return [`heapgap trim: ${printable(doc.target.comm)} (pid ${doc.target.pid})`, trim(doc)];
-    case 'heapgap.experiment/1': return [`heapgap experiment: ${printable(doc.command.join(' '))}`, experiment(doc)];
+    case 'heapgap.inspect/1':
+    case 'heapgap.inspect/2': return [`heapgap inspect: ${printable(doc.target.comm)} (pid ${doc.target.pid})`, inspect(doc)];
+    case 'heapgap.trim/2': return [`heapgap trim: ${printable(doc.target.comm)} (pid ${doc.target.pid})`, trim(doc)];
+    case 'heapgap.watch-summary/1': return [`heapgap watch: pid ${doc.pid}`, `<section id="watch"><h2>Watch summary</h2><pre>${esc(summaryText(doc))}</pre></section>`];
+    case 'heapgap.demo/1': return [`heapgap demo: ${printable(doc.before.target.comm)} (pid ${doc.before.target.pid})`,
+      `<section id="demo-before"><h2>Before</h2>${inspect(doc.before)}</section><section id="demo-trim"><h2>Trim</h2>${trim(doc.trim)}</section><section id="demo-after"><h2>After</h2>${inspect(doc.after)}</section>`];
+    case 'heapgap.experiment/2': return [`heapgap experiment: ${printable(doc.command.join(' '))}`, experiment(doc)];
     case 'heapgap.diff/1': return [`heapgap diff: pid ${doc.before.pid} → ${doc.after.pid}`, diff(doc)];
   }
 }
@@ -193,7 +199,7 @@ function experiment(doc: ExperimentReport): string {
     `<text x="0" y="19" class="lane">MALLOC_ARENA_MAX=${esc(r.arenaMax)}</text><rect x="200" y="4" width="${n(r.peakRssBytes * scale)}" height="22" fill="#c9d6e6"><title>peak ${formatBytes(r.peakRssBytes)}</title></rect>` +
     `<rect x="200" y="4" width="${n(r.finalRssBytes * scale)}" height="22" fill="#4c78a8"><title>final ${formatBytes(r.finalRssBytes)}</title></rect>` +
     `<text x="${n(206 + r.peakRssBytes * scale)}" y="19" class="cap">${formatBytes(r.finalRssBytes)} final / ${formatBytes(r.peakRssBytes)} peak</text>`, `run ${r.arenaMax}`)}</div>`);
-  const table = doc.runs.map((r) => `<tr><td>${esc(r.arenaMax)}</td><td>${formatBytes(r.peakRssBytes)}</td><td>${formatBytes(r.finalRssBytes)}</td><td>${r.savingVsDefault === null ? '' : formatSignedBytes(r.savingVsDefault)}</td><td>${r.arenas ?? 'n/a'}</td><td>${formatMs(r.wallMs)}</td><td>${r.exitCode ?? 'signal'}</td><td>${r.repeats}</td></tr>`);
+  const table = doc.runs.map((r) => `<tr><td>${esc(r.arenaMax)}</td><td>${formatBytes(r.peakRssBytes)}</td><td>${formatBytes(r.finalRssBytes)}</td><td>${r.savingVsDefault === null ? '' : `${formatSignedBytes(r.savingVsDefault.peakBytes)} (${formatPercent(r.savingVsDefault.peakRatio, 1)})`}</td><td>${r.arenas ?? 'n/a'}</td><td>${formatMs(r.wallMs)}</td><td>${r.exitCode ?? 'signal'}</td><td>${r.repeats}</td></tr>`);
   return `<header><h1>heapgap experiment</h1><p class="meta"><code class="cmd">${esc(doc.command.join(' '))}</code> · ${doc.runs.length} runs, one per MALLOC_ARENA_MAX value</p></header>
 <section id="runs"><h2>Rss by MALLOC_ARENA_MAX</h2><p class="legend"><span><i class="sw" style="background:#4c78a8"></i>final</span><span><i class="sw" style="background:#c9d6e6"></i>peak</span></p>${rows.join('\n')}
 <table><thead><tr><th>arena max</th><th>peak Rss</th><th>final Rss</th><th>saving vs default</th><th>arenas</th><th>wall</th><th>exit</th><th>repeats</th></tr></thead><tbody>${table.join('')}</tbody></table></section>`;

@@ -1,3 +1,4 @@
+import type { Format } from '../contract.js';
 import type { AnyReport } from '../types.js';
 import type { Style } from './style.js';
 
@@ -13,8 +14,8 @@ const LOADERS = {
   markdown: async () => (await import('./markdown.js')).renderMarkdown,
   html: async () => (await import('./html.js')).renderHtml,
   openmetrics: async () => (await import('./openmetrics.js')).renderOpenMetrics,
-} satisfies Record<string, () => Promise<Reporter>>;
+} satisfies Record<Format, () => Promise<Reporter>>;
 
-export type Format = keyof typeof LOADERS;
-export const FORMATS = Object.keys(LOADERS) as Format[];
+export { FORMATS } from '../contract.js';
+export type { Format } from '../contract.js';
 export const loadReporter = (format: Format): Promise<Reporter> => LOADERS[format]();

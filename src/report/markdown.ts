@@ -4,6 +4,7 @@ import type {
 import {
   formatBytes, formatMaybeBytes, formatMs, formatPercent, formatSignedBytes, printable,
 } from './format-bytes.js';
+import { summaryText } from './watch.js';
 
 /** Markdown (GFM) for pasting into a ticket or a pull request. */
 export function renderMarkdown(doc: AnyReport): string {
@@ -13,10 +14,13 @@ export function renderMarkdown(doc: AnyReport): string {
 
 function renderBody(doc: AnyReport): string[] {
   switch (doc.schema) {
-    case 'heapgap.inspect/1': return inspect(doc);
-    case 'heapgap.trim/1': return trim(doc);
-    case 'heapgap.experiment/1': return experiment(doc);
+    case 'heapgap.inspect/1':
+    case 'heapgap.inspect/2': return inspect(doc);
+    case 'heapgap.trim/2': return trim(doc);
+    case 'heapgap.experiment/2': return experiment(doc);
     case 'heapgap.diff/1': return diff(doc);
+    case 'heapgap.watch-summary/1': return ['# heapgap watch summary', '', '```', ...summaryText(doc).trimEnd().split('\n'), '```'];
+    case 'heapgap.demo/1': return ['# heapgap demo', '', '## Before', ...inspect(doc.before), '', '## Trim', ...trim(doc.trim), '', '## After', ...inspect(doc.after)];
   }
 }
 
@@ -120,7 +124,7 @@ function trim(doc: TrimReport): string[] {
 function experiment(doc: ExperimentReport): string[] {
   const rows = doc.runs.map((r) => [
     String(r.arenaMax), formatBytes(r.peakRssBytes), formatBytes(r.finalRssBytes),
-    r.savingVsDefault === null ? '' : formatSignedBytes(-r.savingVsDefault), r.arenas === null ? 'n/a' : String(r.arenas),
+    r.savingVsDefault === null ? '' : formatSignedBytes(-r.savingVsDefault.finalBytes), r.arenas === null ? 'n/a' : String(r.arenas),
     formatMs(r.wallMs), r.exitCode === null ? 'signal' : String(r.exitCode), String(r.repeats),
   ]);
   return [

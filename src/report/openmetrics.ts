@@ -25,11 +25,33 @@ const SEVERITIES: readonly Severity[] = ['info', 'warn', 'critical'];
 
 function build(doc: AnyReport): Family[] {
   switch (doc.schema) {
-    case 'heapgap.inspect/1': return inspect(doc);
-    case 'heapgap.trim/1': return trim(doc);
-    case 'heapgap.experiment/1': return experiment(doc);
+    case 'heapgap.inspect/1':
+    case 'heapgap.inspect/2': return inspect(doc);
+    case 'heapgap.trim/2': return trim(doc);
+    case 'heapgap.experiment/2': return experiment(doc);
     case 'heapgap.diff/1': return diff(doc);
+    case 'heapgap.watch-summary/1': return [
+      gauge('watch_rss', 'Rss over the watch: first, last, min and max sample.', (['first', 'last', 'min', 'max'] as const).map((k) => [{ pid: String(doc.pid), sample: k }, doc.rss[k]]), 'bytes'),
+      gauge('watch_arena_rss', 'Arena Rss over the watch: last and max sample.', doc.arenas.flatMap((a) => [[{ pid: String(doc.pid), arena: a.key, sample: 'last' }, a.last], [{ pid: String(doc.pid), arena: a.key, sample: 'max' }, a.max]] as Array<[Labels, number]>), 'bytes'),
+    ];
+    // One exposition: the two inspects' families told apart by a phase label, the trim's as they are.
+    case 'heapgap.demo/1': return merge([...withLabel(inspect(doc.before), 'phase', 'before'), ...trim(doc.trim), ...withLabel(inspect(doc.after), 'phase', 'after')]);
   }
+}
+
+function withLabel(families: Family[], key: string, value: string): Family[] {
+  return families.map((f) => ({ ...f, samples: f.samples.map(([l, v]) => [{ [key]: value, ...l }, v] as [Labels, number]) }));
+}
+
+/** Families of the same name become one (an exposition names each family once). */
+function merge(families: Family[]): Family[] {
+  const byName = new Map<string, Family>();
+  for (const f of families) {
+    const seen = byName.get(f.name);
+    if (seen) seen.samples.push(...f.samples);
+    else byName.set(f.name, { ...f, samples: [...f.samples] });
+  }
+  return [...byName.values()];
 }
 
 function gauge(name: string, help: string, samples: Array<[Labels, number | null]>, unit?: Family['unit']): Family {
@@ -124,7 +146,9 @@ function experiment(doc: ExperimentReport): Family[] {
   return [
     run('peak_rss', 'Peak Rss of the run.', (r) => r.peakRssBytes, 'bytes'),
     run('final_rss', 'Rss of the run just before it exited.', (r) => r.finalRssBytes, 'bytes'),
-    run('saving_vs_default', 'Final Rss of the default run minus this run.', (r) => r.savingVsDefault, 'bytes'),
+    run('saving_vs_default', 'Peak Rss of the default run minus this run\'s.', (r) => r.savingVsDefault?.peakBytes ?? null, 'bytes'),
+    run('saving_vs_default_final', 'Final Rss of the default run minus this run\'s.', (r) => r.savingVsDefault?.finalBytes ?? null, 'bytes'),
+    run('saving_vs_default_peak_ratio', 'Peak Rss saved against the default run, as a fraction of the default run\'s peak.', (r) => r.savingVsDefault?.peakRatio ?? null),
     run('wall', 'Wall-clock time of the run.', (r) => r.wallMs / 1000, 'seconds'),
     run('exit_code', 'Exit code of the run; absent if it was killed by a signal.', (r) => r.exitCode),
     run('arenas', 'Arenas the run ended with.', (r) => r.arenas),

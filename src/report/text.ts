@@ -1,19 +1,25 @@
 import type { AnyReport, DiffReport, ExperimentReport, InspectReport, TrimReport } from '../types.js';
 import { formatBytes as b, formatSignedBytes } from './format-bytes.js';
 import { paint } from './style.js';
+import { summaryText } from './watch.js';
 import type { Style } from './style.js';
 
 /** The default, human format. Only presentation happens here: every figure comes from the report. */
 export function renderText(doc: AnyReport, style: Style = { color: false }): string {
   switch (doc.schema) {
     case 'heapgap.inspect/1':
+    case 'heapgap.inspect/2':
       return inspectText(doc, style);
-    case 'heapgap.trim/1':
+    case 'heapgap.trim/2':
       return trimText(doc, style);
-    case 'heapgap.experiment/1':
+    case 'heapgap.experiment/2':
       return experimentText(doc);
     case 'heapgap.diff/1':
       return diffText(doc);
+    case 'heapgap.watch-summary/1':
+      return summaryText(doc);
+    case 'heapgap.demo/1':
+      return [inspectText(doc.before, style), trimText(doc.trim, style), inspectText(doc.after, style)].join('\n');
   }
 }
 
@@ -36,7 +42,7 @@ function inspectText(r: InspectReport, s: Style): string {
   out.push('', paint(s, 'bold', 'Arenas'));
   out.push(table([
     ['arena', 'kind', 'heaps', 'system', 'in use', 'free', 'top', 'rss', 'held free', 'pinned', 'trim ~'],
-    ...r.arenas.map((a) => [String(a.index), a.kind, String(a.heaps.filter((h) => h.rss > 0 || a.kind === 'main').length), b(a.systemBytes), b(a.inUseBytes), b(a.freeBytes), b(a.topBytes), b(a.rssBytes), b(a.heldFreeRssBytes), a.pinnedTop ? 'yes' : 'no', b(a.predictedTrimBytes)]),
+    ...r.arenas.map((a) => [String(a.index), a.kind, String(a.heaps.length), b(a.systemBytes), b(a.inUseBytes), b(a.freeBytes), b(a.topBytes), b(a.rssBytes), b(a.heldFreeRssBytes), a.pinnedTop ? 'yes' : 'no', b(a.predictedTrimBytes)]),
     ['all', '', '', b(r.totals.systemBytes), b(r.totals.inUseBytes), b(r.totals.freeBytes), '', b(r.totals.rssBytes), b(r.totals.heldFreeRssBytes), '', b(r.totals.predictedTrimBytes)],
   ], ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
   out.push(`mmapped chunks: ${r.mmapChunks.count} holding ${b(r.mmapChunks.bytes)} (${b(r.mmapChunks.rss)} resident)`);
@@ -71,7 +77,7 @@ function trimText(r: TrimReport, s: Style): string {
 }
 
 function experimentText(r: ExperimentReport): string {
-  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${(run.savingVsDefault * 100).toFixed(1)}%`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), `${(run.wallMs / 1000).toFixed(2)} s`]);
+  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), `${(run.wallMs / 1000).toFixed(2)} s`]);
   return `heapgap experiment: ${r.command.join(' ')}\n${table([['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall'], ...rows], ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`;
 }
 

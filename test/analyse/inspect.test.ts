@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyse } from '../../src/analyse/inspect.js';
 import { parseSmaps } from '../../src/parse/smaps.js';
+import { upgradeCapture } from '../../src/snapshot.js';
 import type { Snapshot } from '../../src/snapshot.js';
 import { CAPTURES, FIXTURES, fixture } from '../fixtures.js';
 
@@ -16,12 +17,12 @@ function snapshotOf(name: string): Snapshot {
     .filter((v) => v.pathname === '' && v.start % BigInt(HEAP_MAX) === 0n)
     .flatMap((head) => vmas.filter((v) => v.start >= head.start && v.end <= head.start + BigInt(HEAP_MAX)))
     .map((v) => ({ start: `0x${v.start.toString(16)}`, end: `0x${v.end.toString(16)}`, category: 'arena' as const, rss: v.rss, arena: null }));
-  return {
+  return upgradeCapture({
     schema: 'heapgap.capture/1', heapgapVersion: 'test', takenAt: '2026-11-23T00:00:00Z', pid: 1, comm: name, cpus: 2,
     allocator: 'glibc', allocatorEvidence: null, glibcVersion: '2.36', env: {}, heapMax: HEAP_MAX,
     raw: { smaps, status: fixture(name, 'status'), mallocInfo: fixture(name, 'malloc-info.xml') },
     layout: null, claims, stackPointers: [], pause: null, notes: [],
-  };
+  });
 }
 
 describe('analyse on real captures', () => {

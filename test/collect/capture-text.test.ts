@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { captureText } from '../../src/collect/snapshot.js';
-import type { TakenSnapshot } from '../../src/collect/snapshot.js';
+import { captureText } from '../../src/collect/pipeline.js';
+import type { TakenSnapshot } from '../../src/collect/pipeline.js';
 import type { Snapshot } from '../../src/snapshot.js';
 import { fixture } from '../fixtures.js';
 
@@ -9,15 +9,16 @@ const HOSTILE = '7f0000000000-7f0000001000 rw-p 00000000 00:00 0    /tmp/a "quot
 
 function taken(smapsText: string, cut: number | 'string'): TakenSnapshot {
   const snapshot = {
-    schema: 'heapgap.capture/1',
+    schema: 'heapgap.capture/2',
     pid: 42,
     comm: 'we"ird\\comm',
-    raw: { status: 'Name:\tx\n', mallocInfo: '<malloc version="1">\n</malloc>\n', smaps: smapsText },
+    raw: { status: 'Name:\tx\n', smaps: smapsText },
+    sections: { glibc: { mallocInfo: '<malloc version="1">\n</malloc>\n' } },
     notes: ['a note with "quotes"'],
   } as unknown as Snapshot;
   const bytes = Buffer.from(smapsText, 'latin1');
   const rawSmaps = cut === 'string' ? smapsText : Array.from({ length: Math.ceil(bytes.length / cut) }, (_, i) => bytes.subarray(i * cut, (i + 1) * cut));
-  return { snapshot, trim: null, vmas: [], rawSmaps };
+  return { snapshot, vmas: [], rawSmaps };
 }
 
 describe('captureText', () => {

@@ -17,9 +17,9 @@ describe('capture, report, diff', () => {
     const before = join(dir, 'before.json');
     const after = join(dir, 'after.json');
     expect((await runCli(['capture', String(t.pid), '-o', before])).exitCode).toBe(0);
-    const capture = JSON.parse(readFileSync(before, 'utf8')) as { schema: string; env: object; raw: { mallocInfo: string } };
-    expect(capture.schema).toBe('heapgap.capture/1');
-    expect(capture.raw.mallocInfo).toMatch(/^<malloc version="1">/);
+    const capture = JSON.parse(readFileSync(before, 'utf8')) as { schema: string; env: object; sections: { glibc: { mallocInfo: string } } };
+    expect(capture.schema).toBe('heapgap.capture/2');
+    expect(capture.sections.glibc.mallocInfo).toMatch(/^<malloc version="1">/);
     const inspect = JSON.parse((await runCli(['inspect', String(t.pid), '--json'])).stdout) as InspectReport;
     const reported = JSON.parse((await runCli(['report', before, '--json'])).stdout) as InspectReport;
     // the same process, idle: the same arenas, joined to the same heaps, with the same figures

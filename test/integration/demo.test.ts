@@ -1,14 +1,17 @@
 // The README's first command: the bundled target, inspected, trimmed, inspected again.
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import type { InspectReport, TrimReport } from '../../src/types.js';
+import type { DemoReport } from '../../src/types.js';
 
 describe('demo', () => {
   it('shows held-free memory, a trim that returns what inspect predicted, and nothing left to trim', async () => {
     const r = await runCli(['demo', '--json'], { timeout: 120_000 });
     expect(r.exitCode, r.stderr).toBe(0);
-    const [before, trim, after] = JSON.parse(r.stdout) as [InspectReport, TrimReport, InspectReport];
-    expect(before.schema).toBe('heapgap.inspect/1');
+    const doc = JSON.parse(r.stdout) as DemoReport;
+    expect(doc.schema).toBe('heapgap.demo/1');
+    const { before, trim, after } = doc;
+    expect(before.schema).toBe('heapgap.inspect/2');
+    expect(trim.schema).toBe('heapgap.trim/2');
     expect(before.arenas.length).toBeGreaterThan(2);
     expect(before.totals.heldFreeRssBytes).toBeGreaterThan(0.3 * before.rss.total);
     expect(trim.returned).toBe(1);

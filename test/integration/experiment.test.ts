@@ -15,7 +15,7 @@ describe('experiment', () => {
     const r = await runCli(['experiment', '--arena-max', '1,default', '--via', 'tunables', '--repeat', '2', '--duration', '800ms', '--load', `touch ${marker}`, '--warmup', '100ms', '--json', '--', bin, '4', '200', '32768'], { timeout: 60_000 });
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as ExperimentReport;
-    expect(doc.schema).toBe('heapgap.experiment/1');
+    expect(doc.schema).toBe('heapgap.experiment/2');
     expect(doc.command[0]).toBe(bin);
     const [one, base] = doc.runs;
     expect(one!.arenaMax).toBe(1);
@@ -25,7 +25,11 @@ describe('experiment', () => {
     expect(one!.exitCode).toBe(0); // SIGTERM -> the target exits 0
     expect(one!.peakRssBytes).toBeGreaterThan(0);
     expect(one!.wallMs).toBeGreaterThanOrEqual(800);
-    expect(base!.savingVsDefault).toBe(0);
+    expect(base!.savingVsDefault).toBeNull(); // the default run is the baseline
+    // bytes are bytes: peak and final differences against the default run, and the ratio of the peaks
+    expect(one!.savingVsDefault!.peakBytes).toBe(base!.peakRssBytes - one!.peakRssBytes);
+    expect(one!.savingVsDefault!.finalBytes).toBe(base!.finalRssBytes - one!.finalRssBytes);
+    expect(one!.savingVsDefault!.peakRatio).toBeCloseTo((base!.peakRssBytes - one!.peakRssBytes) / base!.peakRssBytes, 9);
     expect(r.stderr).toMatch(/run arena max 1 \(2\/2\)/);
     expect(existsSync(marker)).toBe(true); // --load ran alongside, after the warm-up
   });

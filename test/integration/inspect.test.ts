@@ -53,7 +53,7 @@ describe('inspect on ground-truth targets', () => {
     const t = await startTarget('pinned-threads', ['4', '400', '32768']);
     const report = await inspect(t);
     const vmas = readSmaps(t.pid);
-    expect(report.schema).toBe('heapgap.inspect/1');
+    expect(report.schema).toBe('heapgap.inspect/2');
     expect(report.target.allocator).toBe('glibc');
     expect(report.arenas).toHaveLength(1 + t.truth.threads.length);
     for (const th of t.truth.threads) {

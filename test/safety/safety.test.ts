@@ -164,7 +164,7 @@ describe('safety', () => {
       } else {
         expect(r.exitCode, `${what}: exit (stderr: ${r.stderr})`).toBe(0);
         const doc = JSON.parse(r.stdout) as { schema: string; pause: { stoppedMs: number | null } };
-        expect(doc.schema).toBe(mode === 'trim' ? 'heapgap.trim/1' : 'heapgap.inspect/1');
+        expect(doc.schema).toBe(mode === 'trim' ? 'heapgap.trim/2' : 'heapgap.inspect/2');
         expect(typeof doc.pause.stoppedMs, `${what}: pause.stoppedMs`).toBe('number');
         stopped.push(doc.pause.stoppedMs!);
       }

@@ -1,5 +1,6 @@
 import { measureRun } from '../../collect/experiment.js';
 import type { RunMeasure } from '../../collect/experiment.js';
+import { SCHEMAS } from '../../contract.js';
 import { HeapgapError } from '../../errors.js';
 import type { ExperimentReport, ExperimentRun } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
@@ -47,8 +48,14 @@ export async function experiment(command: string[], ctx: RunContext, opts: Exper
     });
   }
   const base = runs.find((r) => r.arenaMax === 'default');
-  if (base && base.peakRssBytes > 0) for (const r of runs) r.savingVsDefault = (base.peakRssBytes - r.peakRssBytes) / base.peakRssBytes;
-  const doc: ExperimentReport = { schema: 'heapgap.experiment/1', command, runs };
+  if (base && base.peakRssBytes > 0) {
+    for (const r of runs) {
+      if (r === base) continue;
+      const peakBytes = base.peakRssBytes - r.peakRssBytes;
+      r.savingVsDefault = { peakBytes, finalBytes: base.finalRssBytes - r.finalRssBytes, peakRatio: peakBytes / base.peakRssBytes };
+    }
+  }
+  const doc: ExperimentReport = { schema: SCHEMAS.experiment, command, runs };
   return { doc, findings: [] };
 }
 

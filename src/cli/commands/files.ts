@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { analyse } from '../../analyse/inspect.js';
 import { diffReports } from '../../analyse/diff.js';
-import { captureText, takeSnapshot } from '../../collect/snapshot.js';
+import { captureText, takeSnapshot } from '../../collect/pipeline.js';
 import { HeapgapError } from '../../errors.js';
+import { analyseTrim } from '../../analyse/trim.js';
 import { parseDocument } from '../../parse/capture.js';
+import type { Loaded } from '../../parse/capture.js';
 import type { InspectReport } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
 
@@ -14,9 +16,14 @@ export async function capture(pid: number, ctx: RunContext): Promise<Outcome & {
   return { doc: report, findings: report.findings, raw: captureText(taken) };
 }
 
-/** heapgap report FILE: renders a capture exactly as inspect would have. */
+/** heapgap report FILE: renders a capture exactly as inspect (or, for a trim's capture, trim) would have. */
 export async function reportFile(file: string): Promise<Outcome> {
-  const report = await load(file);
+  const loaded = parseDocument(await readInput(file), file);
+  const report = await inspectOf(loaded, file);
+  if (loaded.kind === 'capture' && loaded.snapshot.trim) {
+    const trim = analyseTrim(report, loaded.snapshot.trim.pad, loaded.snapshot.trim);
+    return { doc: trim, findings: trim.findings };
+  }
   return { doc: report, findings: report.findings };
 }
 
@@ -28,7 +35,10 @@ export async function diff(beforeFile: string, afterFile: string): Promise<Outco
 }
 
 async function load(file: string): Promise<InspectReport> {
-  const loaded = parseDocument(await readInput(file), file);
+  return inspectOf(parseDocument(await readInput(file), file), file);
+}
+
+async function inspectOf(loaded: Loaded, file: string): Promise<InspectReport> {
   if (loaded.kind === 'inspect') return loaded.report;
   try {
     return analyse(loaded.snapshot);

@@ -1,5 +1,5 @@
 import { analyse } from '../../analyse/inspect.js';
-import { takeSnapshot } from '../../collect/snapshot.js';
+import { takeSnapshot } from '../../collect/pipeline.js';
 import type { Outcome, RunContext } from '../context.js';
 
 /** heapgap inspect <pid>: one snapshot, analysed. */

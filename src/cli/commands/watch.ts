@@ -1,11 +1,12 @@
 import { analyse } from '../../analyse/inspect.js';
 import { watchSummary, watchTick } from '../../analyse/watch.js';
 import type { WatchTick } from '../../analyse/watch.js';
-import { takeSnapshot } from '../../collect/snapshot.js';
-import { preflight } from '../../collect/gdb.js';
+import { takeSnapshot } from '../../collect/pipeline.js';
+import { preflight } from '../../collect/safe-call/index.js';
 import { sampleRss } from '../../collect/watch-sample.js';
 import { HeapgapError } from '../../errors.js';
-import { summaryText, tickLine, tickScreen } from '../../report/watch.js';
+import { tickLine, tickScreen } from '../../report/watch.js';
+import type { Format } from '../../contract.js';
 import type { InspectReport } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
 
@@ -13,13 +14,15 @@ export interface WatchOptions {
   intervalMs: number;
   mallocInfoEveryMs: number | null;
   count: number | null;
-  json: boolean;
+  /** --format: text and json stream each tick (lines, NDJSON); other formats write only the summary. */
+  format: Format;
 }
 
 /** heapgap watch: Rss per layer and per arena over time; ticks stream to stdout, a summary at the end. */
 export async function watch(pid: number, ctx: RunContext, opts: WatchOptions): Promise<Outcome> {
   await preflight(pid);
-  const live = process.stdout.isTTY === true && !opts.json;
+  const live = process.stdout.isTTY === true && opts.format === 'text';
+  const stream = opts.format === 'text' || opts.format === 'json';
   const started = Date.now();
   const ticks: WatchTick[] = [];
   let latest: InspectReport | null = null;
@@ -31,7 +34,7 @@ export async function watch(pid: number, ctx: RunContext, opts: WatchOptions): P
       try {
         const taken = await takeSnapshot(pid, { mode: 'inspect', deadline: ctx.deadline, signal: ctx.signal });
         latest = analyse(taken.snapshot, taken);
-        heapMax = taken.snapshot.heapMax;
+        heapMax = taken.snapshot.sections.glibc?.heapMax ?? heapMax;
       } catch (error) {
         if (ctx.signal.aborted) break;
         if (error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'CALL_TIMEOUT' || error.code === 'TARGET_BUSY')) ctx.progress(`malloc_info skipped this time: ${error.message}`);
@@ -51,13 +54,15 @@ export async function watch(pid: number, ctx: RunContext, opts: WatchOptions): P
     }
     const tick = watchTick(pid, sample, started, latest, due && latest !== null);
     ticks.push(tick);
-    process.stdout.write(opts.json ? `${JSON.stringify(tick)}\n` : live ? tickScreen(tick, ticks[0]!) : tickLine(tick));
+    if (stream) process.stdout.write(opts.format === 'json' ? `${JSON.stringify(tick)}\n` : live ? tickScreen(tick, ticks[0]!) : tickLine(tick));
+    else ctx.progress(tickLine(tick).trimEnd());
     if (opts.count !== null && ticks.length >= opts.count) break;
     await new Promise((r) => {
       const timer = setTimeout(r, opts.intervalMs);
       ctx.signal.addEventListener('abort', () => (clearTimeout(timer), r(undefined)), { once: true });
     });
   }
+  // The summary is one document in the asked format; after NDJSON ticks it is one more JSON line.
   const summary = watchSummary(ticks);
-  return { findings: latest?.findings ?? [], raw: opts.json ? `${JSON.stringify(summary)}\n` : summaryText(summary) };
+  return { doc: summary, findings: latest?.findings ?? [], ...(opts.format === 'json' ? { raw: `${JSON.stringify(summary)}\n` } : {}) };
 }

@@ -1,4 +1,5 @@
-import type { ProcMemory } from './memory.js';
+import type { ProcMemory } from '../../collect/memory.js';
+import { CHUNK_KEEP as KEEP, MINSIZE as MIN, PAGE as PG } from './layout.js';
 
 /** What malloc_trim would madvise in one arena, measured: resident pages of free-chunk interiors. */
 export interface TrimmableMeasure {
@@ -19,9 +20,9 @@ export interface ArenaWhere {
   ranges: [bigint, bigint][];
 }
 
-const PAGE = 4096n;
-const CHUNK_KEEP = 48n; // sizeof(struct malloc_chunk): mtrim never touches a free chunk's first bytes
-const MINSIZE = 32n;
+const PAGE = BigInt(PG);
+const CHUNK_KEEP = BigInt(KEEP);
+const MINSIZE = BigInt(MIN);
 const MAX_CHUNKS = 200_000;
 // Bins mtrim visits on x86-64: the unsorted bin (1) and those from bin_index(pagesize) = 99 up.
 const BINS = [1, ...Array.from({ length: 29 }, (_, i) => 99 + i)];

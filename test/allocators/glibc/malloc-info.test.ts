@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseMallocInfo } from '../../src/parse/malloc-info.js';
-import { arenaFigures } from '../../src/analyse/arena-figures.js';
-import { CAPTURES, fixture } from '../fixtures.js';
+import { parseMallocInfo } from '../../../src/allocators/glibc/malloc-info.js';
+import { arenaFigures } from '../../../src/allocators/glibc/arena-figures.js';
+import { CAPTURES, fixture } from '../../fixtures.js';
 
 describe('parseMallocInfo on real captures', () => {
   it.each(CAPTURES)('%s: heaps numbered 0..n, per-heap figures add up to the totals', (name) => {

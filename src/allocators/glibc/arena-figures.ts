@@ -1,4 +1,6 @@
-import type { MallocInfoHeap } from '../types.js';
+import type { MallocInfoHeap } from '../../types.js';
+import { sum } from '../../units.js';
+import { CHUNK_KEEP, PAGE } from './layout.js';
 
 /** What one malloc_info <heap> says, corrected for how glibc prints it (reference §1). */
 export interface ArenaFigures {
@@ -14,9 +16,7 @@ export interface ArenaFigures {
   trimmableBinBytes: number;
 }
 
-const PAGE = 4096;
 // mtrim keeps the first sizeof(struct malloc_chunk) bytes of a chunk and whole pages only.
-const CHUNK_KEEP = 48;
 
 export function arenaFigures(heap: MallocInfoHeap): ArenaFigures {
   // Fastbin rows print the exact (even) chunk size; bin rows the raw size field, PREV_INUSE included.
@@ -51,5 +51,3 @@ export function arenaFigures(heap: MallocInfoHeap): ArenaFigures {
     trimmableBinBytes,
   };
 }
-
-export const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);

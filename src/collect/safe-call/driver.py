@@ -1,11 +1,11 @@
-# heapgap's side of the safe-call protocol. gdb sources this file BEFORE attaching (imports, the
-# parameters and the regexes cost 7-15 ms that would otherwise be spent with the target stopped);
-# right after `attach` gdb runs heapgap_main(), and after `detach` heapgap_finish(), which writes the
-# result file (in trim mode it holds smaps twice: 86 MB of JSON for 60,000 VMAs, 450 ms that used to
-# be spent with the target stopped). Everything that could be decided outside the stop was
-# decided by src/collect/gdb.ts and arrives in the JSON file named by $HEAPGAP_PARAMS; this script only
-# does what needs the target stopped: pick a thread that holds no allocator lock, make the calls, read
-# allocator metadata, clean up. It never raises: every outcome goes to the result file.
+# The core of heapgap's safe-call protocol, the part that runs inside gdb. gdb sources this file
+# BEFORE attaching (imports, the parameters, the regexes and every allocator's stop.py cost 7-15 ms
+# that would otherwise be spent with the target stopped); right after `attach` gdb runs
+# heapgap_main(), and after `detach` heapgap_finish(), which writes the result file. Everything that
+# could be decided outside the stop was decided by src/collect/safe-call/*.ts and arrives in the JSON
+# file named by $HEAPGAP_PARAMS. This core picks a thread that holds no allocator lock, owns the call
+# token, the watchdog and cleanup, and hands each allocator's stop.py (src/allocators/<name>/) a Ctx
+# through which every call is made. It never raises: every outcome goes to the result file.
 import ctypes
 import json
 import os
@@ -18,11 +18,11 @@ import gdb
 
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 T_ENTER = 0.0
-RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {},
-          "mallocInfo": None, "layout": None, "smapsBefore": None, "smapsAfter": None,
-          "trimReturned": None, "callMs": 0.0, "interrupted": False, "cleanup": []}
+RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {},
+          "released": None, "smapsBefore": None, "smapsAfter": None, "trimReturned": None,
+          "callMs": 0.0, "interrupted": False, "cleanup": [], "resumed": []}
 INF = None  # bound by heapgap_main(), once attached
-SMAPS = {}  # trim mode: smaps bytes read in the stop, "before" and "after" malloc_trim
+SMAPS = {}  # trim mode: smaps bytes read in the stop, "before" and "after" the release call
 PID = 0
 LIBC = ctypes.CDLL(None, use_errno=True)
 SYS_TGKILL = 234
@@ -206,10 +206,6 @@ def call(expr, interruptible=None, cleanup=False):
         RESULT["callMs"] += (time.monotonic() - t0) * 1000
 
 
-def fn(name, proto):
-    return "((%s)%s)" % (proto, P["addr"][name])
-
-
 def pick_signal(tid):
     try:
         with open("/proc/%d/task/%d/status" % (PID, tid)) as f:
@@ -222,86 +218,143 @@ def pick_signal(tid):
     return None, None
 
 
-# ---- allocator metadata, read while stopped --------------------------------------------------
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
 
-def read_layout():
-    lay = P.get("layout")
-    if not lay:
-        return {"arenas": [], "note": "no malloc_state layout known for this glibc"}
-    hm, hsz = lay["heapMax"], lay["heapInfoSize"]
-    o_top, o_next, o_sys = lay["top"], lay["next"], lay["systemMem"]
-    start = None
-    for c in P["heapCandidates"]:
-        base = int(c, 16)
+
+# ---- what an allocator's stop.py is given -------------------------------------------------------
+
+class Ctx:
+    """Everything an allocator's stop.py may do in the stop. Each call goes through call() (token,
+    watchdog, marks); memory heapgap writes is memory it mapped itself, never the target's heap."""
+
+    def __init__(self, guard, addr):
+        self.guard = guard      # (tid, signal, budget) for calls that may be unwound, or None
+        self.addr = addr        # this allocator's resolved functions and strings
+        self.maps = []          # (address, length) heapgap mapped in the target: unmapped at cleanup
+
+    def fn(self, name, proto):
+        """A callable expression for a function whose address heapgap resolved before attaching."""
+        where = self.addr.get(name) or P["addr"].get(name)
+        if where is None:
+            raise Refused("no address for %s()" % name)
+        return "((%s)%s)" % (proto, where)
+
+    def call(self, expr, interruptible=False):
+        """One inferior call. interruptible: the call only waits on locks, never holds one while
+        computing, so the watchdog may unwind it past its budget."""
+        return call(expr, self.guard if interruptible else None)
+
+    def read(self, addr, n):
+        return mem(addr, n)
+
+    def u64(self, addr):
+        return u64(addr)
+
+    def write(self, addr, data):
+        if not any(lo <= addr and addr + len(data) <= lo + n for lo, n in self.maps):
+            raise Refused("write outside heapgap's own mapping refused")
+        INF.write_memory(addr, data)
+
+    def scratch(self, nbytes):
+        """A private anonymous mapping in the target (mmap, not malloc: the heap is not touched)."""
+        n = (nbytes + 4095) & ~4095
+        a = call("(unsigned long)%s((void*)0, %dUL, 3, 0x22, -1, 0L)" % (self.fn("mmap", MMAP_PROTO), n))
+        if a in (0, (1 << 64) - 1) or a >= (1 << 63):
+            raise Refused("mmap of a scratch page failed in the target")
+        self.maps.append((a, n))
+        RESULT["cleanup"].append("scratch 0x%x" % a)
+        return a
+
+    def memfd_text(self, writer):
+        """Opens an unbuffered FILE on a memfd, lets writer(fp) make the call that prints to it, and
+        returns what it printed, read from outside. The FILE is closed whatever happens."""
+        fd = call("%s(%s, 1U)" % (self.fn("memfd_create", "int(*)(void*, unsigned int)"), P["addr"]["name"]))
+        if fd < 0:
+            raise Refused("memfd_create failed in the target (seccomp?)")
+        RESULT["cleanup"].append("memfd %d" % fd)
+        fp = 0
         try:
-            ar, prev, size, mprot = struct.unpack("<QQQQ", mem(base, 32))
-        except gdb.MemoryError:
-            continue
-        if ar == base + hsz and 0 < size <= hm and size <= mprot <= hm:
-            start = ar
-            break
-    if start is None:
-        return {"arenas": [], "note": "no thread arena heap found"}
-    ring, a = [], start
-    while len(ring) < 65536:
-        ring.append(a)
-        a = u64(a + o_next)
-        if a == start or a == 0:
-            break
-    mains = [x for x in ring if (x - hsz) % hm != 0]
-    if len(mains) != 1:
-        return {"arenas": [], "note": "arena ring did not contain exactly one main arena"}
-    i = ring.index(mains[0])
-    ordered = ring[i:] + ring[:i]
-    arenas = []
-    for idx, ar in enumerate(ordered):
-        if idx % 64 == 0:  # progress for heapgap on rings of thousands of arenas, at little cost
-            mark("arena")
-        entry = {"index": idx, "address": hex(ar), "systemMem": u64(ar + o_sys), "top": hex(u64(ar + o_top)), "heaps": []}
-        if idx > 0:
-            h = u64(ar + o_top) & ~(hm - 1)
-            seen = 0
-            while h and seen < 100000:
-                har, prev, size, mprot = struct.unpack("<QQQQ", mem(h, 32))
-                if har != ar:
-                    entry["note"] = "heap chain left the arena at %s" % hex(h)
-                    break
-                entry["heaps"].append({"start": hex(h), "size": size, "mprotectSize": mprot})
-                h, seen = prev, seen + 1
-            entry["heaps"].reverse()
-        arenas.append(entry)
-    return {"arenas": arenas, "note": None}
+            fp = call("(unsigned long)%s(%d, %s)" % (self.fn("fdopen", "void*(*)(int, void*)"), fd, P["addr"]["mode"]))
+            if fp == 0:
+                raise Refused("fdopen failed in the target")
+            call("%s(%dUL, (void*)0, 2, 0UL)" % (self.fn("setvbuf", "int(*)(void*, void*, int, unsigned long)"), fp))
+            step("channel ready")
+            writer("%dUL" % fp)
+            return read_channel(self, fd)
+        finally:
+            if fp:
+                RESULT["cleanup"].append("fclose -> %d" % call("%s(%dUL)" % (self.fn("fclose", "int(*)(void*)"), fp), cleanup=True))
+            else:
+                RESULT["cleanup"].append("close -> %d" % call("%s(%d)" % (self.fn("close", "int(*)(int)"), fd), cleanup=True))
+
+    def step(self, msg):
+        step(msg)
+
+    def refuse(self, msg):
+        raise Refused(msg)
+
+    def release_maps(self):
+        while self.maps:
+            a, n = self.maps.pop()
+            call("%s(%dUL, %dUL)" % (self.fn("munmap", "int(*)(void*, unsigned long)"), a, n), cleanup=True)
 
 
-def read_channel(fd):
+MMAP_PROTO = "void*(*)(void*, unsigned long, int, int, int, long)"
+
+
+def read_channel(ctx, fd):
     """The memfd's contents: from /proc/PID/fd/N, or, when file permissions forbid that (CAP_SYS_PTRACE
     without the target's uid), by mapping the memfd read-only in the target and reading it through
     ptrace. Neither touches the target's heap."""
     if P.get("channel") != "mmap":
         try:
-            return read_text("/proc/%d/fd/%d" % (PID, fd))
+            return read_bytes("/proc/%d/fd/%d" % (PID, fd)).decode("latin-1")
         except OSError:
             pass
-    size = call("%s(%d, 0L, 2)" % (fn("lseek", "long(*)(int, long, int)"), fd))
+    size = call("%s(%d, 0L, 2)" % (ctx.fn("lseek", "long(*)(int, long, int)"), fd))
     if size <= 0:
         return ""
-    addr = call("(unsigned long)%s((void*)0, %dUL, 1, 1, %d, 0L)" % (fn("mmap", "void*(*)(void*, unsigned long, int, int, int, long)"), size, fd))
+    addr = call("(unsigned long)%s((void*)0, %dUL, 1, 1, %d, 0L)" % (ctx.fn("mmap", MMAP_PROTO), size, fd))
     if addr in (0, (1 << 64) - 1):
-        raise Refused("cannot read the malloc_info output: /proc/PID/fd is not readable and mmap failed")
+        raise Refused("cannot read the output: /proc/PID/fd is not readable and mmap failed")
     try:
         RESULT["channel"] = "mmap"
         return mem(addr, size).decode("latin-1")
     finally:
-        call("%s(%dUL, %dUL)" % (fn("munmap", "int(*)(void*, unsigned long)"), addr, size), cleanup=True)
+        call("%s(%dUL, %dUL)" % (ctx.fn("munmap", "int(*)(void*, unsigned long)"), addr, size), cleanup=True)
 
 
-def read_text(path):
-    return read_bytes(path).decode("latin-1")
+# ---- the allocators' in-stop parts, loaded before attach ------------------------------------------
+
+def load_plugin(spec):
+    """Each allocator's stop.py, executed as its own namespace: collect(ctx, params) and, for trim,
+    release(ctx, params). A file of heapgap's, never of the target's."""
+    ns = {"__name__": "heapgap_" + spec["name"], "Refused": Refused}
+    with open(spec["script"]) as f:
+        exec(compile(f.read(), spec["script"], "exec"), ns)
+    return ns
 
 
-def read_bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
+PLUGINS = [(spec, load_plugin(spec)) for spec in P["allocators"]]
+
+
+# ---- how long the process was really stopped (gdb's own events) -----------------------------------
+
+RUNS = []  # [resumed, stopped] monotonic times: during a call every thread runs (scheduler-locking off)
+
+
+def on_call(event):
+    """gdb reports an inferior call as a pre event (it is about to resume the threads) and a post
+    event (the call returned and every thread is stopped again); it fires no cont/stop events for it."""
+    if isinstance(event, gdb.InferiorCallPreEvent):
+        RUNS.append([time.monotonic(), None])
+    elif isinstance(event, gdb.InferiorCallPostEvent) and RUNS and RUNS[-1][1] is None:
+        RUNS[-1][1] = time.monotonic()
+
+
+gdb.events.inferior_call.connect(on_call)
 
 
 # ---- the session ---------------------------------------------------------------------------
@@ -317,40 +370,30 @@ def run():
     th.switch()
     RESULT["thread"] = tid
     sig, signame = pick_signal(tid)
-    budget = P["callBudgetMs"]
     if sig:
         gdb.execute("handle %s stop print nopass" % signame, to_string=True)
-    guard = (tid, sig, budget) if sig else None
-    fd, fp = -1, 0
+    guard = (tid, sig, P["callBudgetMs"]) if sig else None
+    ctxs = []
     try:
-        fd = call("%s(%s, 1U)" % (fn("memfd_create", "int(*)(void*, unsigned int)"), P["addr"]["name"]))
-        if fd < 0:
-            raise Refused("memfd_create failed in the target (seccomp?)")
-        RESULT["cleanup"].append("memfd %d" % fd)
-        fp = call("(unsigned long)%s(%d, %s)" % (fn("fdopen", "void*(*)(int, void*)"), fd, P["addr"]["mode"]))
-        if fp == 0:
-            raise Refused("fdopen failed in the target")
-        call("%s(%dUL, (void*)0, 2, 0UL)" % (fn("setvbuf", "int(*)(void*, void*, int, unsigned long)"), fp))
-        step("channel ready")
-        rc = call("%s(0, %dUL)" % (fn("malloc_info", "int(*)(int, void*)"), fp), guard)
-        step("malloc_info returned %d" % rc)
-        RESULT["mallocInfo"] = read_channel(fd)
-        RESULT["layout"] = read_layout()
-        step("layout read")
+        for spec, plugin in PLUGINS:
+            ctx = Ctx(guard, spec["params"].get("addr", {}))
+            ctxs.append(ctx)
+            RESULT["allocators"][spec["name"]] = plugin["collect"](ctx, spec["params"])
+            step("%s collected" % spec["name"])
         if P["mode"] == "trim" and not aborted():
+            spec, plugin = next((s, p) for s, p in PLUGINS if s["name"] == P["release"])
             # Bytes in the stop; decoded by heapgap_finish, after detach (30 ms per 43 MB).
             SMAPS["before"] = read_bytes("/proc/%d/smaps" % PID)
             step("smaps before")
-            # Never unwound: malloc_trim holds each arena lock through its madvise loop.
-            RESULT["trimReturned"] = call("%s(%dUL)" % (fn("malloc_trim", "int(*)(unsigned long)"), P["pad"]))
-            step("malloc_trim returned %d" % RESULT["trimReturned"])
+            # A release call is never unwound: it holds the allocator's locks while it works.
+            RESULT["released"] = plugin["release"](ctxs[PLUGINS.index((spec, plugin))], dict(spec["params"], pad=P["pad"]))
+            RESULT["trimReturned"] = RESULT["released"].get("returned")
+            step("released")
             SMAPS["after"] = read_bytes("/proc/%d/smaps" % PID)
             step("smaps after")
     finally:
-        if fp:
-            RESULT["cleanup"].append("fclose -> %d" % call("%s(%dUL)" % (fn("fclose", "int(*)(void*)"), fp), cleanup=True))
-        elif fd >= 0:
-            RESULT["cleanup"].append("close -> %d" % call("%s(%d)" % (fn("close", "int(*)(int)"), fd), cleanup=True))
+        for ctx in ctxs:
+            ctx.release_maps()
         if sig:
             gdb.execute("handle %s nostop noprint pass" % signame, to_string=True)
     RESULT["ok"] = True
@@ -359,6 +402,7 @@ def run():
 def heapgap_main():
     global INF, PID, T_ENTER
     T_ENTER = time.monotonic()
+    RESULT["attachedAt"] = T_ENTER
     try:
         INF = gdb.selected_inferior()
         PID = INF.pid
@@ -370,6 +414,7 @@ def heapgap_main():
     except Exception as e:  # noqa: BLE001 - everything must reach the result file
         RESULT["error"] = {"kind": "failed", "message": "%s: %s" % (type(e).__name__, e)}
     RESULT["driverMs"] = (time.monotonic() - T_ENTER) * 1000
+    RESULT["resumed"] = [r for r in RUNS if r[1] is not None]
     mark("done")
 
 

@@ -1,6 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import type { CountSize, MallocInfo, MallocInfoHeap, SizeRow } from '../types.js';
-import { HeapgapError, excerpt } from '../errors.js';
+import type { CountSize, MallocInfo, MallocInfoHeap, SizeRow } from '../../types.js';
+import { HeapgapError, excerpt } from '../../errors.js';
 
 type Attrs = Record<string, unknown>;
 interface XmlHeap {

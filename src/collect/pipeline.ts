@@ -1,0 +1,200 @@
+/**
+ * One snapshot of a live process, in the order the work happens:
+ * 1. before attach (target running): status checks, /proc/PID/maps, which allocators, libc's ELF,
+ *    environment; each allocator's collector plans its part of the stop;
+ * 2. the stop (safe-call/): every allocator's stop.py, through the one protocol;
+ * 3. after detach (target running): smaps, status, stack pointers; each collector measures what
+ *    needs the running target (/proc/PID/mem, pagemap).
+ */
+import { COLLECTORS } from '../allocators/collectors.js';
+import { detectAllocator } from '../allocators/detect.js';
+import type { Measured, Prepared, Target } from '../allocators/types.js';
+import { HeapgapError } from '../errors.js';
+import { allocatorEnv } from '../parse/environ.js';
+import { SmapsParser, parseSmaps } from '../parse/smaps.js';
+import type { Sections, Snapshot } from '../snapshot.js';
+import type { Vma } from '../types.js';
+import { hex } from '../units.js';
+import { VERSION } from '../version.js';
+import { locateLibc, readLibcImage } from './elf.js';
+import { ProcMemory } from './memory.js';
+import { listTasks, onlineCpus, readProc, readProcBuffer, readProcEach } from './procfs.js';
+import { preflight, safeCall } from './safe-call/index.js';
+
+export interface SnapshotOptions {
+  mode: 'inspect' | 'trim';
+  pad?: number;
+  deadline: number;
+  callBudgetMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (msg: string) => void;
+  /**
+   * Keep smaps' text in snapshot.raw (a capture needs it; inspect does not, and for 60,000 VMAs it
+   * is 43 MB). Without it, reading snapshot.raw.smaps is a programming error and throws.
+   */
+  keepRawSmaps?: boolean;
+}
+
+export interface TakenSnapshot {
+  snapshot: Snapshot;
+  /** snapshot.raw.smaps, parsed: hand it to analyse() so it is not parsed again. */
+  vmas: Vma[];
+  /** snapshot.raw.smaps as read (text, or the buffers it came in), or null when not kept. */
+  rawSmaps: string | readonly Buffer[] | null;
+}
+
+export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
+  // 1. before attach
+  const before = await preflight(pid);
+  const maps = readMaps(pid);
+  const guess = detectAllocator(maps);
+  const collector = COLLECTORS[guess.allocator];
+  if (!collector || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
+  const libcFile = await locateLibc(pid, guess.libc);
+  const [image, environ, cpus] = await Promise.all([
+    readLibcImage(libcFile),
+    // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
+    readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
+    onlineCpus(),
+  ]);
+  const env = environ === null ? {} : allocatorEnv(environ);
+  const target: Target = { pid, maps, libc: { path: libcFile, base: guess.libc.base, image }, env, cpus };
+  const prepared: Prepared<unknown>[] = [await collector.prepare(target)];
+  opts.onProgress?.(`${guess.allocator} (glibc ${image.version ?? '?'} at ${guess.libc.path}); attaching to ${pid}`);
+  // 2. the stop
+  const call = await safeCall({
+    pid,
+    mode: opts.mode,
+    libc: target.libc,
+    plans: prepared.map((p) => p.plan),
+    release: opts.mode === 'trim' ? collector.name : null,
+    pad: opts.pad ?? 0,
+    callBudgetMs: opts.callBudgetMs ?? 2000,
+    deadline: opts.deadline,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  opts.onProgress?.('detached; measuring');
+  // 3. after detach
+  const { vmas, smaps } = call.smapsBefore !== null
+    ? { vmas: parseSmaps(call.smapsBefore, `/proc/${pid}/smaps`), smaps: call.smapsBefore }
+    : readSmaps(pid, opts.keepRawSmaps ?? false);
+  const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
+  const memory = await ProcMemory.open(pid);
+  try {
+    const measured: Measured = { vmas, memory, pad: opts.pad ?? 0, mode: opts.mode };
+    const sections: Record<string, unknown> = {};
+    for (const p of prepared) sections[p.plan.name] = await p.measure(call.allocators[p.plan.name], measured);
+    const notes = [...(environ === null ? ['the target\'s environment is not readable (file permissions): allocator settings are unknown'] : []), ...prepared.flatMap((p) => p.notes), ...call.notes];
+    if (!memory.canCountPages) notes.push('/proc/PID/pagemap is not readable: Rss of heaps that share a VMA with other memory is not split, and the trim prediction is estimated from malloc_info');
+    const layoutNote = (sections.glibc as Sections['glibc'])?.layout?.note;
+    if (layoutNote) notes.push(`arena join inferred: ${layoutNote}`);
+    if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
+    const snapshot: Snapshot = {
+      schema: 'heapgap.capture/2',
+      heapgapVersion: VERSION,
+      takenAt: new Date().toISOString(),
+      pid,
+      comm: before.status.name,
+      cpus,
+      allocator: guess.allocator,
+      allocators: [guess.allocator],
+      allocatorEvidence: guess.evidence,
+      glibcVersion: image.version,
+      env,
+      raw: lazyRaw(smaps, statusText),
+      sections: sections as Sections,
+      stackPointers: sps.map(hex),
+      ...(opts.mode === 'trim' && call.smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter: call.smapsAfter } } : {}),
+      pause: call.pause,
+      notes,
+    };
+    return { snapshot, vmas, rawSmaps: smaps };
+  } finally {
+    await memory.close();
+  }
+}
+
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** /proc/PID/maps, parsed as it is read (its own function: 20 MB for 60,000 VMAs is garbage soon). */
+export function readMaps(pid: number): Vma[] {
+  const parser = new SmapsParser(`/proc/${pid}/maps`);
+  readProcEach(pid, 'maps', (chunk) => parser.feed(chunk));
+  return parser.end();
+}
+
+/** smaps parsed as it is read; its bytes are kept only when asked. */
+function readSmaps(pid: number, keep: boolean): { vmas: Vma[]; smaps: Buffer[] | null } {
+  const parser = new SmapsParser(`/proc/${pid}/smaps`);
+  const chunks: Buffer[] | null = keep ? [] : null;
+  readProcEach(pid, 'smaps', (chunk) => {
+    parser.feed(chunk);
+    chunks?.push(Buffer.from(chunk));
+  });
+  return { vmas: parser.end(), smaps: chunks };
+}
+
+function unsupported(pid: number, allocator: string, evidence: string | null): HeapgapError {
+  const hints: Record<string, string> = {
+    jemalloc: "use jemalloc's own statistics (MALLOC_CONF=stats_print:true, or mallctl \"stats.*\"); heapgap reads glibc malloc only.",
+    tcmalloc: "use tcmalloc's MallocExtension::GetStats() or its heap profiler; heapgap reads glibc malloc only.",
+    mimalloc: 'use MIMALLOC_SHOW_STATS=1; heapgap reads glibc malloc only.',
+    musl: "musl's malloc has no malloc_info; heapgap reads glibc malloc only.",
+    static: 'a statically linked program carries its own allocator; heapgap needs glibc loaded as libc.so.6.',
+    unknown: 'no glibc (libc.so.6) is mapped in the process.',
+  };
+  return new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} does not use glibc malloc: ${allocator}${evidence ? ` (${evidence})` : ''}`, { hint: hints[allocator] ?? hints.unknown! });
+}
+
+/** Stack pointers of threads blocked in a syscall: the VMAs holding them are stacks. */
+export async function stackPointers(pid: number): Promise<bigint[]> {
+  const sps: bigint[] = [];
+  for (const tid of await listTasks(pid).catch(() => [] as number[])) {
+    const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
+    if (parts.length >= 9 && /^0x[0-9a-f]+$/.test(parts[7]!)) sps.push(BigInt(parts[7]!));
+  }
+  return sps;
+}
+
+/**
+ * The raw inputs, with smaps decoded to text only when someone reads snapshot.raw.smaps (heapgap
+ * itself does not: `capture` writes the buffers through captureText). null: not kept (keepRawSmaps).
+ */
+function lazyRaw(smaps: string | readonly Buffer[] | null, status: string): Snapshot['raw'] {
+  const raw = { status } as Snapshot['raw'];
+  let text: string | null = typeof smaps === 'string' ? smaps : null;
+  let chunks = typeof smaps === 'string' ? null : smaps;
+  const decode = (): string => {
+    if (chunks === null) throw new Error('snapshot.raw.smaps was not kept: takeSnapshot needs keepRawSmaps for a capture');
+    const decoded = Buffer.concat(chunks).toString('latin1');
+    chunks = null; // the text replaces the buffers
+    return decoded;
+  };
+  Object.defineProperty(raw, 'smaps', { enumerable: true, get: () => (text ??= decode()) });
+  return raw;
+}
+
+/**
+ * The capture file's text (JSON and a newline) in pieces, the same bytes as
+ * JSON.stringify(snapshot): smaps, nine tenths of it on a large process, is escaped buffer by
+ * buffer, so the 45 MB document of a 60,000-VMA process never exists as one string.
+ */
+export function* captureText(taken: TakenSnapshot): Generator<string> {
+  const smaps = taken.rawSmaps;
+  if (smaps === null) throw new Error('captureText needs takeSnapshot with keepRawSmaps');
+  const { status } = taken.snapshot.raw;
+  const mark = '\u0000heapgap:smaps\u0000';
+  // raw's keys in the order lazyRaw gives them, so the text matches JSON.stringify(snapshot)
+  const shell = JSON.stringify({ ...taken.snapshot, raw: { status, smaps: mark } });
+  const at = shell.indexOf(JSON.stringify(mark));
+  yield shell.slice(0, at + 1);
+  const pieces = typeof smaps === 'string' ? slices(smaps, 1 << 20) : smaps.map((b) => b.toString('latin1'));
+  for (const piece of pieces) yield JSON.stringify(piece).slice(1, -1);
+  yield `${shell.slice(at + JSON.stringify(mark).length - 1)}\n`;
+}
+
+function* slices(text: string, size: number): Generator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+}
+

@@ -1,0 +1,84 @@
+/** gdb's command line for one session, and the throwaway process its first attach goes to. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { hasSignal } from '../../parse/status.js';
+import type { ProcStatus } from '../../types.js';
+
+/** driver.py and the SSE-only target description, shipped as source files next to this module. */
+export const ASSETS = fileURLToPath(new URL('../../../src/collect/safe-call/', import.meta.url));
+/** Lines gdb prints around attach and detach, with its monotonic clock: the stop's edges. */
+export const STOP_MARK = 'heapgap-t ';
+
+export interface GdbSession {
+  pid: number;
+  status: ProcStatus;
+  /** The target's libc as this process can open it, and its load bias. */
+  libc: { path: string; base: bigint };
+  decoyPid: number | null;
+}
+
+export function gdbArgs(s: GdbSession): string[] {
+  return [
+    '-nx', '--batch', '--readnever',
+    // Nothing the target supplies runs in gdb: no .debug_gdb_scripts, no gdbinit of its files.
+    '-iex', 'set auto-load off',
+    '-iex', 'set debuginfod enabled off',
+    // An internal error in gdb must not leave a 50 MB core in the user's directory.
+    '-iex', 'maint set internal-error corefile no',
+    '-iex', 'maint set internal-warning corefile no',
+    '-iex', 'set auto-solib-add off',
+    // libthread_db would walk every thread's descriptor inside the stop; /proc/PID/task is enough.
+    '-iex', 'set libthread-db-search-path /nonexistent',
+    '-iex', 'set pagination off', '-iex', 'set confirm off', '-iex', 'set width 0',
+    // gdb < 14 cannot write the xstate regset on kernels with AMX; a failed restore leaves
+    // orig_rax = -1 and the target's interrupted syscalls return -ERESTARTSYS. FXSAVE works everywhere.
+    '-iex', `set tdesc filename ${join(ASSETS, 'amd64-linux-sse.xml')}`,
+    '-iex', 'set unwindonsignal on',
+    // scheduler-locking stays at gdb's default ("replay", which is off for a live process): locked,
+    // the threads that hold an allocator lock could not run and the call would deadlock.
+    '-iex', 'handle all nostop noprint pass',
+    ...segvHandling(s.status),
+    // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
+    // happen on a throwaway process of ours, not while the target waits.
+    ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
+    '-ex', `file /proc/${s.pid}/exe`,
+    '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
+    '-ex', `source ${join(ASSETS, 'driver.py')}`,
+    '-ex', `python import time; print("${STOP_MARK}attach %.6f" % time.monotonic(), flush=True)`,
+    '-ex', `attach ${s.pid}`,
+    '-ex', `python print("${STOP_MARK}attached %.6f" % time.monotonic(), flush=True)`,
+    '-ex', 'python heapgap_main()',
+    '-ex', 'detach',
+    '-ex', `python print("${STOP_MARK}detached %.6f" % time.monotonic(), flush=True)`,
+    '-ex', 'python heapgap_finish()',
+  ];
+}
+
+/**
+ * A process of our own for gdb's first attach. Only where attaching to a non-descendant is allowed
+ * (no Yama, scope 0, or root): otherwise gdb would just print an error and nothing is gained.
+ */
+export function startDecoy() {
+  let scope: string | undefined;
+  try {
+    scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'latin1').trim();
+  } catch {
+    scope = undefined;
+  }
+  if (scope !== undefined && scope !== '0' && !(scope === '1' && process.getuid?.() === 0)) return null;
+  const child = execa('sleep', ['60'], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+  // Wrapped: returning execa's thenable from a function that is awaited would wait for it to exit.
+  return child.pid === undefined ? null : { child };
+}
+
+/**
+ * A fault in the called function must be caught and unwound, not delivered. But runtimes that
+ * install a SIGSEGV handler (JVM safepoint polls, V8, Python's faulthandler) raise it on purpose
+ * in their own threads: those targets get their signals passed through untouched.
+ */
+function segvHandling(status: ProcStatus): string[] {
+  const numbers: Record<string, number> = { SIGSEGV: 11, SIGBUS: 7, SIGILL: 4, SIGFPE: 8, SIGABRT: 6 };
+  return Object.keys(numbers).filter((s) => !hasSignal(status.sigCgt, numbers[s]!)).flatMap((s) => ['-iex', `handle ${s} stop print nopass`]);
+}

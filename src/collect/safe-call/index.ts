@@ -1,0 +1,187 @@
+/**
+ * The safe-call protocol: the only module that runs gdb against a target. Every allocator's calls
+ * go through it (its stop.py is run by driver.py with a Ctx).
+ *
+ * What it guarantees (see README "Safety"):
+ * - nothing is loaded or decided inside the stop that could be done before attaching (params.ts):
+ *   libc's symbols come from its ELF file, gdb gets the executable and libc before `attach`;
+ * - the target is refused before attaching when it is traced, stopped, a zombie, or has a thread in
+ *   uninterruptible sleep (preflight.ts);
+ * - calls are made from a thread parked at a syscall in libc with no allocator, stdio, loader, fork
+ *   or signal-handler frame on its stack (driver.py), scheduler-locking stays off;
+ * - gdb restores FP state through FXSAVE and runs nothing the target supplies (gdb-argv.ts);
+ * - output comes back through a memfd read from outside; strings passed are bytes already in libc or
+ *   in a mapping of heapgap's own;
+ * - a call waiting on a lock is unwound after its budget; a release call is never unwound;
+ * - gdb is never killed during a call (token.ts): timeouts and heapgap's own signals ask the driver
+ *   to stop;
+ * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left
+ *   (after-checks.ts).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { HeapgapError } from '../../errors.js';
+import { afterChecks } from './after-checks.js';
+import { attachFailure, driverFailure, gdbSpawnError } from './failures.js';
+import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
+import { driverParams } from './params.js';
+import { preflight, refuseUninterruptible } from './preflight.js';
+import { driverProgress, readState, releaseStuck, watchForStall } from './token.js';
+import type { Before, DriverResult, PauseFigures, SafeCallRequest, SafeCallResult } from './types.js';
+
+export type { SafeCallRequest, SafeCallResult, StopPlan, PauseFigures } from './types.js';
+export { preflight, uninterruptibleThreads } from './preflight.js';
+
+/** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
+const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
+
+export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
+  for (let attempt = 0; ; attempt++) {
+    let dir: string | null = null;
+    try {
+      const before = await preflight(req.pid);
+      await refuseUninterruptible(req.pid);
+      dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
+      return await runGdb(req, before, dir);
+    } catch (error) {
+      const wait = RETRY_AFTER_MS[attempt];
+      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY');
+      if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw error;
+      req.onProgress?.(`${error.code === 'TARGET_BUSY' ? 'a thread is in uninterruptible sleep' : 'no thread was at a safe point'}; trying again in ${wait} ms`);
+      await sleep(wait);
+    } finally {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Runs gdb against the target once, following the protocol above. */
+async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promise<SafeCallResult> {
+  // A signal that came before gdb exists must stop us here: its listener below would never fire.
+  if (req.signal?.aborted || Date.now() >= req.deadline) {
+    const timedOut = !req.signal?.aborted || (req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT');
+    throw timedOut
+      ? new HeapgapError('TIMEOUT', `timed out before attaching; process ${req.pid} was not touched`, { hint: 'raise --timeout.' })
+      : new HeapgapError('INTERRUPTED', `interrupted before attaching; process ${req.pid} was not touched`);
+  }
+  const files = { resultFile: join(dir, 'result.json'), abortFile: join(dir, 'abort'), stateFile: join(dir, 'state'), gateFile: join(dir, 'gate') };
+  const paramsFile = join(dir, 'params.json');
+  await writeFile(files.gateFile, '');
+  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, files)));
+  const decoy = startDecoy()?.child;
+  const marks = new Map<string, number>();
+  let attachedOnce = false;
+  let lastMark = Date.now();
+  const child = execa('gdb', gdbArgs({ pid: req.pid, status: before.status, libc: req.libc, decoyPid: decoy?.pid ?? null }), {
+    env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
+    cwd: dir,
+    extendEnv: true,
+    stdin: 'ignore',
+    detached: true, // its own session: a Ctrl-C at the terminal must not reach gdb mid-call
+    reject: false,
+    buffer: true,
+    lines: false,
+  });
+  // Progress: gdb's own marks on stdout, and the driver's state file (see mark() in driver.py).
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('latin1').split('\n')) {
+      if (!line.startsWith(STOP_MARK)) continue;
+      const [what, when] = line.slice(STOP_MARK.length).split(' ');
+      if (what && when) marks.set(what, Number(when) * 1000);
+      lastMark = Date.now();
+      if (what === 'attached') {
+        attachedOnce = true;
+        req.onProgress?.('attached; calling into the allocator');
+      }
+    }
+  });
+  const attached = () => marks.has('attach') && !marks.has('detached');
+  const askToStop = () => void writeFile(files.abortFile, '').catch(() => undefined);
+  // Before attach gdb may be killed; once `attach` has begun only the driver may end the session.
+  const stopOrKill = () => (attached() || attachedOnce ? askToStop() : child.kill('SIGKILL'));
+  const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
+  const stall = watchForStall({ pid: req.pid, stateFile: files.stateFile, gateFile: files.gateFile, deadline: req.deadline, attached, progressAt: () => lastMark, kill: () => child.kill('SIGKILL') });
+  req.signal?.addEventListener('abort', stopOrKill, { once: true });
+  // An abort between the check on entry and this listener would otherwise be lost.
+  if (req.signal?.aborted) stopOrKill();
+  let run;
+  try {
+    run = await child;
+  } catch (cause) {
+    throw gdbSpawnError(cause);
+  } finally {
+    clearTimeout(timer);
+    stall.stop();
+    req.signal?.removeEventListener('abort', stopOrKill);
+    decoy?.kill('SIGKILL');
+    await decoy?.catch(() => undefined);
+  }
+  if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
+  if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
+  const notes = await afterChecks(req.pid, before);
+  const result = await readResult(files.resultFile);
+  if (process.env.HEAPGAP_DEBUG) debugDump(run, result);
+  if (!result) {
+    // No result file. If the driver had started, say what it had done, not "not touched".
+    const state = readState(files.stateFile);
+    if (state) {
+      const { step, done } = driverProgress(state);
+      throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${run.exitCode ?? run.signal ?? '?'}; driver's last step: ${step}; ${done}); process ${req.pid} was checked afterwards`, {
+        hint: `${notes.length ? `${notes.join('; ')}. ` : ''}run with HEAPGAP_DEBUG=1 to see gdb's output.`,
+      });
+    }
+    throw attachFailure(req.pid, String(run.stderr ?? ''), run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
+  }
+  if (result.error || !result.ok) {
+    const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
+    throw driverFailure(req.pid, result, Date.now() >= req.deadline && !why ? 'timeout' : why);
+  }
+  return {
+    allocators: result.allocators,
+    released: result.released,
+    smapsBefore: result.smapsBefore,
+    smapsAfter: result.smapsAfter,
+    thread: result.thread ?? req.pid,
+    pause: pauseFigures(marks, result),
+    notes,
+  };
+}
+
+/**
+ * From gdb's marks around attach/detach and the driver's resume/stop events: the whole process is
+ * stopped from attach to detach except while a call runs (every thread runs then); the calling
+ * thread is taken from the program for the whole of it.
+ */
+export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResult, 'resumed' | 'callMs'>): PauseFigures {
+  const t0 = marks.get('attach');
+  const t1 = marks.get('attached');
+  const t2 = marks.get('detached');
+  const running = result.resumed.reduce((s, [a, b]) => s + (b - a) * 1000, 0);
+  const total = t0 !== undefined && t2 !== undefined ? t2 - t0 : null;
+  return {
+    stoppedMs: total === null ? null : round(Math.max(0, total - running)),
+    callThreadMs: total === null ? null : round(total),
+    attachMs: t0 !== undefined && t1 !== undefined ? round(t1 - t0) : null,
+    callMs: round(result.callMs),
+    mode: 'all-stop',
+  };
+}
+
+async function readResult(file: string): Promise<DriverResult | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as DriverResult;
+  } catch {
+    return null;
+  }
+}
+
+function debugDump(run: { stdout?: unknown; stderr?: unknown }, result: DriverResult | null): void {
+  process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach)\n`);
+  for (const [ms, what] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)}  ${what}\n`);
+  if (result) process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\n`);
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
