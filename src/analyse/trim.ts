@@ -1,34 +1,63 @@
 /** What a trim did (or, on a dry run, would do), arena by arena, from smaps read before and after. */
 import { trimFindings } from '../allocators/glibc/detect-findings.js';
+import type { ReleaseFigures } from '../allocators/release.js';
 import { SCHEMAS } from '../contract.js';
 import { parseSmaps } from '../parse/smaps.js';
-import type { InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
+import type { ArenaEntry, ArenaReport, InspectReport, RssFigures, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { rssFigures } from './inspect.js';
 
-export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsAfter: string; returned: number | null } | null): TrimReport {
-  const side = (vmas: Vma[]): TrimSide => ({ rss: rssFigures(vmas), arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: arenaRss(vmas, a.heaps) })) });
-  const before: TrimSide = { rss: inspect.rss, arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: a.rssBytes })) };
-  const afterSide = after ? side(parseSmaps(after.smapsAfter, 'smaps after the release call')) : null;
-  const arenas = inspect.arenas.map((a, i) => {
-    const afterRss = afterSide ? afterSide.arenas[i]!.rssBytes : null;
-    return { index: a.index, kind: a.kind, beforeRss: a.rssBytes, afterRss, releasedBytes: afterRss === null ? null : a.rssBytes - afterRss, predictedBytes: a.predictedTrimBytes };
+export interface TrimAfter {
+  smapsAfter: string;
+  returned: number | null;
+  /** What the release call itself said (other allocators: their figures around the call). */
+  release?: ReleaseFigures | null;
+}
+
+export interface Settled {
+  afterMs: number;
+  rss: RssFigures;
+  anonHugePagesBytes: number;
+  lazyFreeBytes: number;
+}
+
+const isGlibc = (a: ArenaEntry): a is ArenaReport => (a.allocator ?? 'glibc') === 'glibc';
+
+export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfter | null, settled: Settled | null = null): TrimReport {
+  const release = after?.release ?? null;
+  const allocator = release?.allocator ?? inspect.target.allocator;
+  const own = inspect.arenas.filter((a) => (a.allocator ?? 'glibc') === allocator);
+  const jeArena = (i: number) => release?.perArena?.find((x) => x.index === i) ?? null;
+  const afterVmas = after ? parseSmaps(after.smapsAfter, 'smaps after the release call') : null;
+  // jemalloc's arenas have no address ranges: their Rss before and after is jemalloc's own count.
+  const rssOf = (a: ArenaEntry, vmas: Vma[] | null, when: 'before' | 'after'): number | null =>
+    a.join === 'allocator' ? (when === 'before' ? jeArena(a.index)?.rssBefore ?? a.rssBytes : jeArena(a.index)?.rssAfter ?? null) : when === 'before' ? a.rssBytes : vmas ? (a.allocator === 'mimalloc' ? overlapRss(vmas, a.heaps) : arenaRss(vmas, a.heaps)) : null;
+  const before: TrimSide = { rss: inspect.rss, arenas: own.map((a) => ({ index: a.index, rssBytes: rssOf(a, null, 'before') ?? 0 })) };
+  const afterSide: TrimSide | null = afterVmas ? { rss: rssFigures(afterVmas), arenas: own.map((a) => ({ index: a.index, rssBytes: rssOf(a, afterVmas, 'after') ?? 0 })) } : null;
+  const rows = own.map((a) => {
+    const rssBefore = rssOf(a, null, 'before');
+    const rssAfter = afterVmas ? rssOf(a, afterVmas, 'after') : null;
+    const predicted = a.join === 'allocator' ? jeArena(a.index)?.predictedBytes ?? a.predictedTrimBytes : a.predictedTrimBytes;
+    return { a, rssBefore, rssAfter, releasedBytes: rssBefore !== null && rssAfter !== null ? rssBefore - rssAfter : null, predicted };
   });
+  const predictedBytes = release ? release.predictedBytes : inspect.totals.predictedTrimBytes;
   return {
     schema: SCHEMAS.trim,
     target: inspect.target,
-    allocator: inspect.target.allocator,
+    allocator,
+    ...(release ? { call: release.call } : {}),
     pad,
     dryRun: after === null,
-    returned: after === null || after.returned === null ? null : after.returned === 0 ? 0 : 1,
+    // malloc_trim's 0/1; other allocators' release calls return nothing comparable.
+    returned: after === null || after.returned === null || allocator !== 'glibc' ? null : after.returned === 0 ? 0 : 1,
     before,
     after: afterSide,
     releasedBytes: afterSide ? before.rss.total - afterSide.rss.total : null,
-    predictedBytes: inspect.totals.predictedTrimBytes,
-    arenas,
-    perArena: inspect.arenas.map((a, i) => ({ index: a.index, allocator: a.allocator ?? 'glibc', rssBefore: a.rssBytes, rssAfter: arenas[i]!.afterRss, releasedBytes: arenas[i]!.releasedBytes, predictedBytes: a.predictedTrimBytes })),
-    settled: null,
-    findings: inspect.target.allocator === 'glibc' ? trimFindings(inspect.arenas) : [],
+    predictedBytes,
+    arenas: rows.map((r) => ({ index: r.a.index, kind: r.a.kind, beforeRss: r.rssBefore, afterRss: r.rssAfter, releasedBytes: r.releasedBytes, predictedBytes: r.predicted })),
+    perArena: rows.map((r) => ({ index: r.a.index, allocator, rssBefore: r.rssBefore, rssAfter: r.rssAfter, releasedBytes: r.releasedBytes, predictedBytes: r.predicted })),
+    settled,
+    findings: allocator === 'glibc' ? trimFindings(inspect.arenas.filter(isGlibc)) : [],
     pause: inspect.pause,
   };
 }
@@ -37,4 +66,21 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsA
 function arenaRss(vmas: Vma[], heaps: { start: string; end: string }[]): number {
   const ranges = heaps.map((h) => [BigInt(h.start), BigInt(h.end)] as const);
   return sum(vmas.filter((v) => ranges.some(([s, e]) => v.start >= s && v.start < e)).map((v) => v.rss));
+}
+
+/**
+ * mimalloc's segments cover parts of VMAs: each VMA's Rss after the call counts in proportion to
+ * its overlap with them (pagemap is not read after the call).
+ */
+function overlapRss(vmas: Vma[], heaps: { start: string; end: string }[]): number {
+  let rss = 0;
+  for (const h of heaps) {
+    const [s, e] = [BigInt(h.start), BigInt(h.end)];
+    for (const v of vmas) {
+      const lo = v.start > s ? v.start : s;
+      const hi = v.end < e ? v.end : e;
+      if (hi > lo) rss += Math.round((v.rss * Number(hi - lo)) / Math.max(1, v.size));
+    }
+  }
+  return rss;
 }

@@ -42,7 +42,7 @@ function inspectText(r: InspectReport, s: Style): string {
   out.push('', paint(s, 'bold', 'Arenas'));
   out.push(table([
     ['arena', 'kind', 'heaps', 'system', 'in use', 'free', 'top', 'rss', 'held free', 'pinned', 'trim ~'],
-    ...r.arenas.map((a) => [String(a.index), a.kind, String(a.heaps.length), b(a.systemBytes), b(a.inUseBytes), b(a.freeBytes), b(a.topBytes), b(a.rssBytes), b(a.heldFreeRssBytes), a.pinnedTop ? 'yes' : 'no', b(a.predictedTrimBytes)]),
+    ...r.arenas.map((a) => [String(a.index), a.kind ?? a.allocator ?? '', String(a.heaps.length), b(a.systemBytes), b(a.inUseBytes), b(a.freeBytes), b(a.topBytes), b(a.rssBytes), b(a.heldFreeRssBytes), a.pinnedTop === null ? '-' : a.pinnedTop ? 'yes' : 'no', b(a.predictedTrimBytes)]),
     ['all', '', '', b(r.totals.systemBytes), b(r.totals.inUseBytes), b(r.totals.freeBytes), '', b(r.totals.rssBytes), b(r.totals.heldFreeRssBytes), '', b(r.totals.predictedTrimBytes)],
   ], ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
   out.push(`mmapped chunks: ${r.mmapChunks.count} holding ${b(r.mmapChunks.bytes)} (${b(r.mmapChunks.rss)} resident)`);
@@ -65,11 +65,12 @@ function trimText(r: TrimReport, s: Style): string {
     out.push(`predicted release: ${b(r.predictedBytes)} (Rss now ${b(r.before.rss.total)})`);
   } else {
     out.push(`Rss ${b(r.before.rss.total)} -> ${b(r.after?.rss.total ?? 0)}: released ${b(r.releasedBytes ?? 0)} (predicted ${b(r.predictedBytes)})`);
-    out.push(`malloc_trim returned ${r.returned} (1 = something was released; it is not a byte count)`);
+    out.push(r.allocator === 'glibc' ? `malloc_trim returned ${r.returned} (1 = something was released; it is not a byte count)` : `${r.allocator}: ${r.call ?? 'release call'} made`);
+    if (r.settled) out.push(`after ${(r.settled.afterMs / 1000).toFixed(1)} s: Rss ${b(r.settled.rss.total)} (LazyFree ${b(r.settled.lazyFreeBytes)}, AnonHugePages ${b(r.settled.anonHugePagesBytes)})`);
   }
   out.push('', table([
     ['arena', 'kind', 'rss before', 'rss after', 'released', 'predicted'],
-    ...r.arenas.map((a) => [String(a.index), a.kind, b(a.beforeRss), a.afterRss === null ? '-' : b(a.afterRss), a.releasedBytes === null ? '-' : formatSignedBytes(a.releasedBytes), b(a.predictedBytes)]),
+    ...r.arenas.map((a) => [String(a.index), a.kind ?? r.allocator, b(a.beforeRss), a.afterRss === null ? '-' : b(a.afterRss), a.releasedBytes === null ? '-' : formatSignedBytes(a.releasedBytes), b(a.predictedBytes)]),
   ], ['r', 'l', 'r', 'r', 'r', 'r']));
   for (const f of r.findings) out.push(`  ${paint(s, f.severity, f.severity.toUpperCase().padEnd(8))} ${f.message}`, `           ${paint(s, 'dim', `-> ${f.hint}`)}`);
   out.push('', `target stopped ${r.pause.stoppedMs?.toFixed(1) ?? 'n/a'} ms (calls ${r.pause.callMs?.toFixed(1) ?? 'n/a'} ms)`);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { execRanges } from '../../src/collect/elf-object.js';
 import { addressOf, mappedObjects, openObject } from '../../src/allocators/mapped-objects.js';
-import type { AllocatorPlan } from '../../src/allocators/common.js';
+import type { StopPlan } from '../../src/collect/safe-call/types.js';
 import { parseSmaps } from '../../src/parse/smaps.js';
 import type { Vma } from '../../src/types.js';
 import { REPO_ROOT } from './targets.js';
@@ -40,7 +40,7 @@ export async function libcFor(pid: number, maps: Vma[]): Promise<{ addr: Record<
   return { addr, text: execRanges(libc.image, libc.bias) };
 }
 
-export async function runStop(pid: number, plan: AllocatorPlan, mode: 'inspect' | 'trim'): Promise<StopRun> {
+export async function runStop(pid: number, plan: StopPlan, mode: 'inspect' | 'trim'): Promise<StopRun> {
   const maps = await readMaps(pid);
   const libc = await libcFor(pid, maps);
   const dir = await mkdtemp(join(tmpdir(), 'heapgap-stop-'));
@@ -48,7 +48,7 @@ export async function runStop(pid: number, plan: AllocatorPlan, mode: 'inspect' 
   try {
     const params = {
       pid, mode, script: plan.script, params: plan.params, resultFile: join(dir, 'result.json'),
-      addr: { ...libc.addr, ...plan.params.addr },
+      addr: { ...libc.addr, ...(plan.params.addr ?? {}) },
       forbiddenRanges: plan.forbiddenRanges.map(([a, b]) => [hex(a), hex(b)]),
       libcText: libc.text.map(([a, b]) => [hex(a), hex(b)]),
     };
@@ -57,7 +57,7 @@ export async function runStop(pid: number, plan: AllocatorPlan, mode: 'inspect' 
     const r = await execa('gdb', [
       '-nx', '--batch', '--readnever', '-iex', 'set debuginfod enabled off', '-iex', 'set auto-solib-add off',
       '-iex', 'set auto-load off', '-iex', 'set libthread-db-search-path /nonexistent', '-iex', 'set pagination off',
-      '-iex', 'set confirm off', '-iex', `set tdesc filename ${join(REPO_ROOT, 'src/collect/gdb/amd64-linux-sse.xml')}`,
+      '-iex', 'set confirm off', '-iex', `set tdesc filename ${join(REPO_ROOT, 'src/collect/safe-call/amd64-linux-sse.xml')}`,
       '-iex', 'set unwindonsignal on', '-iex', 'handle all nostop noprint pass',
       '-ex', `file ${exe}`, '-ex', `source ${join(REPO_ROOT, 'test/helpers/stop-harness.py')}`,
       '-ex', `attach ${pid}`, '-ex', 'python harness_main()', '-ex', 'detach', '-ex', 'python harness_finish()',

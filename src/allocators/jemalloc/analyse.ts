@@ -11,14 +11,17 @@
  * there is no safe call that says whether an arbitrary address is jemalloc's (arenas.lookup
  * dereferences its radix tree for unknown pointers): no address range is claimed.
  */
-import { gapSeverity, makeFinding, mallocConfVar } from '../common.js';
-import type { OtherAnalysis, OtherArena, OtherFinding, OtherInput } from '../common.js';
-import { JEMALLOC_FINDINGS } from './findings.js';
+import { gapSeverity, mallocConfVar } from '../common.js';
+import type { OtherInput } from '../common.js';
+import { finding } from '../../analyse/findings/index.js';
+import type { Finding } from '../../analyse/findings/index.js';
+import type { OtherArenaReport } from '../../types.js';
+import type { AllocatorAnalysis } from '../types.js';
 import type { JemallocArenaRaw, JemallocSection } from './section.js';
 
 const MIB = 1024 * 1024;
 
-export function analyseJemalloc(s: JemallocSection, input: OtherInput): OtherAnalysis {
+export function analyseJemalloc(s: JemallocSection, input: OtherInput): AllocatorAnalysis {
   const dirty = s.pdirty * s.page;
   const muzzy = s.pmuzzy * s.page;
   const tcache = s.tcacheBytes ?? 0;
@@ -40,10 +43,10 @@ export function analyseJemalloc(s: JemallocSection, input: OtherInput): OtherAna
   ];
   if (s.retained > 0) notes.push(`jemalloc retains ${(s.retained / MIB).toFixed(1)} MiB of address space it unmapped the pages of (opt.retain): virtual size only, not Rss.`);
   if (s.narenas > s.arenasRead) notes.push(`per-arena figures were read for the first ${s.arenasRead} of ${s.narenas} arenas; the totals cover all of them.`);
-  return { stats, arenas, claims: [], findings: findings(s, input, { dirty, muzzy, purgeable, notPurgeable, tcache }, arenas), notes };
+  return { stats, arenas, claims: [], mmapChunks: null, findings: findings(s, input, { dirty, muzzy, purgeable, notPurgeable, tcache }, arenas), notes };
 }
 
-function arenaEntry(a: JemallocArenaRaw, page: number): OtherArena {
+function arenaEntry(a: JemallocArenaRaw, page: number): OtherArenaReport {
   const allocated = a.smallAllocated !== null && a.largeAllocated !== null ? a.smallAllocated + a.largeAllocated : null;
   const active = a.pactive * page;
   const purgeable = (a.pdirty + a.pmuzzy) * page;
@@ -60,24 +63,24 @@ function arenaEntry(a: JemallocArenaRaw, page: number): OtherArena {
   };
 }
 
-function findings(s: JemallocSection, input: OtherInput, f: { dirty: number; muzzy: number; purgeable: number; notPurgeable: number; tcache: number }, arenas: OtherArena[]): OtherFinding[] {
-  const out: OtherFinding[] = [];
+function findings(s: JemallocSection, input: OtherInput, f: { dirty: number; muzzy: number; purgeable: number; notPurgeable: number; tcache: number }, arenas: OtherArenaReport[]): Finding[] {
+  const out: Finding[] = [];
   const envVar = mallocConfVar(s.prefix);
   const redis = /^redis-(server|sentinel)|^valkey/.test(input.comm);
   if (f.purgeable >= MIB) {
-    out.push(makeFinding(JEMALLOC_FINDINGS, 'jemalloc-purgeable', gapSeverity(f.purgeable, input.rssTotal), f.purgeable, {
+    out.push(finding('jemalloc-purgeable', gapSeverity(f.purgeable, input.rssTotal), f.purgeable, {
       pid: input.pid, bytes: f.purgeable, share: f.purgeable / Math.max(1, input.rssTotal), dirty: f.dirty, muzzy: f.muzzy,
       dirtyDecayMs: s.opt.dirtyDecayMs, backgroundThread: s.backgroundThread, envVar, redis,
     }));
   }
   if (f.notPurgeable >= 8 * MIB && f.notPurgeable >= 0.1 * s.active) {
-    out.push(makeFinding(JEMALLOC_FINDINGS, 'jemalloc-fragmented', f.notPurgeable >= 64 * MIB ? 'warn' : 'info', f.notPurgeable, {
+    out.push(finding('jemalloc-fragmented', f.notPurgeable >= 64 * MIB ? 'warn' : 'info', f.notPurgeable, {
       bytes: f.notPurgeable, tcache: f.tcache, active: s.active, redis, envVar,
     }));
   }
   const heldFree = f.purgeable + f.notPurgeable;
   if (arenas.length > Math.max(2, input.cpus) && heldFree >= 64 * MIB) {
-    out.push(makeFinding(JEMALLOC_FINDINGS, 'jemalloc-arenas', 'info', null, { arenas: arenas.length, threads: input.threads, cpus: input.cpus, heldFree, envVar }));
+    out.push(finding('jemalloc-arenas', 'info', null, { arenas: arenas.length, threads: input.threads, cpus: input.cpus, heldFree, envVar }));
   }
   return out;
 }

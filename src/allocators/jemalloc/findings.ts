@@ -1,5 +1,6 @@
 /** jemalloc's findings, in jemalloc's own terms (dirty/muzzy pages, decay, background threads, arenas). */
-import { kind, mib, pct } from '../common.js';
+import { kind } from '../../analyse/findings/spec.js';
+import { mib, pct } from '../../units.js';
 
 export interface PurgeableData {
   pid: number;

@@ -1,7 +1,7 @@
 /** jemalloc's part of the stop, planned before attaching: mallctl's address and jemalloc's code. */
 import { HeapgapError } from '../../errors.js';
 import { stopScript } from '../common.js';
-import type { AllocatorPlan } from '../common.js';
+import type { StopPlan } from '../../collect/safe-call/types.js';
 import type { AllocatorPresence } from '../detect-all.js';
 import { addressOf, codeRanges, openObject, symbolSpan } from '../mapped-objects.js';
 import type { OpenedObject } from '../mapped-objects.js';
@@ -9,7 +9,7 @@ import type { OpenedObject } from '../mapped-objects.js';
 /** Arenas whose own figures are read (ten calls each); the merged figures always cover them all. */
 export const ARENA_LIMIT = 64;
 
-export async function prepareJemalloc(pid: number, p: AllocatorPresence, opened?: OpenedObject): Promise<AllocatorPlan> {
+export async function prepareJemalloc(pid: number, p: AllocatorPresence, opened?: OpenedObject): Promise<StopPlan> {
   const o = opened ?? (await openObject(pid, p.object, { symtab: p.static }));
   const name = `${p.prefix}mallctl`;
   const at = addressOf(o, name);

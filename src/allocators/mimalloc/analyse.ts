@@ -4,9 +4,11 @@
  * what it cannot say: a release build counts no bytes in use, so held-free and purgeable are null
  * (trim measures what mi_collect returns).
  */
-import { makeFinding } from '../common.js';
-import type { Claim, OtherAnalysis, OtherArena, OtherFinding, OtherInput } from '../common.js';
-import { MIMALLOC_FINDINGS } from './findings.js';
+import type { OtherInput } from '../common.js';
+import { finding } from '../../analyse/findings/index.js';
+import type { Finding } from '../../analyse/findings/index.js';
+import type { OtherArenaReport } from '../../types.js';
+import type { AllocatorAnalysis, Claim } from '../types.js';
 import type { MimallocSection } from './section.js';
 
 const MIB = 1024 * 1024;
@@ -21,7 +23,7 @@ export function purgeEnvLine(v: number | null): string {
   return v !== null && v < 210 ? 'MIMALLOC_DECOMMIT_DELAY=0 MIMALLOC_SEGMENT_DECOMMIT_DELAY=0 (mimalloc 2.0)' : 'MIMALLOC_PURGE_DELAY=0 (mimalloc 2.1 and later; MIMALLOC_ARENA_EAGER_COMMIT=0 commits arenas lazily)';
 }
 
-export function analyseMimalloc(s: MimallocSection, input: OtherInput): OtherAnalysis {
+export function analyseMimalloc(s: MimallocSection, input: OtherInput): AllocatorAnalysis {
   const printed = (k: string) => s.printed?.[k]?.current?.value ?? null;
   const reserved = s.block?.reserved.current ?? printed('reserved');
   const claims: Claim[] = s.claims.map((c) => ({ start: BigInt(c.start), end: BigInt(c.end), category: 'arena', rss: c.rss }));
@@ -45,7 +47,7 @@ export function analyseMimalloc(s: MimallocSection, input: OtherInput): OtherAna
     heldFreeBytes: null,
     ...Object.fromEntries(Object.entries(s.options ?? {}).map(([k, v]) => [`option.${k}`, v])),
   };
-  const arena: OtherArena = {
+  const arena: OtherArenaReport = {
     index: 0, allocator: 'mimalloc', kind: null, address: null,
     heaps: claims.map((c) => ({ start: `0x${c.start.toString(16)}`, end: `0x${c.end.toString(16)}`, size: Number(c.end - c.start), mappedBytes: Number(c.end - c.start), rss: c.rss, vmas: [] })),
     systemBytes: reserved, inUseBytes: null, freeBytes: null, fastFreeBytes: null, binFreeBytes: null, topBytes: null,
@@ -57,16 +59,16 @@ export function analyseMimalloc(s: MimallocSection, input: OtherInput): OtherAna
     s.block ? `mimalloc ${versionText(s.version) ?? ''}: reserved, committed, reset, segments and threads read exactly from its statistics block at ${s.block.address}.` : 'mimalloc: reserved, reset, segments and threads are as mi_stats_print_out printed them (rounded to a tenth of their unit); committed is exact (mi_process_info).',
     'mimalloc: a release build counts no bytes in use, so held-free and purgeable are not known before a release; mimalloc keeps one heap per thread and has no call that reaches another thread\'s heap.',
   ];
-  return { stats, arenas: [arena], claims, findings: findings(s, input, segmentRss, threads ?? input.threads), notes };
+  return { stats, arenas: [arena], claims, mmapChunks: null, findings: findings(s, input, segmentRss, threads ?? input.threads), notes };
 }
 
-function findings(s: MimallocSection, input: OtherInput, segmentRss: number, threads: number): OtherFinding[] {
-  const out: OtherFinding[] = [];
+function findings(s: MimallocSection, input: OtherInput, segmentRss: number, threads: number): Finding[] {
+  const out: Finding[] = [];
   const envLine = purgeEnvLine(s.version);
-  if (s.options?.allow_decommit === 0) out.push(makeFinding(MIMALLOC_FINDINGS, 'mimalloc-no-decommit', 'warn', null, { envLine }));
+  if (s.options?.allow_decommit === 0) out.push(finding('mimalloc-no-decommit', 'warn', null, { envLine }));
   if (segmentRss >= 8 * MIB) {
     // info: how much of it is free is not known (see the message), so it is not rated as a gap.
-    out.push(makeFinding(MIMALLOC_FINDINGS, 'mimalloc-segments', 'info', segmentRss, {
+    out.push(finding('mimalloc-segments', 'info', segmentRss, {
       pid: input.pid, rss: segmentRss, share: segmentRss / Math.max(1, input.rssTotal), committed: s.processInfo.currentCommit, threads, envLine,
     }));
   }

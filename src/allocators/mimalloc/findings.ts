@@ -1,5 +1,6 @@
 /** mimalloc's findings, in its own terms (segments, commit, decommit delays, per-thread heaps). */
-import { kind, mib, pct } from '../common.js';
+import { kind } from '../../analyse/findings/spec.js';
+import { mib, pct } from '../../units.js';
 
 export interface SegmentsData {
   pid: number;

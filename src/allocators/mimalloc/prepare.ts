@@ -1,8 +1,9 @@
 /** mimalloc's part of the stop, planned before attaching: its API's addresses, its statistics' home, its segments' candidates. */
 import { HeapgapError } from '../../errors.js';
 import type { Vma } from '../../types.js';
-import { hex, stopScript } from '../common.js';
-import type { AllocatorPlan } from '../common.js';
+import { hex } from '../../units.js';
+import { stopScript } from '../common.js';
+import type { StopPlan } from '../../collect/safe-call/types.js';
 import type { AllocatorPresence } from '../detect-all.js';
 import { addressOf, codeRanges, openObject, symbolSpan } from '../mapped-objects.js';
 import { SEGMENT } from './section.js';
@@ -23,7 +24,7 @@ const MAX_CANDIDATES = 256;
 /** The library's .data/.bss is read in the stop to find its statistics; a bigger one is not. */
 const MAX_DATA = 4 << 20;
 
-export async function prepareMimalloc(pid: number, p: AllocatorPresence, maps: Vma[], fputs: string | null): Promise<AllocatorPlan> {
+export async function prepareMimalloc(pid: number, p: AllocatorPresence, maps: Vma[], fputs: string | null): Promise<StopPlan> {
   const o = await openObject(pid, p.object, { symtab: p.static });
   const addr: Record<string, string> = {};
   for (const name of Object.values(API)) {

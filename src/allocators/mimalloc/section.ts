@@ -2,7 +2,8 @@
 import type { ProcMemory } from '../../collect/memory.js';
 import { HeapgapError } from '../../errors.js';
 import type { Vma } from '../../types.js';
-import { hex, num, record } from '../common.js';
+import { hex } from '../../units.js';
+import { num, record } from '../common.js';
 import { decodeStatsBlock } from './stats-block.js';
 import type { StatsBlock, StatsBlockCandidate } from './stats-block.js';
 import { parseMimallocStats } from './stats-text.js';

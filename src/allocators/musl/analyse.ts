@@ -6,23 +6,12 @@
  * call and no held-free figure to give.
  */
 import type { Vma } from '../../types.js';
-import { kind, makeFinding, mib } from '../common.js';
-import type { Claim, OtherAnalysis, OtherInput } from '../common.js';
+import type { OtherInput } from '../common.js';
+import { finding } from '../../analyse/findings/index.js';
+import { mib } from '../../units.js';
+import type { AllocatorAnalysis, Claim } from '../types.js';
 
-export interface NoStatsData {
-  brkRss: number;
-  anonRss: number;
-}
-
-export const MUSL_FINDINGS = {
-  'musl-no-stats': kind<NoStatsData>()({
-    title: 'musl\'s malloc keeps no statistics',
-    message: (d) => `musl's malloc (mallocng) has no statistics to read: heapgap can only say that its metadata in [heap] is ${mib(d.brkRss)} resident, and anonymous mappings ${mib(d.anonRss)} (its groups, and anything else mapped anonymously).`,
-    hint: () => 'mallocng returns freed groups to the kernel itself, so there is no trim to call. To see the held-free gap, run the program with an allocator that reports itself, e.g. LD_PRELOAD of libjemalloc or libmimalloc built for musl.',
-  }),
-} as const;
-
-export function analyseMusl(vmas: Vma[], input: OtherInput): OtherAnalysis {
+export function analyseMusl(vmas: Vma[], input: OtherInput): AllocatorAnalysis {
   const brk = vmas.filter((v) => v.pathname === '[heap]');
   const brkRss = brk.reduce((a, v) => a + v.rss, 0);
   const anonRss = vmas.filter((v) => v.pathname === '' && v.perms.startsWith('rw')).reduce((a, v) => a + v.rss, 0);
@@ -32,7 +21,8 @@ export function analyseMusl(vmas: Vma[], input: OtherInput): OtherAnalysis {
     stats: { brkRss, anonRss },
     arenas: [],
     claims,
-    findings: [makeFinding(MUSL_FINDINGS, 'musl-no-stats', 'info', null, { brkRss, anonRss })],
+    mmapChunks: null,
+    findings: [finding('musl-no-stats', 'info', null, { brkRss, anonRss })],
     notes: [`musl (process ${input.pid}): no statistics API; [heap] (${mib(brkRss)} resident, mallocng's metadata) is counted as its own, its groups stay under anon-other.`],
   };
 }

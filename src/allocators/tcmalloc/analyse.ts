@@ -6,14 +6,17 @@
  * page ([heap] when it grew with sbrk, and its own mmaps); a mapping the kernel merged with a
  * neighbour is claimed whole.
  */
-import { gapSeverity, makeFinding } from '../common.js';
-import type { Claim, OtherAnalysis, OtherArena, OtherFinding, OtherInput } from '../common.js';
-import { TCMALLOC_FINDINGS } from './findings.js';
+import { gapSeverity } from '../common.js';
+import type { OtherInput } from '../common.js';
+import { finding } from '../../analyse/findings/index.js';
+import type { Finding } from '../../analyse/findings/index.js';
+import type { OtherArenaReport } from '../../types.js';
+import type { AllocatorAnalysis, Claim } from '../types.js';
 import type { TcmallocSection } from './section.js';
 
 const MIB = 1024 * 1024;
 
-export function analyseTcmalloc(s: TcmallocSection, input: OtherInput): OtherAnalysis {
+export function analyseTcmalloc(s: TcmallocSection, input: OtherInput): AllocatorAnalysis {
   const p = (k: string) => s.properties[k] ?? null;
   const allocated = p('generic.current_allocated_bytes')!;
   const heapSize = p('generic.heap_size')!;
@@ -33,7 +36,7 @@ export function analyseTcmalloc(s: TcmallocSection, input: OtherInput): OtherAna
     purgeableBytes: pageheapFree, notPurgeableBytes: caches, heldFreeBytes: pageheapFree + caches,
     spans: s.statsText?.spans ?? null, threadHeaps: s.statsText?.threadHeaps ?? null, pageSize: s.statsText?.pageSize ?? null,
   };
-  const arena: OtherArena = {
+  const arena: OtherArenaReport = {
     index: 0, allocator: 'tcmalloc', kind: null, address: null,
     heaps: claims.map((c) => ({ start: `0x${c.start.toString(16)}`, end: `0x${c.end.toString(16)}`, size: Number(c.end - c.start), mappedBytes: Number(c.end - c.start), rss: c.rss, vmas: [{ start: `0x${c.start.toString(16)}`, end: `0x${c.end.toString(16)}`, rss: c.rss, perm: 'rw-p' }] })),
     systemBytes: heapSize, inUseBytes: allocated, freeBytes: pageheapFree + caches,
@@ -47,18 +50,18 @@ export function analyseTcmalloc(s: TcmallocSection, input: OtherInput): OtherAna
   if (!s.ownershipChecked) notes.push('tcmalloc exports no MallocExtension_GetOwnership: its mappings are not claimed and stay under anon-other');
   else if (claims.length === 0) notes.push('no mapping\'s first page belongs to tcmalloc\'s page heap: its memory is not told apart from other anonymous memory');
   else notes.push(`tcmalloc's page heap: ${claims.length} mapping(s) whose first page its page map owns, ${(claimedRss / MIB).toFixed(1)} MiB resident (its metadata and mappings it grew into from a neighbour are not told apart).`);
-  return { stats, arenas: [arena], claims, findings: findings(input, { pageheapFree, caches, central, transfer, thread, limit: p('tcmalloc.max_total_thread_cache_bytes'), aggressive: p('tcmalloc.aggressive_memory_decommit') === 1 }), notes };
+  return { stats, arenas: [arena], claims, mmapChunks: null, findings: findings(input, { pageheapFree, caches, central, transfer, thread, limit: p('tcmalloc.max_total_thread_cache_bytes'), aggressive: p('tcmalloc.aggressive_memory_decommit') === 1 }), notes };
 }
 
-function findings(input: OtherInput, f: { pageheapFree: number; caches: number; central: number; transfer: number; thread: number; limit: number | null; aggressive: boolean }): OtherFinding[] {
-  const out: OtherFinding[] = [];
+function findings(input: OtherInput, f: { pageheapFree: number; caches: number; central: number; transfer: number; thread: number; limit: number | null; aggressive: boolean }): Finding[] {
+  const out: Finding[] = [];
   if (f.pageheapFree >= MIB) {
-    out.push(makeFinding(TCMALLOC_FINDINGS, 'tcmalloc-pageheap-free', gapSeverity(f.pageheapFree, input.rssTotal), f.pageheapFree, {
+    out.push(finding('tcmalloc-pageheap-free', gapSeverity(f.pageheapFree, input.rssTotal), f.pageheapFree, {
       pid: input.pid, bytes: f.pageheapFree, share: f.pageheapFree / Math.max(1, input.rssTotal), releaseRate: input.env.TCMALLOC_RELEASE_RATE ?? null, aggressive: f.aggressive,
     }));
   }
   if (f.caches >= 8 * MIB) {
-    out.push(makeFinding(TCMALLOC_FINDINGS, 'tcmalloc-cache-free', f.caches >= 64 * MIB ? 'warn' : 'info', f.caches, {
+    out.push(finding('tcmalloc-cache-free', f.caches >= 64 * MIB ? 'warn' : 'info', f.caches, {
       bytes: f.caches, central: f.central, transfer: f.transfer, thread: f.thread, threadLimit: f.limit,
     }));
   }

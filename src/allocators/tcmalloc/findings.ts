@@ -1,5 +1,6 @@
 /** tcmalloc's findings, in its own terms (page heap, central/transfer/thread caches, release rate). */
-import { kind, mib, pct } from '../common.js';
+import { kind } from '../../analyse/findings/spec.js';
+import { mib, pct } from '../../units.js';
 
 export interface PageheapData {
   pid: number;

@@ -1,8 +1,9 @@
 /** tcmalloc's part of the stop, planned before attaching: its C API's addresses and its code. */
 import { HeapgapError } from '../../errors.js';
 import type { Vma } from '../../types.js';
-import { hex, stopScript } from '../common.js';
-import type { AllocatorPlan } from '../common.js';
+import { hex } from '../../units.js';
+import { stopScript } from '../common.js';
+import type { StopPlan } from '../../collect/safe-call/types.js';
 import type { AllocatorPresence } from '../detect-all.js';
 import { addressOf, codeRanges, openObject, symbolSpan } from '../mapped-objects.js';
 
@@ -15,7 +16,7 @@ const API = {
 /** tcmalloc asks the system for at least 1 MiB at a time (kMinSystemAlloc); smaller mappings are not its page heap. */
 const MIN_MAPPING = 1 << 20;
 
-export async function prepareTcmalloc(pid: number, p: AllocatorPresence, maps: Vma[]): Promise<AllocatorPlan> {
+export async function prepareTcmalloc(pid: number, p: AllocatorPresence, maps: Vma[]): Promise<StopPlan> {
   const o = await openObject(pid, p.object, { symtab: p.static });
   const addr: Record<string, string> = {};
   for (const name of Object.values(API)) {

@@ -1,7 +1,8 @@
 /** tcmalloc's part of a capture: stop.py's properties and GetStats text, plus the mappings it owns. */
 import { HeapgapError } from '../../errors.js';
 import type { Vma } from '../../types.js';
-import { hex, num, record } from '../common.js';
+import { hex } from '../../units.js';
+import { num, record } from '../common.js';
 import { parseTcmallocStats } from './get-stats.js';
 import type { TcmallocStatsText } from './get-stats.js';
 
