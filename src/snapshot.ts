@@ -1,5 +1,9 @@
 import type { AllocatorName } from './contract.js';
 import type { GlibcLayout, GlibcSection } from './allocators/glibc/section.js';
+import type { JemallocSection } from './allocators/jemalloc/section.js';
+import type { MimallocSection } from './allocators/mimalloc/section.js';
+import type { MuslSection } from './allocators/musl/analyse.js';
+import type { TcmallocSection } from './allocators/tcmalloc/section.js';
 import type { Pause } from './types.js';
 
 /**
@@ -27,7 +31,7 @@ export interface Snapshot {
   sections: Sections;
   stackPointers: string[];
   /** A trim made in the same stop: smaps right after the release call, so `report` can replay it. */
-  trim?: { pad: number; returned: number | null; smapsAfter: string };
+  trim?: { pad: number; returned: number | null; smapsAfter: string; allocator?: AllocatorName; release?: unknown };
   pause: Pause | null;
   notes: string[];
 }
@@ -35,6 +39,10 @@ export interface Snapshot {
 /** The capture sections, one per allocator that has a collector. */
 export interface Sections {
   glibc?: GlibcSection;
+  jemalloc?: JemallocSection;
+  tcmalloc?: TcmallocSection;
+  mimalloc?: MimallocSection;
+  musl?: MuslSection;
 }
 
 /** heapgap.capture/1: glibc only, its figures at the top level. `report` still reads these. */

@@ -1,17 +1,22 @@
 /** What a trim did (or, on a dry run, would do), arena by arena, from smaps read before and after. */
 import { trimFindings } from '../allocators/glibc/detect-findings.js';
+import { releaseFigures } from '../allocators/release.js';
 import type { ReleaseFigures } from '../allocators/release.js';
+import type { AllocatorName } from '../contract.js';
 import { SCHEMAS } from '../contract.js';
 import { parseSmaps } from '../parse/smaps.js';
 import type { ArenaEntry, ArenaReport, InspectReport, RssFigures, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { rssFigures } from './inspect.js';
 
+/** A capture's trim: smaps right after the release call, and what the call itself returned. */
 export interface TrimAfter {
   smapsAfter: string;
   returned: number | null;
-  /** What the release call itself said (other allocators: their figures around the call). */
-  release?: ReleaseFigures | null;
+  /** Whose release call it was (absent in captures from before other allocators: glibc). */
+  allocator?: AllocatorName;
+  /** What the release call itself said (stop.py's release() result). */
+  release?: unknown;
 }
 
 export interface Settled {
@@ -24,7 +29,7 @@ export interface Settled {
 const isGlibc = (a: ArenaEntry): a is ArenaReport => (a.allocator ?? 'glibc') === 'glibc';
 
 export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfter | null, settled: Settled | null = null): TrimReport {
-  const release = after?.release ?? null;
+  const release: ReleaseFigures | null = after?.allocator && after.allocator !== 'glibc' && after.release ? releaseFigures(after.allocator, after.release) : null;
   const allocator = release?.allocator ?? inspect.target.allocator;
   const own = inspect.arenas.filter((a) => (a.allocator ?? 'glibc') === allocator);
   const jeArena = (i: number) => release?.perArena?.find((x) => x.index === i) ?? null;
@@ -40,7 +45,8 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfte
     const predicted = a.join === 'allocator' ? jeArena(a.index)?.predictedBytes ?? a.predictedTrimBytes : a.predictedTrimBytes;
     return { a, rssBefore, rssAfter, releasedBytes: rssBefore !== null && rssAfter !== null ? rssBefore - rssAfter : null, predicted };
   });
-  const predictedBytes = release ? release.predictedBytes : inspect.totals.predictedTrimBytes;
+  const ownPredicted = own.map((a) => a.predictedTrimBytes).filter((x): x is number => x !== null);
+  const predictedBytes = release ? release.predictedBytes : own.length > 0 && ownPredicted.length === 0 ? null : sum(ownPredicted);
   return {
     schema: SCHEMAS.trim,
     target: inspect.target,
@@ -60,6 +66,13 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfte
     findings: allocator === 'glibc' ? trimFindings(inspect.arenas.filter(isGlibc)) : [],
     pause: inspect.pause,
   };
+}
+
+/** Settled figures from smaps and smaps_rollup read --settle after the call. */
+export function settledFigures(raw: { afterMs: number; smaps: string; rollup: string }): Settled {
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(raw.rollup)?.[1] ?? 0) * 1024;
+  const vmas = parseSmaps(raw.smaps, 'smaps after --settle');
+  return { afterMs: raw.afterMs, rss: rssFigures(vmas), anonHugePagesBytes: kb('AnonHugePages'), lazyFreeBytes: kb('LazyFree') };
 }
 
 /** Rss of the VMAs that start inside an arena's heaps (brk may have moved the [heap] end). */

@@ -11,6 +11,11 @@ import { finding } from '../../analyse/findings/index.js';
 import { mib } from '../../units.js';
 import type { AllocatorAnalysis, Claim } from '../types.js';
 
+/** musl's capture section: only which object it is (nothing is read in a stop). */
+export interface MuslSection {
+  object: string;
+}
+
 export function analyseMusl(vmas: Vma[], input: OtherInput): AllocatorAnalysis {
   const brk = vmas.filter((v) => v.pathname === '[heap]');
   const brkRss = brk.reduce((a, v) => a + v.rss, 0);
