@@ -17,6 +17,8 @@ export interface ReleaseFigures {
   after: Record<string, number | null>;
   /** jemalloc: per arena, its resident count before and after (not smaps: its extents cannot be told apart by address). */
   perArena: { index: number; rssBefore: number | null; rssAfter: number | null; releasedBytes: number | null; predictedBytes: number | null }[] | null;
+  /** The thread the call ran in (mimalloc collects only that thread's heap). */
+  thread: number | null;
 }
 
 const numbers = (v: unknown, what: string) => Object.fromEntries(Object.entries(record(v, what)).map(([k]) => [k, num(record(v, what), k)]));
@@ -25,7 +27,7 @@ export function releaseFigures(allocator: AllocatorName, raw: unknown): ReleaseF
   const r = record(raw, `${allocator} release result`);
   const before = numbers(r.before ?? {}, 'before');
   const after = numbers(r.after ?? {}, 'after');
-  const base = { allocator, call: typeof r.call === 'string' ? r.call : '?', returned: num(r, 'returned'), before, after };
+  const base = { allocator, call: typeof r.call === 'string' ? r.call : '?', returned: num(r, 'returned'), before, after, thread: num(r, 'thread') };
   if (allocator === 'jemalloc') {
     const page = num(r, 'page') ?? 4096;
     const dirty = (b: Record<string, number | null>, d: string, m: string) => (b[d] ?? 0) * page + (b[m] ?? 0) * page;

@@ -8,6 +8,15 @@ import { parseSmaps } from '../parse/smaps.js';
 import type { ArenaEntry, ArenaReport, InspectReport, RssFigures, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { rssFigures } from './inspect.js';
+import { finding } from './findings/index.js';
+import { purgeEnvLine } from '../allocators/mimalloc/analyse.js';
+
+/** mimalloc's version number (209) from its stats' "2.0.9". */
+const versionOf = (r: InspectReport): number | null => {
+  const v = r.allocatorStats?.mimalloc?.version;
+  const m = typeof v === 'string' ? /^(\d+)\.(\d+)\.(\d+)$/.exec(v) : null;
+  return m ? Number(m[1]) * 100 + Number(m[2]) * 10 + Number(m[3]) : null;
+};
 
 /** A capture's trim: smaps right after the release call, and what the call itself returned. */
 export interface TrimAfter {
@@ -63,7 +72,9 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfte
     arenas: rows.map((r) => ({ index: r.a.index, kind: r.a.kind, beforeRss: r.rssBefore, afterRss: r.rssAfter, releasedBytes: r.releasedBytes, predictedBytes: r.predicted })),
     perArena: rows.map((r) => ({ index: r.a.index, allocator, rssBefore: r.rssBefore, rssAfter: r.rssAfter, releasedBytes: r.releasedBytes, predictedBytes: r.predicted })),
     settled,
-    findings: allocator === 'glibc' ? trimFindings(inspect.arenas.filter(isGlibc)) : [],
+    findings: allocator === 'glibc' ? trimFindings(inspect.arenas.filter(isGlibc))
+      : allocator === 'mimalloc' && release && after ? [finding('mimalloc-collect-one-thread', 'info', null, { thread: release.thread, pid: inspect.target.pid, threads: inspect.target.threads, envLine: purgeEnvLine(versionOf(inspect)) })]
+      : [],
     pause: inspect.pause,
   };
 }

@@ -112,9 +112,11 @@ def release(ctx, params):
     cache), abandoned segments, and, from the main thread, reclaims what exited threads left.
     Heaps owned by other threads are not collected: mimalloc has no call that reaches them, and
     calling into another thread's heap from this one would race with that thread."""
+    import gdb  # which thread the protocol chose: the one whose heap is collected
     base = ctx.scratch(4096)
     before = process_info(ctx, params, base)
     ctx.call("%s(1)" % ctx.fn(params["collect"], COLLECT))
     ctx.step("mimalloc mi_collect(true) returned")
-    return {"call": "mi_collect(true)", "returned": None, "before": before, "after": process_info(ctx, params, base)}
+    return {"call": "mi_collect(true)", "returned": None, "before": before, "after": process_info(ctx, params, base),
+            "thread": gdb.selected_thread().ptid[1]}
 
