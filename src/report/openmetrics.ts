@@ -85,7 +85,8 @@ function common(t: TargetInfo, findings: FindingReport[], pause: InspectReport['
 
 function inspect(doc: InspectReport): Family[] {
   const base = targetLabels(doc.target);
-  const per = (a: InspectReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind ?? 'none', allocator: a.allocator ?? 'glibc' });
+  // Other allocators' arenas carry their allocator's name (glibc's series keep their labels).
+  const per = (a: InspectReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind ?? 'none', ...((a.allocator ?? 'glibc') !== 'glibc' ? { allocator: a.allocator! } : {}) });
   const arena = (name: string, help: string, pick: (a: InspectReport['arenas'][number]) => number | null) =>
     bytes(`arena_${name}`, help, doc.arenas.map((a) => [per(a), pick(a)]));
   const taken = Date.parse(doc.takenAt);
@@ -121,7 +122,7 @@ function inspect(doc: InspectReport): Family[] {
 
 function trim(doc: TrimReport): Family[] {
   const base = targetLabels(doc.target);
-  const per = (a: TrimReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind ?? 'none', allocator: doc.allocator });
+  const per = (a: TrimReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind ?? 'none', ...(doc.allocator !== 'glibc' ? { allocator: doc.allocator } : {}) });
   return [
     ...common(doc.target, doc.findings, doc.pause),
     bytes('trim_pad', 'Pad passed to malloc_trim.', [[base, doc.pad]]),
