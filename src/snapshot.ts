@@ -30,8 +30,12 @@ export interface Snapshot {
   /** Each allocator's section, as its collector measured it (see src/allocators/<name>/). */
   sections: Sections;
   stackPointers: string[];
-  /** A trim made in the same stop: smaps right after the release call, so `report` can replay it. */
-  trim?: { pad: number; returned: number | null; smapsAfter: string; allocator?: AllocatorName; release?: unknown };
+  /**
+   * A trim: smaps after detach (raw.smaps is from before attach), and smaps_rollup read in the
+   * stop right before and after the release call, so `report` can replay it; whose release call it
+   * was and what it said (allocators other than glibc report their own figures around the call).
+   */
+  trim?: { pad: number; returned: number | null; smapsAfter: string; rollupBefore?: string | null; rollupAfter?: string | null; allocator?: AllocatorName; release?: unknown };
   pause: Pause | null;
   notes: string[];
 }

@@ -2,6 +2,7 @@
 import type { AllocatorName, Category, Severity } from './contract.js';
 import type { PauseFigures } from './collect/safe-call/types.js';
 import type { WatchSummary } from './analyse/watch.js';
+import type { GlibcSection } from './allocators/glibc/section.js';
 
 export type { AllocatorName, Category, Severity } from './contract.js';
 export type { Finding } from './analyse/findings/index.js';
@@ -299,3 +300,14 @@ export interface DemoReport {
 }
 
 export type AnyReport = InspectReport | TrimReport | ExperimentReport | DiffReport | DemoReport | WatchSummary;
+
+/** One watch tick: read without stopping the target. */
+export interface RssSample {
+  takenAt: number;
+  vmas: Vma[];
+  claims: GlibcSection['claims'];
+  /** Thread-arena heap blocks by the arena (malloc_state address) their heap_info points to. */
+  owners: Map<string, { start: bigint; end: bigint }[]>;
+  stackPointers: bigint[];
+}
+

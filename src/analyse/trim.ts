@@ -1,61 +1,57 @@
 /** What a trim did (or, on a dry run, would do), arena by arena, from smaps read before and after. */
 import { trimFindings } from '../allocators/glibc/detect-findings.js';
+import { purgeEnvLine } from '../allocators/mimalloc/analyse.js';
 import { releaseFigures } from '../allocators/release.js';
 import type { ReleaseFigures } from '../allocators/release.js';
-import type { AllocatorName } from '../contract.js';
 import { SCHEMAS } from '../contract.js';
+import type { AllocatorName } from '../contract.js';
+import { parseRollup } from '../parse/rollup.js';
 import { parseSmaps } from '../parse/smaps.js';
-import type { ArenaEntry, ArenaReport, InspectReport, RssFigures, TrimReport, TrimSide, Vma } from '../types.js';
+import type { ArenaEntry, ArenaReport, InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
-import { rssFigures } from './inspect.js';
 import { finding } from './findings/index.js';
-import { purgeEnvLine } from '../allocators/mimalloc/analyse.js';
+import { rssFigures } from './inspect.js';
 
-/** mimalloc's version number (209) from its stats' "2.0.9". */
-const versionOf = (r: InspectReport): number | null => {
-  const v = r.allocatorStats?.mimalloc?.version;
-  const m = typeof v === 'string' ? /^(\d+)\.(\d+)\.(\d+)$/.exec(v) : null;
-  return m ? Number(m[1]) * 100 + Number(m[2]) * 10 + Number(m[3]) : null;
-};
-
-/** A capture's trim: smaps right after the release call, and what the call itself returned. */
+/** A capture's trim: smaps after the call, smaps_rollup around it, and what the call itself returned. */
 export interface TrimAfter {
   smapsAfter: string;
   returned: number | null;
+  rollupBefore?: string | null;
+  rollupAfter?: string | null;
   /** Whose release call it was (absent in captures from before other allocators: glibc). */
   allocator?: AllocatorName;
   /** What the release call itself said (stop.py's release() result). */
   release?: unknown;
 }
 
-export interface Settled {
-  afterMs: number;
-  rss: RssFigures;
-  anonHugePagesBytes: number;
-  lazyFreeBytes: number;
-}
-
 const isGlibc = (a: ArenaEntry): a is ArenaReport => (a.allocator ?? 'glibc') === 'glibc';
 
-export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfter | null, settled: Settled | null = null): TrimReport {
-  const release: ReleaseFigures | null = after?.allocator && after.allocator !== 'glibc' && after.release ? releaseFigures(after.allocator, after.release) : null;
-  const allocator = release?.allocator ?? inspect.target.allocator;
+/** mimalloc's version number (209) from its stats' "2.0.9". */
+function mimallocVersion(r: InspectReport): number | null {
+  const v = r.allocatorStats?.mimalloc?.version;
+  const m = typeof v === 'string' ? /^(\d+)\.(\d+)\.(\d+)$/.exec(v) : null;
+  return m ? Number(m[1]) * 100 + Number(m[2]) * 10 + Number(m[3]) : null;
+}
+
+export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfter | null): TrimReport {
+  const allocator = after?.allocator ?? inspect.target.allocator;
+  const release: ReleaseFigures | null = after && allocator !== 'glibc' && after.release ? releaseFigures(allocator, after.release) : null;
   const own = inspect.arenas.filter((a) => (a.allocator ?? 'glibc') === allocator);
-  const jeArena = (i: number) => release?.perArena?.find((x) => x.index === i) ?? null;
   const afterVmas = after ? parseSmaps(after.smapsAfter, 'smaps after the release call') : null;
   // jemalloc's arenas have no address ranges: their Rss before and after is jemalloc's own count.
-  const rssOf = (a: ArenaEntry, vmas: Vma[] | null, when: 'before' | 'after'): number | null =>
-    a.join === 'allocator' ? (when === 'before' ? jeArena(a.index)?.rssBefore ?? a.rssBytes : jeArena(a.index)?.rssAfter ?? null) : when === 'before' ? a.rssBytes : vmas ? (a.allocator === 'mimalloc' ? overlapRss(vmas, a.heaps) : arenaRss(vmas, a.heaps)) : null;
-  const before: TrimSide = { rss: inspect.rss, arenas: own.map((a) => ({ index: a.index, rssBytes: rssOf(a, null, 'before') ?? 0 })) };
-  const afterSide: TrimSide | null = afterVmas ? { rss: rssFigures(afterVmas), arenas: own.map((a) => ({ index: a.index, rssBytes: rssOf(a, afterVmas, 'after') ?? 0 })) } : null;
+  const counted = (a: ArenaEntry) => release?.perArena?.find((x) => x.index === a.index) ?? null;
+  const rssBefore = (a: ArenaEntry) => (a.join === 'allocator' ? counted(a)?.rssBefore ?? a.rssBytes : a.rssBytes);
+  const rssAfter = (a: ArenaEntry, vmas: Vma[]) =>
+    a.join === 'allocator' ? counted(a)?.rssAfter ?? null : a.allocator === 'mimalloc' ? overlapRss(vmas, a.heaps) : arenaRss(vmas, a.heaps);
   const rows = own.map((a) => {
-    const rssBefore = rssOf(a, null, 'before');
-    const rssAfter = afterVmas ? rssOf(a, afterVmas, 'after') : null;
-    const predicted = a.join === 'allocator' ? jeArena(a.index)?.predictedBytes ?? a.predictedTrimBytes : a.predictedTrimBytes;
-    return { a, rssBefore, rssAfter, releasedBytes: rssBefore !== null && rssAfter !== null ? rssBefore - rssAfter : null, predicted };
+    const b = rssBefore(a);
+    const x = afterVmas ? rssAfter(a, afterVmas) : null;
+    const predicted = a.join === 'allocator' ? counted(a)?.predictedBytes ?? a.predictedTrimBytes : a.predictedTrimBytes;
+    return { a, b, x, released: b !== null && x !== null ? b - x : null, predicted };
   });
-  const ownPredicted = own.map((a) => a.predictedTrimBytes).filter((x): x is number => x !== null);
-  const predictedBytes = release ? release.predictedBytes : own.length > 0 && ownPredicted.length === 0 ? null : sum(ownPredicted);
+  const before: TrimSide = { rss: inspect.rss, arenas: rows.map((r) => ({ index: r.a.index, rssBytes: r.b ?? 0 })) };
+  const afterSide: TrimSide | null = afterVmas ? { rss: rssFigures(afterVmas), arenas: rows.map((r) => ({ index: r.a.index, rssBytes: r.x ?? 0 })) } : null;
+  const ownPredicted = rows.map((r) => r.predicted).filter((x): x is number => x !== null);
   return {
     schema: SCHEMAS.trim,
     target: inspect.target,
@@ -67,23 +63,20 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfte
     returned: after === null || after.returned === null || allocator !== 'glibc' ? null : after.returned === 0 ? 0 : 1,
     before,
     after: afterSide,
-    releasedBytes: afterSide ? before.rss.total - afterSide.rss.total : null,
-    predictedBytes,
-    arenas: rows.map((r) => ({ index: r.a.index, kind: r.a.kind, beforeRss: r.rssBefore, afterRss: r.rssAfter, releasedBytes: r.releasedBytes, predictedBytes: r.predicted })),
-    perArena: rows.map((r) => ({ index: r.a.index, allocator, rssBefore: r.rssBefore, rssAfter: r.rssAfter, releasedBytes: r.releasedBytes, predictedBytes: r.predicted })),
-    settled,
+    // The call's own effect where the stop measured it (smaps_rollup around the call); else smaps.
+    releasedBytes: after?.rollupBefore && after.rollupAfter
+      ? parseRollup(after.rollupBefore).rss - parseRollup(after.rollupAfter).rss
+      : afterSide ? before.rss.total - afterSide.rss.total : null,
+    // Other allocators: what they held as returnable at the moment of the call, by their own count.
+    predictedBytes: release ? release.predictedBytes : rows.length > 0 && ownPredicted.length === 0 ? null : sum(ownPredicted),
+    arenas: rows.map((r) => ({ index: r.a.index, kind: r.a.kind, beforeRss: r.b, afterRss: r.x, releasedBytes: r.released, predictedBytes: r.predicted })),
+    perArena: rows.map((r) => ({ index: r.a.index, allocator, rssBefore: r.b, rssAfter: r.x, releasedBytes: r.released, predictedBytes: r.predicted })),
+    settled: null,
     findings: allocator === 'glibc' ? trimFindings(inspect.arenas.filter(isGlibc))
-      : allocator === 'mimalloc' && release && after ? [finding('mimalloc-collect-one-thread', 'info', null, { thread: release.thread, pid: inspect.target.pid, threads: inspect.target.threads, envLine: purgeEnvLine(versionOf(inspect)) })]
+      : allocator === 'mimalloc' && release ? [finding('mimalloc-collect-one-thread', 'info', null, { thread: release.thread, pid: inspect.target.pid, threads: inspect.target.threads, envLine: purgeEnvLine(mimallocVersion(inspect)) })]
       : [],
     pause: inspect.pause,
   };
-}
-
-/** Settled figures from smaps and smaps_rollup read --settle after the call. */
-export function settledFigures(raw: { afterMs: number; smaps: string; rollup: string }): Settled {
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(raw.rollup)?.[1] ?? 0) * 1024;
-  const vmas = parseSmaps(raw.smaps, 'smaps after --settle');
-  return { afterMs: raw.afterMs, rss: rssFigures(vmas), anonHugePagesBytes: kb('AnonHugePages'), lazyFreeBytes: kb('LazyFree') };
 }
 
 /** Rss of the VMAs that start inside an arena's heaps (brk may have moved the [heap] end). */
@@ -107,4 +100,10 @@ function overlapRss(vmas: Vma[], heaps: { start: string; end: string }[]): numbe
     }
   }
   return rss;
+}
+
+/** trim --settle: Rss a while after the release, with what THP refilled and what is only lazily freed. */
+export function settledFigures(afterMs: number, vmas: Vma[], rollup: string): NonNullable<TrimReport['settled']> {
+  const r = parseRollup(rollup, 'smaps_rollup after --settle');
+  return { afterMs, rss: rssFigures(vmas), anonHugePagesBytes: r.anonHugePages, lazyFreeBytes: r.lazyFree };
 }

@@ -1,5 +1,4 @@
-import type { Category, InspectReport } from '../types.js';
-import type { RssSample } from '../collect/watch-sample.js';
+import type { Category, InspectReport, RssSample } from '../types.js';
 import { rssFigures, breakdown } from './inspect.js';
 import { buildRegions } from './regions.js';
 import { sum } from '../units.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { HeapgapError } from '../errors.js';
 
 /** "30s", "500ms", "2m", "1h" or plain seconds -> milliseconds. */
 export function parseDuration(value: string): number {
@@ -25,8 +26,10 @@ export function parsePid(value: string): number {
     throw new InvalidArgumentError(`expected a process id (a positive integer), got "${value}"`);
   }
   const max = pidMax();
-  // A pid the kernel can never hand out: say so, as ps does, rather than call it malformed.
-  if (Number(value) >= max) throw new InvalidArgumentError(`process ID out of range: ${value} (this kernel's pid_max is ${max}; no such process)`);
+  // A pid the kernel can never hand out is well-formed, and no process has it: say why, as ps does.
+  if (Number(value) >= max) {
+    throw new HeapgapError('NO_SUCH_PROCESS', `no process with pid ${value}: it is beyond this kernel's pid limit (kernel.pid_max = ${max})`, { hint: 'check the pid (pgrep -a NAME); inside a container, pids are those of its own namespace.' });
+  }
   return Number(value);
 }
 

@@ -92,9 +92,9 @@ export function buildProgram(): Command {
   common(program.command('trim').argument('<pid>', 'process id', parsePid).description('call malloc_trim(pad) in the target and measure what it returned, arena by arena'))
     .option('--pad <bytes>', 'malloc_trim pad argument', parseBytes, 0)
     .option('--dry-run', 'predict the release from the allocator\'s own figures without calling its release')
-    .option('--settle <duration>', 're-read Rss this long after the call (memory freed lazily with MADV_FREE, huge pages collapsed back)', parseDuration)
+    .option('--settle <duration>', 'read Rss again this long after the release (lazily freed pages, THP refill)', parseDuration)
     .addOption(new Option('--allocator <name>', 'whose release call to make when the process has several (default: the one serving malloc)').choices(ALLOCATORS.filter((a) => a !== 'static' && a !== 'unknown')))
-    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true, ...(opts.settle ? { settleMs: opts.settle as number } : {}), ...(opts.allocator ? { allocator: opts.allocator as AllocatorName } : {}) })));
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true, settleMs: (opts.settle as number | undefined) ?? 0, ...(opts.allocator ? { allocator: opts.allocator as AllocatorName } : {}) })));
 
   common(program.command('experiment').argument('<command...>', 'the workload, after --').description('run a command once per MALLOC_ARENA_MAX value and compare peak and final Rss'), 3_600_000)
     .requiredOption('--arena-max <list>', 'comma-separated values, e.g. 1,2,4,default')

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HeapgapError } from '../errors.js';
-import type { RunContext } from '../cli/context.js';
 
 const SOURCE = fileURLToPath(new URL('../../fixtures/targets/fragmenter.c', import.meta.url));
 const PRELUDE = fileURLToPath(new URL('../../fixtures/targets/prelude.h', import.meta.url));
 
 /** Builds (once, cached by source hash) and starts the bundled demo target; waits for its ready line. */
-export async function demoTarget(ctx: RunContext): Promise<{ pid: number; stop: () => Promise<void> }> {
+export async function demoTarget(ctx: { signal: AbortSignal; progress: (msg: string) => void }): Promise<{ pid: number; stop: () => Promise<void> }> {
   const hash = createHash('sha256').update(await readFile(SOURCE)).update(await readFile(PRELUDE)).digest('hex').slice(0, 12);
   const dir = join(process.env.XDG_CACHE_HOME ?? (homedir() ? join(homedir(), '.cache') : tmpdir()), 'heapgap');
   const binary = join(dir, `fragmenter-${hash}`);

@@ -13,14 +13,15 @@ import type { AllocatorName } from '../contract.js';
 import type { Measured, Prepared, Target } from '../allocators/types.js';
 import { HeapgapError } from '../errors.js';
 import { allocatorEnv } from '../parse/environ.js';
-import { SmapsParser, parseSmaps } from '../parse/smaps.js';
+import { parseSyscall } from '../parse/syscall.js';
+import { SmapsParser } from '../parse/smaps.js';
 import type { Sections, Snapshot } from '../snapshot.js';
 import type { Vma } from '../types.js';
 import { hex } from '../units.js';
 import { VERSION } from '../version.js';
 import { locateLibc, readLibcImage } from './elf.js';
 import { ProcMemory } from './memory.js';
-import { listTasks, onlineCpus, readProc, readProcBuffer, readProcEach } from './procfs.js';
+import { listTasks, onlineCpus, readProc, readProcBuffer, readProcChunks, readProcEach } from './procfs.js';
 import { preflight, safeCall } from './safe-call/index.js';
 
 export interface SnapshotOptions {
@@ -71,7 +72,10 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     const target: Target = { pid, maps, libc, env, cpus, allocators: found };
     for (const p of withCollector) prepared.push(await COLLECTORS[p.name]!.prepare(target));
   }
-  opts.onProgress?.(`${found.present.map((p) => p.name).join(' + ') || found.serving}${libc ? ` (glibc ${libc.image.version ?? '?'} at ${libc.path})` : ''}; ${prepared.length > 0 ? `attaching to ${pid}` : 'nothing to call'}`);
+  // trim: the "before" picture is read now, while the target runs; the stop holds only the call and
+  // two smaps_rollup reads around it, so it does not grow with the number of VMAs.
+  const beforeTrim = opts.mode === 'trim' ? readSmaps(pid, opts.keepRawSmaps ?? false) : null;
+  opts.onProgress?.(`${found.present.map((p) => p.name).join(' + ') || found.serving}${libc ? ` (glibc ${libc.image.version ?? '?'} at ${libc.path})` : ''}; ${prepared.length > 0 ? `attaching to ${pid}` : 'nothing to call: reading /proc only'}`);
   // 2. the stop (none for musl: it has nothing to call)
   const call = prepared.length === 0 ? null : await safeCall({
     pid,
@@ -80,16 +84,16 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     plans: prepared.map((p) => p.plan),
     release: releaser,
     pad: opts.pad ?? 0,
+    before,
     callBudgetMs: opts.callBudgetMs ?? 2000,
     deadline: opts.deadline,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
-  opts.onProgress?.(call ? 'detached; measuring' : 'measuring from /proc');
+  if (call) opts.onProgress?.('detached; measuring');
   // 3. after detach
-  const { vmas, smaps } = call && call.smapsBefore !== null
-    ? { vmas: parseSmaps(call.smapsBefore, `/proc/${pid}/smaps`), smaps: call.smapsBefore }
-    : readSmaps(pid, opts.keepRawSmaps ?? false);
+  const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
+  const smapsAfter = opts.mode === 'trim' && call && call.rollupAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
   const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
@@ -120,8 +124,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       raw: lazyRaw(smaps, statusText),
       sections: sections as Sections,
       stackPointers: sps.map(hex),
-      ...(opts.mode === 'trim' && call && call.smapsAfter !== null && releaser
-        ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter: call.smapsAfter, allocator: releaser, release: call.released } }
+      ...(smapsAfter !== null && call && releaser
+        ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, rollupBefore: call.rollupBefore, rollupAfter: call.rollupAfter, allocator: releaser, release: call.released } }
         : {}),
       pause: call?.pause ?? null,
       notes,
@@ -142,7 +146,7 @@ const GLIBC = /\/libc\.so\.6$|\/libc-[\d.]+\.so$/;
 function releaseAllocator(pid: number, found: ProcessAllocators, asked: AllocatorName | null): AllocatorName {
   const name = asked ?? found.serving;
   if (!found.present.some((p) => p.name === name)) {
-    throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} has no ${name} allocator (it has ${found.present.map((p) => p.name).join(', ') || 'none heapgap knows'})`, { hint: `pick one of them with --allocator.` });
+    throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} has no ${name} allocator (it has ${found.present.map((p) => p.name).join(', ') || 'none heapgap knows'})`, { hint: 'pick one of them with --allocator.' });
   }
   if (!COLLECTORS[name]) {
     throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `${name} has no release call heapgap can make in process ${pid}`, {
@@ -186,8 +190,8 @@ function unsupported(pid: number, allocator: string, evidence: string | null): H
 export async function stackPointers(pid: number): Promise<bigint[]> {
   const sps: bigint[] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
-    const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
-    if (parts.length >= 9 && /^0x[0-9a-f]+$/.test(parts[7]!)) sps.push(BigInt(parts[7]!));
+    const sc = parseSyscall(await readProc(pid, `task/${tid}/syscall`).catch(() => ''));
+    if (sc.blocked) sps.push(sc.sp);
   }
   return sps;
 }
@@ -233,3 +237,12 @@ function* slices(text: string, size: number): Generator<string> {
   for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
 }
 
+
+/** trim --settle: the process's Rss a while after the release, when lazily freed pages have gone. */
+export async function settle(pid: number, ms: number, signal: AbortSignal): Promise<{ vmas: Vma[]; rollup: string }> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+  return { vmas: readSmaps(pid, false).vmas, rollup: await readProc(pid, 'smaps_rollup') };
+}

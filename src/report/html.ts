@@ -104,7 +104,7 @@ function findings(list: FindingReport[], heading = 'Findings', id = 'findings', 
 }
 
 function pause(p: InspectReport['pause']): string {
-  return `<p class="pause">Target stopped for <strong>${formatMs(p.stoppedMs)}</strong> (attach ${formatMs(p.attachMs)}, call ${formatMs(p.callMs)}).</p>`;
+  return `<p class="pause">Target stopped for <strong>${formatMs(p.stoppedMs)}</strong> (attach ${formatMs(p.attachMs)}, call ${formatMs(p.callMs)}).${p.callThreadMs === undefined ? '' : ` The calling thread was busy ${formatMs(p.callThreadMs)}; the other threads ran during the calls.`}</p>`;
 }
 
 function inspect(doc: InspectReport): string {
@@ -172,7 +172,7 @@ ${svg(66, lanes + heaps + malloc, `arena ${a.index} address-space map`)}
 <dl>${([['system', formatBytes(a.systemBytes)], ['in use', formatBytes(a.inUseBytes)], ['free', formatBytes(a.freeBytes)], ['rss', formatBytes(a.rssBytes)],
       ['held-free rss', formatBytes(a.heldFreeRssBytes)], ['top', formatBytes(a.topBytes)], ['trim would return', formatBytes(a.predictedTrimBytes)]] as Array<[string, string]>).map(fig).join('')}</dl></div>`;
   });
-  return `<section id="arenas"><h2>Arenas, to scale</h2><p class="muted explain">Every bar uses the same bytes per pixel. <b>heaps</b>: each VMA the arena owns, and how much of it is resident. <b>malloc</b>: the same memory as malloc sees it; red is free memory still resident, the gap Rss cannot drop below without a trim.</p><p class="legend">${legend}</p>${blocks.join('\n')}</section>`;
+  return `<section id="arenas"><h2>Arenas, to scale</h2><p class="muted explain">Every bar uses the same bytes per pixel. <b>heaps</b>: each heap the arena owns ([heap], or a heap_info block with its reserve), and how much of it is resident. <b>malloc</b>: the same memory as malloc sees it; red is free memory still resident, the gap Rss cannot drop below without a trim.</p><p class="legend">${legend}</p>${blocks.join('\n')}</section>`;
 }
 
 /** Two bars per row on one scale: before (grey) and after (blue). Used by trim and diff. */

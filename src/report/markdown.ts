@@ -64,7 +64,7 @@ function findingList(findings: FindingReport[], empty = '_No findings._'): strin
 }
 
 function pauseLine(p: InspectReport['pause']): string {
-  return `Target stopped for **${formatMs(p.stoppedMs)}** (attach ${formatMs(p.attachMs)}, call ${formatMs(p.callMs)}).`;
+  return `Target stopped for **${formatMs(p.stoppedMs)}** (attach ${formatMs(p.attachMs)}, call ${formatMs(p.callMs)}).${p.callThreadMs === undefined ? '' : ` The calling thread was busy ${formatMs(p.callThreadMs)}; the other threads ran during the calls.`}`;
 }
 
 function inspect(doc: InspectReport): string[] {

@@ -77,7 +77,8 @@ function common(t: TargetInfo, findings: FindingReport[], pause: InspectReport['
       [{ ...base, allocator: t.allocator, glibc_version: t.glibcVersion ?? '' }, 1]]),
     gauge('findings', 'Findings in this report by severity.', SEVERITIES.map((severity) =>
       [{ ...base, severity }, findings.filter((f) => f.severity === severity).length])),
-    gauge('pause_stopped', 'How long the target was stopped while heapgap read it.', [[base, seconds(pause.stoppedMs)]], 'seconds'),
+    gauge('pause_stopped', 'How long the whole target was stopped while heapgap read it.', [[base, seconds(pause.stoppedMs)]], 'seconds'),
+    gauge('pause_call_thread', 'How long the thread that ran heapgap\'s calls was taken from the program.', [[base, seconds(pause.callThreadMs ?? null)]], 'seconds'),
     gauge('pause_call', 'How long the call inside the target took.', [[base, seconds(pause.callMs)]], 'seconds'),
     gauge('pause_attach', 'How long attaching to the target took.', [[base, seconds(pause.attachMs)]], 'seconds'),
   ];
@@ -107,7 +108,7 @@ function inspect(doc: InspectReport): Family[] {
     arena('rss', 'Resident memory of the arena heaps.', (a) => a.rssBytes),
     arena('held_free_rss', 'Resident memory the arena holds as free.', (a) => a.heldFreeRssBytes),
     arena('predicted_trim', 'Resident memory malloc_trim is expected to release from the arena.', (a) => a.predictedTrimBytes),
-    gauge('arena_heaps', 'Number of heaps (VMAs) the arena owns.', doc.arenas.map((a) => [per(a), a.heaps.length])),
+    gauge('arena_heaps', 'Number of heaps the arena owns ([heap] for the main arena, heap_info blocks for a thread arena).', doc.arenas.map((a) => [per(a), a.heaps.length])),
     arena('purgeable', 'Resident free memory the allocator\'s own release call is expected to return from the arena.', (a) => a.purgeableBytes ?? null),
     gauge('arena_pinned_top', '1 if a live chunk keeps the arena top from being trimmed.', doc.arenas.map((a) => [per(a), a.pinnedTop === null ? null : a.pinnedTop ? 1 : 0])),
     gauge('arenas', 'Number of malloc arenas.', [[base, doc.arenaMax.arenas]]),

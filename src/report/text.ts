@@ -1,4 +1,4 @@
-import type { AnyReport, DiffReport, ExperimentReport, InspectReport, TrimReport } from '../types.js';
+import type { AnyReport, DiffReport, ExperimentReport, InspectReport, Pause, TrimReport } from '../types.js';
 import { formatBytes as b, formatSignedBytes } from './format-bytes.js';
 import { paint } from './style.js';
 import { summaryText } from './watch.js';
@@ -21,6 +21,13 @@ export function renderText(doc: AnyReport, style: Style = { color: false }): str
     case 'heapgap.demo/1':
       return [inspectText(doc.before, style), trimText(doc.trim, style), inspectText(doc.after, style)].join('\n');
   }
+}
+
+/** What the target felt: every thread stopped, and the one thread that ran heapgap's calls. */
+function pauseLine(p: Pause): string {
+  const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+  const thread = p.callThreadMs === undefined ? '' : `; the calling thread was busy ${ms(p.callThreadMs)}, while the other threads ran during the calls`;
+  return `target stopped ${ms(p.stoppedMs)} (calls ${ms(p.callMs)}${thread})`;
 }
 
 function table(rows: string[][], align: ('l' | 'r')[]): string {
@@ -64,7 +71,7 @@ function inspectText(r: InspectReport, s: Style): string {
     out.push(`  ${paint(s, f.severity, f.severity.toUpperCase().padEnd(8))} ${f.message}`);
     out.push(`           ${paint(s, 'dim', `-> ${f.hint}`)}`);
   }
-  out.push('', `target stopped ${r.pause.stoppedMs === null ? 'n/a' : `${r.pause.stoppedMs.toFixed(1)} ms`} (calls ${r.pause.callMs?.toFixed(1) ?? 'n/a'} ms)`);
+  out.push('', pauseLine(r.pause));
   for (const n of r.notes) out.push(paint(s, 'dim', `note: ${n}`));
   return `${out.join('\n')}\n`;
 }
@@ -83,7 +90,7 @@ function trimText(r: TrimReport, s: Style): string {
     ...r.arenas.map((a) => [String(a.index), a.kind ?? r.allocator, b(a.beforeRss), a.afterRss === null ? '-' : b(a.afterRss), a.releasedBytes === null ? '-' : formatSignedBytes(a.releasedBytes), b(a.predictedBytes)]),
   ], ['r', 'l', 'r', 'r', 'r', 'r']));
   for (const f of r.findings) out.push(`  ${paint(s, f.severity, f.severity.toUpperCase().padEnd(8))} ${f.message}`, `           ${paint(s, 'dim', `-> ${f.hint}`)}`);
-  out.push('', `target stopped ${r.pause.stoppedMs?.toFixed(1) ?? 'n/a'} ms (calls ${r.pause.callMs?.toFixed(1) ?? 'n/a'} ms)`);
+  out.push('', pauseLine(r.pause));
   return `${out.join('\n')}\n`;
 }
 

@@ -1,21 +1,50 @@
 // Who may inspect whom: the same user works; another uid with CAP_SYS_PTRACE only, or without
 // it, is refused before attaching with a reason and a way out. Needs root to switch users.
+import { chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { runCli, CLI_PATH } from '../helpers/cli.js';
+import { runCli, CLI_PATH, REPO_ROOT } from '../helpers/cli.js';
 import { buildTarget, parseTruth, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
 import type { InspectReport } from '../../src/types.js';
 
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const started: ReturnType<typeof execa>[] = [];
+let copy: string | null = null;
+
+/**
+ * The CLI as another uid can run it. A checkout under a directory only root may enter (root's home
+ * is 0700 on a fresh machine) cannot be reached by uid 65534: then the built CLI, the files it reads
+ * at run time and its dependencies are copied to a world-readable directory, as an installed copy is.
+ */
+function cliForOthers(): string {
+  if (worldReachable(REPO_ROOT)) return CLI_PATH;
+  if (copy === null) {
+    copy = mkdtempSync(join(tmpdir(), 'heapgap-cli-'));
+    chmodSync(copy, 0o755);
+    for (const part of ['dist', 'src', 'node_modules', 'package.json']) cpSync(join(REPO_ROOT, part), join(copy, part), { recursive: true });
+  }
+  return join(copy, 'dist', 'cli', 'main.js');
+}
+
+/** Every directory from / down to dir can be entered by any user. */
+function worldReachable(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (d === '/') return true;
+  }
+}
+
 afterAll(async () => {
+  if (copy) rmSync(copy, { recursive: true, force: true });
   for (const p of started) p.kill('SIGKILL');
   await Promise.all(started.map((p) => p.catch(() => undefined)));
   await stopAllTargets();
 });
 
 async function heapgapAs(setpriv: string[], pid: number) {
-  const r = await execa('setpriv', [...setpriv, process.execPath, CLI_PATH, 'inspect', String(pid), '--json'], { reject: false, env: { NO_COLOR: '1' } });
+  const r = await execa('setpriv', [...setpriv, process.execPath, cliForOthers(), 'inspect', String(pid), '--json'], { reject: false, env: { NO_COLOR: '1' } });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

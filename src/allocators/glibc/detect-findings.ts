@@ -28,7 +28,7 @@ export function glibcFindings(r: GlibcFindingInput): Finding[] {
   const pinned = r.arenas.filter((x) => x.pinnedTop);
   if (pinned.length > 0) {
     const bytes = sum(pinned.map((a) => a.binFreeBytes));
-    out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes, { arenas: pinned.map((a) => ({ index: a.index, main: a.kind === 'main', bytes: a.binFreeBytes })), trimThreshold: r.trimThreshold }));
+    out.push(finding('pinned-top', bytes >= 16 * MIB ? 'warn' : 'info', bytes, { arenas: pinned.map((a) => ({ index: a.index, address: a.address, main: a.kind === 'main', bytes: a.binFreeBytes })), trimThreshold: r.trimThreshold }));
   }
   const threadTops = r.arenas.filter((a) => a.kind === 'thread' && a.topBytes >= r.trimThreshold);
   const topBytes = sum(threadTops.map((a) => Math.min(a.topBytes, a.heldFreeRssBytes)));

@@ -13,11 +13,12 @@ export const GLIBC_FINDINGS = {
     message: (d) => `${mib(d.gapBytes)} of Rss (${pct(d.share)}) is memory malloc holds free, but a trim would return only about ${mib(d.trimmableBytes)}: the rest is in pages shared with live chunks, in thread-arena tops and in fastbins.`,
     hint: () => 'it comes back only as the chunks around it are freed; a trim now gains little. Fewer arenas (MALLOC_ARENA_MAX) keep less of it; see the other findings for where it sits.',
   }),
-  'pinned-top': kind<{ arenas: { index: number; main: boolean; bytes: number }[]; trimThreshold: number }>()({
+  'pinned-top': kind<{ arenas: { index: number; address: string | null; main: boolean; bytes: number }[]; trimThreshold: number }>()({
     title: 'free memory below a live chunk',
     message: (d) => `${mib(d.arenas.reduce((s, a) => s + a.bytes, 0))} is free below a live chunk in ${d.arenas.length} arena(s), which automatic trimming (threshold ${mib(d.trimThreshold)}) cannot return: arena ${d.arenas.map((a) => `${a.index}${a.main ? ' (main)' : ''}: ${mib(a.bytes)}`).join(', ')}.`,
     hint: () => 'free() only trims the top of a heap; a long-lived allocation made late keeps everything below it. malloc_trim releases the free pages in the middle; allocating long-lived objects early (or from a pool) avoids it.',
-    subject: (d) => d.arenas.map((a) => a.index).join(','),
+    // Arena numbers shift when an arena is created; addresses do not (diff matches arenas the same way).
+    subject: (d) => d.arenas.map((a) => (a.main ? 'main' : a.address ?? `#${a.index}`)).join(','),
   }),
   'thread-top-resident': kind<{ arenas: number; bytes: number }>()({
     title: 'thread-arena top chunks stay resident',

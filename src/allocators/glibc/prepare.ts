@@ -36,6 +36,7 @@ export const glibcCollector: Collector<GlibcSection> = {
     return {
       plan: {
         name: 'glibc',
+        calls: 'malloc_info',
         script: STOP_PY,
         params: { addr, layout, heapCandidates: candidates.map(hex) },
         forbiddenRanges: [],

@@ -21,6 +21,7 @@ export async function prepareJemalloc(pid: number, p: AllocatorPresence, opened?
   const span = p.static ? symbolSpan(o, (n) => n.startsWith('je_') || (p.prefix !== '' && n.startsWith(p.prefix))) : null;
   return {
     name: 'jemalloc',
+    calls: 'mallctl',
     script: stopScript('jemalloc'),
     params: { addr: { [name]: at }, mallctl: name, arenaLimit: ARENA_LIMIT },
     forbiddenRanges: p.static ? (span ? [span] : []) : codeRanges(o),

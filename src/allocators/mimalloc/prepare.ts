@@ -39,6 +39,7 @@ export async function prepareMimalloc(pid: number, p: AllocatorPresence, maps: V
   const span = p.static ? symbolSpan(o, (n) => /^_?mi_/.test(n)) : null;
   return {
     name: 'mimalloc',
+    calls: 'mi_process_info',
     script: stopScript('mimalloc'),
     params: {
       addr, ...API, optionTables: OPTION_TABLES,

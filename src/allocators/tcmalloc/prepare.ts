@@ -29,6 +29,7 @@ export async function prepareTcmalloc(pid: number, p: AllocatorPresence, maps: V
   const span = p.static ? symbolSpan(o, (n) => /^(MallocExtension|tc_|_ZN8tcmalloc|_ZN\d*(PageHeap|ThreadCache|CentralFreeList|SpinLock))/.test(n)) : null;
   return {
     name: 'tcmalloc',
+    calls: 'MallocExtension_GetNumericProperty',
     script: stopScript('tcmalloc'),
     params: { addr, ...API, ownershipCandidates: ownershipCandidates(maps) },
     forbiddenRanges: p.static ? (span ? [span] : []) : codeRanges(o),

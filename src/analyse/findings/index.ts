@@ -36,8 +36,12 @@ export function finding<K extends FindingKind>(k: K, severity: Severity, bytes: 
   return { kind: k, severity, bytes, data, message: spec.message(data), hint: spec.hint(data) } as Finding;
 }
 
-/** diff's identity of a finding: its kind and its subject. Findings from /1 documents have no data. */
-export function findingKey(f: { kind: string; data?: unknown }): string {
+/**
+ * diff's identity of a finding: its kind and its subject. Findings from /1 documents have no data:
+ * for those the words with the figures taken out stand for the subject, as heapgap 1 compared them.
+ */
+export function findingKey(f: { kind: string; data?: unknown; message?: string }): string {
   const spec = (FINDINGS as Record<string, FindingSpec<unknown>>)[f.kind];
-  return `${f.kind}|${spec?.subject && f.data !== undefined ? spec.subject(f.data) : ''}`;
+  if (f.data === undefined) return `${f.kind}|${(f.message ?? '').replace(/[\d.]+ ?(MiB|KiB|GiB|B|%)?/g, '#')}`;
+  return `${f.kind}|${spec?.subject ? spec.subject(f.data) : ''}`;
 }

@@ -1,6 +1,7 @@
 import { measureRun } from '../../collect/experiment.js';
 import type { RunMeasure } from '../../collect/experiment.js';
 import { SCHEMAS } from '../../contract.js';
+import { mib as mb } from '../../units.js';
 import { HeapgapError } from '../../errors.js';
 import type { ExperimentReport, ExperimentRun } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
@@ -83,4 +84,3 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
 }
 
-const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;

@@ -41,7 +41,8 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   for (let attempt = 0; ; attempt++) {
     let dir: string | null = null;
     try {
-      const before = await preflight(req.pid);
+      // The caller's own checks stand for the first attempt; a retry looks again.
+      const before = attempt === 0 && req.before ? req.before : await preflight(req.pid);
       await refuseUninterruptible(req.pid);
       dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
       return await runGdb(req, before, dir);
@@ -93,7 +94,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
       lastMark = Date.now();
       if (what === 'attached') {
         attachedOnce = true;
-        req.onProgress?.('attached; calling into the allocator');
+        req.onProgress?.(`attached; calling ${req.plans.map((p) => p.calls).join(', ')}`);
       }
     }
   });
@@ -141,8 +142,8 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
   return {
     allocators: result.allocators,
     released: result.released,
-    smapsBefore: result.smapsBefore,
-    smapsAfter: result.smapsAfter,
+    rollupBefore: result.rollupBefore,
+    rollupAfter: result.rollupAfter,
     thread: result.thread ?? req.pid,
     pause: pauseFigures(marks, result),
     notes,

@@ -3,6 +3,8 @@ import type { LibcImage } from '../elf.js';
 /** One allocator's part of the stop: its stop.py, the parameters it gets, where a caller must not be. */
 export interface StopPlan {
   name: string;
+  /** What its collect() calls, for progress lines (e.g. "malloc_info"). */
+  calls: string;
   /** Absolute path of the allocator's stop.py (a file of heapgap's). */
   script: string;
   /** JSON handed to the script's collect()/release(); `addr` holds its resolved functions. */
@@ -28,6 +30,8 @@ export interface SafeCallRequest {
   deadline: number;
   signal?: AbortSignal;
   onProgress?: (msg: string) => void;
+  /** preflight()'s result when the caller has just run it (saves reading /proc again). */
+  before?: Before;
 }
 
 /** How long the target was taken from its work, from gdb's own events. */
@@ -47,8 +51,9 @@ export interface SafeCallResult {
   allocators: Record<string, unknown>;
   /** trim: what the release call returned (e.g. { returned: 1 }). */
   released: Record<string, unknown> | null;
-  smapsBefore: string | null;
-  smapsAfter: string | null;
+  /** trim: /proc/PID/smaps_rollup right before and right after the release call, in the stop. */
+  rollupBefore: string | null;
+  rollupAfter: string | null;
   thread: number;
   pause: PauseFigures;
   notes: string[];
@@ -62,8 +67,8 @@ export interface DriverResult {
   rejected: Record<string, string>;
   allocators: Record<string, unknown>;
   released: Record<string, unknown> | null;
-  smapsBefore: string | null;
-  smapsAfter: string | null;
+  rollupBefore: string | null;
+  rollupAfter: string | null;
   trimReturned: number | null;
   callMs: number;
   interrupted: boolean;

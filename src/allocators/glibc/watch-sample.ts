@@ -1,20 +1,10 @@
-import { SmapsParser } from '../parse/smaps.js';
-import type { Vma } from '../types.js';
-import { ProcMemory } from './memory.js';
-import { readProcEach } from './procfs.js';
-import { firstEndingAfter, mmapChunkClaims } from '../allocators/glibc/claims.js';
-import type { GlibcSection } from '../allocators/glibc/section.js';
-import { stackPointers } from './pipeline.js';
-
-/** One watch tick: read without stopping the target. */
-export interface RssSample {
-  takenAt: number;
-  vmas: Vma[];
-  claims: GlibcSection['claims'];
-  /** Thread-arena heap blocks by the arena (malloc_state address) their heap_info points to. */
-  owners: Map<string, { start: bigint; end: bigint }[]>;
-  stackPointers: bigint[];
-}
+import { SmapsParser } from '../../parse/smaps.js';
+import type { RssSample, Vma } from '../../types.js';
+import { ProcMemory } from '../../collect/memory.js';
+import { readProcEach } from '../../collect/procfs.js';
+import { firstEndingAfter, mmapChunkClaims } from './claims.js';
+import type { GlibcSection } from './section.js';
+import { stackPointers } from '../../collect/pipeline.js';
 
 /**
  * smaps plus the ar_ptr of every heap block read through /proc/PID/mem. No ptrace stop: heap_info
