@@ -34,10 +34,21 @@ SIZES = {"z": 8, "s": 8, "u": 4, "b": 1, "p": 8}
 FORMATS = {"z": "<Q", "s": "<q", "u": "<I", "b": "<B", "p": "<Q"}
 
 
+
+# One scratch mapping per session: collect() makes it, release() reuses it, so nothing is mapped
+# (and made resident) between the smaps_rollup reads around the release call.
+BUFFERS = {}
+
+
+def buffer(ctx, nbytes):
+    if id(ctx) not in BUFFERS:
+        BUFFERS[id(ctx)] = ctx.scratch(nbytes)
+    return BUFFERS[id(ctx)]
+
 class Ctl:
     def __init__(self, ctx, fn_name):
         self.ctx = ctx
-        self.buf = ctx.scratch(4096)
+        self.buf = buffer(ctx, 4096)
         self.fn = ctx.fn(fn_name, MALLCTL)
         self.errors = {}
 

@@ -19,6 +19,17 @@ OPTION = "long(*)(int)"              # long mi_option_get(mi_option_t)
 FIELDS = ["elapsedMs", "userMs", "systemMs", "currentRss", "peakRss", "currentCommit", "peakCommit", "pageFaults"]
 
 
+
+# One scratch mapping per session: collect() makes it, release() reuses it, so nothing is mapped
+# (and made resident) between the smaps_rollup reads around the release call.
+BUFFERS = {}
+
+
+def buffer(ctx, nbytes):
+    if id(ctx) not in BUFFERS:
+        BUFFERS[id(ctx)] = ctx.scratch(nbytes)
+    return BUFFERS[id(ctx)]
+
 def process_info(ctx, params, base):
     ctx.write(base, b"\0" * 64)
     args = ", ".join("(void*)%d" % (base + 8 * i) for i in range(8))
@@ -27,7 +38,7 @@ def process_info(ctx, params, base):
 
 
 def collect(ctx, params):
-    base = ctx.scratch(4096)
+    base = buffer(ctx, 4096)
     out = {}
     if params["addr"].get(params.get("version", "")):
         out["version"] = ctx.call("%s()" % ctx.fn(params["version"], VERSION))
@@ -113,7 +124,7 @@ def release(ctx, params):
     Heaps owned by other threads are not collected: mimalloc has no call that reaches them, and
     calling into another thread's heap from this one would race with that thread."""
     import gdb  # which thread the protocol chose: the one whose heap is collected
-    base = ctx.scratch(4096)
+    base = buffer(ctx, 4096)
     before = process_info(ctx, params, base)
     ctx.call("%s(1)" % ctx.fn(params["collect"], COLLECT))
     ctx.step("mimalloc mi_collect(true) returned")

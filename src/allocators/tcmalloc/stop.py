@@ -20,6 +20,17 @@ VALUE, NAME, TEXT = 0, 64, 4096
 TEXT_BYTES = 1 << 17
 
 
+
+# One scratch mapping per session: collect() makes it, release() reuses it, so nothing is mapped
+# (and made resident) between the smaps_rollup reads around the release call.
+BUFFERS = {}
+
+
+def buffer(ctx, nbytes):
+    if id(ctx) not in BUFFERS:
+        BUFFERS[id(ctx)] = ctx.scratch(nbytes)
+    return BUFFERS[id(ctx)]
+
 def properties(ctx, params, base, names):
     out = {}
     get = ctx.fn(params["getProperty"], GET)
@@ -32,7 +43,7 @@ def properties(ctx, params, base, names):
 
 
 def collect(ctx, params):
-    base = ctx.scratch(TEXT + TEXT_BYTES)
+    base = buffer(ctx, TEXT + TEXT_BYTES)
     out = {"properties": properties(ctx, params, base, PROPERTIES)}
     ctx.step("tcmalloc properties read")
     text = None
@@ -70,7 +81,7 @@ def release(ctx, params):
     """ReleaseFreeMemory: the page heap's free spans back to the kernel (madvise). Objects free in
     the central, transfer and thread caches stay where they are. The page heap's free and unmapped
     bytes are read right before and after it."""
-    base = ctx.scratch(4096)
+    base = buffer(ctx, TEXT + TEXT_BYTES)
     names = ["tcmalloc.pageheap_free_bytes", "tcmalloc.pageheap_unmapped_bytes", "generic.current_allocated_bytes"]
     before = properties(ctx, params, base, names)
     ctx.call("%s()" % ctx.fn(params["releaseFreeMemory"], RELEASE))
