@@ -75,7 +75,9 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   // trim: the "before" picture is read now, while the target runs; the stop holds only the call and
   // two smaps_rollup reads around it, so it does not grow with the number of VMAs.
   const beforeTrim = opts.mode === 'trim' ? readSmaps(pid, opts.keepRawSmaps ?? false) : null;
-  opts.onProgress?.(`${found.present.map((p) => p.name).join(' + ') || found.serving}${libc ? ` (glibc ${libc.image.version ?? '?'} at ${libc.path})` : ''}; ${prepared.length > 0 ? `attaching to ${pid}` : 'nothing to call: reading /proc only'}`);
+  // The glibc line keeps its shape ("glibc V at PATH; attaching to PID"): scripts read it.
+  const malloc = found.serving === 'glibc' && found.present.length <= 1 ? '' : ` (malloc: ${found.serving}${found.present.length > 1 ? `; allocators: ${found.present.map((p) => p.name).join(', ')}` : ''})`;
+  opts.onProgress?.(libc ? `glibc ${libc.image.version ?? '?'} at ${libc.path}${malloc}; attaching to ${pid}` : `${found.serving}: nothing to call; reading /proc only`);
   // 2. the stop (none for musl: it has nothing to call)
   const call = prepared.length === 0 ? null : await safeCall({
     pid,
