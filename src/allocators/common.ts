@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { HeapgapError } from '../errors.js';
 import type { Severity } from '../types.js';
-import type { AnalyseInput } from './types.js';
+import type { AnalyseInput, Target } from './types.js';
 
 /** src/allocators/<name>/stop.py, from dist/allocators/*.js or src/allocators/*.ts. */
 export function stopScript(name: string): string {
@@ -48,4 +48,12 @@ export function record(v: unknown, what: string): Record<string, unknown> {
 /** The environment variable a jemalloc copy reads its options from: MALLOC_CONF, JE_MALLOC_CONF for prefix je_. */
 export function mallocConfVar(prefix: string): string {
   return `${prefix.toUpperCase()}MALLOC_CONF`;
+}
+
+/** This allocator's presence in the process, as detect-process found it. */
+export function presenceOf(t: Target, name: string) {
+  const p = t.allocators.present.find((x) => x.name === name);
+  if (!p) throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `no ${name} in process ${t.pid}`);
+  // A static copy lives in the executable, already opened with its .symtab.
+  return { p, opened: p.static && t.allocators.exe?.object === p.object ? t.allocators.exe : undefined };
 }

@@ -1,7 +1,6 @@
 /** mimalloc: collector (mi_process_info and friends in the stop) and analyser, for the registries. */
 import { hex } from '../../units.js';
-import { otherInput } from '../common.js';
-import { presenceOf } from '../jemalloc/index.js';
+import { otherInput, presenceOf } from '../common.js';
 import type { Analyser, Collector } from '../types.js';
 import { analyseMimalloc } from './analyse.js';
 import { prepareMimalloc } from './prepare.js';

@@ -1,6 +1,5 @@
 /** tcmalloc (gperftools): collector (MallocExtension C API in the stop) and analyser, for the registries. */
-import { otherInput } from '../common.js';
-import { presenceOf } from '../jemalloc/index.js';
+import { otherInput, presenceOf } from '../common.js';
 import type { Analyser, Collector } from '../types.js';
 import { analyseTcmalloc } from './analyse.js';
 import { prepareTcmalloc } from './prepare.js';
