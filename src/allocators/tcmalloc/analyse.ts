@@ -3,7 +3,7 @@
  * Held free = page heap free + central + transfer + thread cache free lists. What
  * MallocExtension_ReleaseFreeMemory returns is the page heap's free spans (purgeable); objects in
  * the caches stay. The page heap's mappings are claimed where tcmalloc's page map owns their first
- * page ([heap] when it grew with sbrk, and its own mmaps); a mapping the kernel merged with a
+ * probe pages ([heap] when it grew with sbrk, and its own mmaps); a mapping the kernel merged with a
  * neighbour is claimed whole.
  */
 import { gapSeverity } from '../common.js';
@@ -48,8 +48,8 @@ export function analyseTcmalloc(s: TcmallocSection, input: OtherInput): Allocato
   };
   const notes: string[] = [];
   if (!s.ownershipChecked) notes.push('tcmalloc exports no MallocExtension_GetOwnership: its mappings are not claimed and stay under anon-other');
-  else if (claims.length === 0) notes.push('no mapping\'s first page belongs to tcmalloc\'s page heap: its memory is not told apart from other anonymous memory');
-  else notes.push(`tcmalloc's page heap: ${claims.length} mapping(s) whose first page its page map owns, ${(claimedRss / MIB).toFixed(1)} MiB resident (its metadata and mappings it grew into from a neighbour are not told apart).`);
+  else if (claims.length === 0) notes.push('no probed page belongs to tcmalloc\'s page heap: its memory is not told apart from other anonymous memory');
+  else notes.push(`tcmalloc's page heap: ${claims.length} mapping(s) with pages its page map owns, ${(claimedRss / MIB).toFixed(1)} MiB resident (claimed whole: its metadata, and anything the kernel merged into the same mapping, are not told apart).`);
   return { stats, arenas: [arena], claims, mmapChunks: null, findings: findings(input, { pageheapFree, caches, central, transfer, thread, limit: p('tcmalloc.max_total_thread_cache_bytes'), aggressive: p('tcmalloc.aggressive_memory_decommit') === 1 }), notes };
 }
 

@@ -12,7 +12,7 @@ export interface TcmallocSection {
   properties: Record<string, number | null>;
   /** GetStats' MALLOC: block, or null when it was not printed. */
   statsText: TcmallocStatsText | null;
-  /** Mappings whose first page tcmalloc's page map owns (MallocExtension_GetOwnership). */
+  /** Mappings with a probe page tcmalloc's page map owns (MallocExtension_GetOwnership). */
   claims: { start: string; end: string; rss: number }[];
   /** Whether ownership could be asked at all. */
   ownershipChecked: boolean;
