@@ -1,5 +1,9 @@
 import type { AllocatorName } from './contract.js';
 import type { GlibcLayout, GlibcSection } from './allocators/glibc/section.js';
+import type { JemallocSection } from './allocators/jemalloc/section.js';
+import type { MimallocSection } from './allocators/mimalloc/section.js';
+import type { MuslSection } from './allocators/musl/analyse.js';
+import type { TcmallocSection } from './allocators/tcmalloc/section.js';
 import type { Pause } from './types.js';
 import type { CgroupReport } from './kernel/cgroup.js';
 import type { RuntimeFacts } from './runtimes/types.js';
@@ -30,9 +34,10 @@ export interface Snapshot {
   stackPointers: string[];
   /**
    * A trim: smaps after detach (raw.smaps is from before attach), and smaps_rollup read in the
-   * stop right before and after the release call, so `report` can replay it.
+   * stop right before and after the release call, so `report` can replay it; whose release call it
+   * was and what it said (allocators other than glibc report their own figures around the call).
    */
-  trim?: { pad: number; returned: number | null; smapsAfter: string; rollupBefore?: string | null; rollupAfter?: string | null };
+  trim?: { pad: number; returned: number | null; smapsAfter: string; rollupBefore?: string | null; rollupAfter?: string | null; allocator?: AllocatorName; release?: unknown };
   pause: Pause | null;
   notes: string[];
   /** Read before attach without stopping the target: command line, JVM hsperfdata (absent in older captures). */
@@ -46,6 +51,10 @@ export interface Snapshot {
 /** The capture sections, one per allocator that has a collector. */
 export interface Sections {
   glibc?: GlibcSection;
+  jemalloc?: JemallocSection;
+  tcmalloc?: TcmallocSection;
+  mimalloc?: MimallocSection;
+  musl?: MuslSection;
 }
 
 /** heapgap.capture/1: glibc only, its figures at the top level. `report` still reads these. */
