@@ -23,6 +23,9 @@ import { locateLibc, readLibcImage } from './elf.js';
 import { ProcMemory } from './memory.js';
 import { listTasks, onlineCpus, readProc, readProcBuffer, readProcChunks, readProcEach } from './procfs.js';
 import { preflight, safeCall } from './safe-call/index.js';
+import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
+import { readCgroup } from './cgroup.js';
+import { jcmdVmInfo } from './jcmd.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -36,6 +39,8 @@ export interface SnapshotOptions {
    * is 43 MB). Without it, reading snapshot.raw.smaps is a programming error and throws.
    */
   keepRawSmaps?: boolean;
+  /** Ask a JVM for its ranges with `jcmd PID VM.info` after detaching (opt-in: the JVM does work). */
+  jvmJcmd?: boolean;
   /** trim: whose release call to make (default: the allocator serving malloc). */
   allocator?: AllocatorName;
 }
@@ -58,11 +63,13 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   if (withCollector.length === 0 && !musl) throw unsupported(pid, found.serving, found.evidence);
   const releaser = opts.mode === 'trim' ? releaseAllocator(pid, found, opts.allocator ?? null) : null;
   const libcObject = found.objects.find((o) => GLIBC.test(o.path)) ?? null;
-  const [libc, environ, cpus] = await Promise.all([
+  const hints = runtimeHints(maps.map((v) => v.pathname));
+  const [libc, environ, cpus, runtime] = await Promise.all([
     libcObject ? locateLibc(pid, libcObject).then(async (path) => ({ path, base: libcObject.base, image: await readLibcImage(path) })) : Promise.resolve(null),
     // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
     readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
     onlineCpus(),
+    readRuntimeFacts(pid, hints), // before attach: the runtime is never stopped for these
   ]);
   const env = environ === null ? {} : allocatorEnv(environ);
   // Every call of the protocol (scratch mmap, memfd, fclose) goes to glibc: without it, no stop.
@@ -96,7 +103,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
   const smapsAfter = opts.mode === 'trim' && call && call.rollupAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
-  const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
+  const [statusText, sps, cgroup] = await Promise.all([readProc(pid, 'status'), stackPointers(pid), readCgroup(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
     const measured: Measured = { vmas, memory, pad: opts.pad ?? 0, mode: opts.mode };
@@ -111,6 +118,15 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     const layoutNote = (sections.glibc as Sections['glibc'])?.layout?.note;
     if (layoutNote) notes.push(`arena join inferred: ${layoutNote}`);
     if (!memory.canRead && sections.glibc) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
+    if (opts.jvmJcmd && hints.jvm) {
+      const said = await jcmdVmInfo(pid, opts.deadline - Date.now());
+      if ('text' in said) runtime.jcmdVmInfo = said.text;
+      else notes.push(said.note);
+    }
+    // last, after heapgap's own reads of the target's memory (reading a page through
+    // /proc/PID/mem faults it in): what the target is left with, as anyone reading it afterwards sees
+    // (inspect only: a trim's snapshot describes the process before its release call)
+    const rollupAfter = opts.mode === 'inspect' ? await readProc(pid, 'smaps_rollup').catch(() => null) : null;
     const snapshot: Snapshot = {
       schema: 'heapgap.capture/2',
       heapgapVersion: VERSION,
@@ -131,12 +147,17 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
         : {}),
       pause: call?.pause ?? null,
       notes,
+      runtime,
+      cgroup,
+      rollupAfter,
     };
     return { snapshot, vmas, rawSmaps: smaps };
   } finally {
     await memory.close();
   }
 }
+
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 /** glibc's own C library (musl's is libc.so or ld-musl-*.so.1). */
 const GLIBC = /\/libc\.so\.6$|\/libc-[\d.]+\.so$/;
@@ -157,8 +178,6 @@ function releaseAllocator(pid: number, found: ProcessAllocators, asked: Allocato
   }
   return name;
 }
-
-const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 /** /proc/PID/maps, parsed as it is read (its own function: 20 MB for 60,000 VMAs is garbage soon). */
 export function readMaps(pid: number): Vma[] {

@@ -18,7 +18,7 @@ import type { RunningTarget } from '../helpers/targets.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // heapgap's progress lines also start with `heapgap: `; the error line is the one that is not progress.
-const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*|(a thread is in uninterruptible sleep|no thread was at a safe point); trying again in \d+ ms)$/;
+const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*|(a thread is in uninterruptible sleep|no thread was at a safe point|an arena was being changed by a stopped thread); trying again in \d+ ms)$/;
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('heapgap: ') && !PROGRESS.test(l));
 
 function expectCleanFailure(r: { stderr: string }, what: string): void {
@@ -159,7 +159,7 @@ describe('safety', () => {
       if (r.exitCode === 3) {
         // The two refusals the protocol allows on a busy target; anything else is a failure.
         expectCleanFailure(r, what);
-        expect(errorLines(r.stderr)[0], what).toMatch(/no thread is parked|waited on an allocator lock/);
+        expect(errorLines(r.stderr)[0], what).toMatch(/no thread is parked|waited on an allocator lock|half-changed/);
         refusals.push(errorLines(r.stderr)[0]!);
       } else {
         expect(r.exitCode, `${what}: exit (stderr: ${r.stderr})`).toBe(0);
@@ -463,13 +463,14 @@ describe('safety', () => {
     ].join('\n'), { mode: 0o755 });
     const c = await startChurn(dir, 'hanging-gdb');
     try {
-      // 5 s: on a loaded machine heapgap's own start and the checks before attach can take seconds.
-      const r = await runCli(['inspect', String(c.t.pid), '--timeout', '5s'], { env: { PATH: `${dir}:${process.env.PATH}` }, timeout: 40_000 });
+      // 10 s: on a loaded machine (load 25 on 2 cores, measured) heapgap's start and the checks before
+      // attach took over 5 s; what is tested is the grace after the deadline, not the start.
+      const r = await runCli(['inspect', String(c.t.pid), '--timeout', '10s'], { env: { PATH: `${dir}:${process.env.PATH}` }, timeout: 60_000 });
       expect(r.timedOut, r.stderr).toBe(false);
       expect(r.exitCode, r.stderr).toBe(3);
       expectCleanFailure(r, 'hanging gdb');
       expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`gdb stopped making progress while attached to process ${c.t.pid} and did not answer the request to stop; after [\\d.]+ s without progress and with no call under way .*heapgap ended gdb and resumed the process; no call had been made`));
-      expect(r.durationMs, 'bounded: 5 s of --timeout, 5 s of grace, and some slack').toBeLessThan(20_000);
+      expect(r.durationMs, 'bounded: 10 s of --timeout, 5 s of grace, and some slack').toBeLessThan(30_000);
       await expectHealthy(c, 'after the hanging gdb was ended');
     } finally {
       await c.t.stop();

@@ -34,7 +34,7 @@ export async function experiment(command: string[], ctx: RunContext, opts: Exper
         signal: ctx.signal,
         deadline: ctx.deadline,
       });
-      ctx.progress(`  peak ${mb(m.peakRssBytes)}, final ${mb(m.finalRssBytes)}, ${m.arenas ?? '?'} arenas, exit ${m.exitCode ?? '-'}, ${(m.wallMs / 1000).toFixed(1)} s`);
+      ctx.progress(`  peak ${mb(m.peakRssBytes)}, final ${mb(m.finalRssBytes)}, ${m.arenas ?? '?'} arenas, exit ${m.exitCode ?? '-'}, ${(m.wallMs / 1000).toFixed(1)} s, cpu ${(m.cpuMs / 1000).toFixed(2)} s${m.load ? `, load ${(m.load.wallMs / 1000).toFixed(2)} s exit ${m.load.exitCode ?? 'killed'}` : ''}`);
       measures.push(m);
     }
     runs.push({
@@ -46,6 +46,8 @@ export async function experiment(command: string[], ctx: RunContext, opts: Exper
       arenas: measures.some((m) => m.arenas !== null) ? median(measures.map((m) => m.arenas ?? 0)) : null,
       repeats: measures.length,
       savingVsDefault: null,
+      cpuMs: median(measures.map((m) => m.cpuMs)),
+      ...(opts.load ? { load: loadOf(measures) } : {}),
     });
   }
   const base = runs.find((r) => r.arenaMax === 'default');
@@ -76,6 +78,12 @@ function envFor(value: number | 'default', via: 'env' | 'tunables'): Record<stri
   if (value === 'default') return { MALLOC_ARENA_MAX: undefined, GLIBC_TUNABLES: inherited.join(':') || undefined };
   if (via === 'env') return { MALLOC_ARENA_MAX: String(value), GLIBC_TUNABLES: inherited.join(':') || undefined };
   return { MALLOC_ARENA_MAX: undefined, GLIBC_TUNABLES: [...inherited, `glibc.malloc.arena_max=${value}`].join(':') };
+}
+
+/** The load of the median run by load time; its exit code is that run's. */
+function loadOf(measures: RunMeasure[]): { wallMs: number; exitCode: number | null } {
+  const loads = measures.map((m) => m.load ?? { wallMs: 0, exitCode: null });
+  return { wallMs: median(loads.map((l) => l.wallMs)), exitCode: loads[loads.length - 1]!.exitCode };
 }
 
 function median(xs: number[]): number {

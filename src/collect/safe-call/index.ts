@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
-import { attachFailure, driverFailure, gdbSpawnError } from './failures.js';
+import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
 import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
 import { driverParams } from './params.js';
 import { preflight, refuseUninterruptible } from './preflight.js';
@@ -38,6 +38,8 @@ export { preflight, uninterruptibleThreads } from './preflight.js';
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
+  let withExe = true;
+  const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     let dir: string | null = null;
     try {
@@ -45,12 +47,21 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       const before = attempt === 0 && req.before ? req.before : await preflight(req.pid);
       await refuseUninterruptible(req.pid);
       dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
-      return await runGdb(req, before, dir);
+      const result = await runGdb(req, before, dir, withExe);
+      return retried.length ? { ...result, notes: [...retried, ...result.notes] } : result;
     } catch (error) {
+      if (error instanceof GdbCrash && error.beforeAttach && withExe && !req.signal?.aborted && Date.now() < req.deadline) {
+        // Once: gdb is given less of the target's files (not its executable).
+        withExe = false;
+        retried.push(`${error.message.replace(/; the target was not touched$/, '')}; heapgap ran it again without loading the executable (frames in the executable are unnamed)`);
+        req.onProgress?.('gdb crashed before attaching; trying again without the target\'s executable');
+        continue;
+      }
       const wait = RETRY_AFTER_MS[attempt];
-      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY');
+      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY' || error.code === 'ARENA_BUSY');
       if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw error;
-      req.onProgress?.(`${error.code === 'TARGET_BUSY' ? 'a thread is in uninterruptible sleep' : 'no thread was at a safe point'}; trying again in ${wait} ms`);
+      const why = { TARGET_BUSY: 'a thread is in uninterruptible sleep', ARENA_BUSY: 'an arena was being changed by a stopped thread', NO_SAFE_THREAD: 'no thread was at a safe point' };
+      req.onProgress?.(`${why[error.code as keyof typeof why]}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
       if (dir) await rm(dir, { recursive: true, force: true });
@@ -59,7 +70,7 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
 }
 
 /** Runs gdb against the target once, following the protocol above. */
-async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promise<SafeCallResult> {
+async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe: boolean): Promise<SafeCallResult> {
   // A signal that came before gdb exists must stop us here: its listener below would never fire.
   if (req.signal?.aborted || Date.now() >= req.deadline) {
     const timedOut = !req.signal?.aborted || (req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT');
@@ -75,7 +86,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
   const marks = new Map<string, number>();
   let attachedOnce = false;
   let lastMark = Date.now();
-  const child = execa('gdb', gdbArgs({ pid: req.pid, status: before.status, libc: req.libc, decoyPid: decoy?.pid ?? null }), {
+  const child = execa('gdb', gdbArgs({ pid: req.pid, status: before.status, libc: req.libc, decoyPid: decoy?.pid ?? null, withExe }), {
     env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
     cwd: dir,
     extendEnv: true,
@@ -90,7 +101,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
     for (const line of chunk.toString('latin1').split('\n')) {
       if (!line.startsWith(STOP_MARK)) continue;
       const [what, when] = line.slice(STOP_MARK.length).split(' ');
-      if (what && when) marks.set(what, Number(when) * 1000);
+      if (what) marks.set(what, when ? Number(when) * 1000 : Date.now());
       lastMark = Date.now();
       if (what === 'attached') {
         attachedOnce = true;
@@ -124,6 +135,8 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(files.resultFile);
   if (process.env.HEAPGAP_DEBUG) debugDump(run, result);
+  const crash = result ? null : gdbCrashed(run);
+  if (crash) throw new GdbCrash(req.pid, crash, marks.has('attach') ? 'attached' : marks.has('libc') ? 'driver' : marks.has('exe') ? 'libc' : 'exe', notes, withExe);
   if (!result) {
     // No result file. If the driver had started, say what it had done, not "not touched".
     const state = readState(files.stateFile);
