@@ -5,12 +5,12 @@
  * layer each keep their kinds next to their code and are listed here.
  */
 import { GLIBC_FINDINGS } from '../../allocators/glibc/findings.js';
+import { KERNEL_FINDINGS } from '../../kernel/findings.js';
+import { RUNTIME_FINDINGS } from '../../runtimes/findings.js';
 import { JEMALLOC_FINDINGS } from '../../allocators/jemalloc/findings.js';
 import { MIMALLOC_FINDINGS } from '../../allocators/mimalloc/findings.js';
 import { MUSL_FINDINGS } from '../../allocators/musl/findings.js';
 import { TCMALLOC_FINDINGS } from '../../allocators/tcmalloc/findings.js';
-import { KERNEL_FINDINGS } from '../../kernel/findings.js';
-import { RUNTIME_FINDINGS } from '../../runtimes/findings.js';
 import type { Severity } from '../../contract.js';
 import type { FindingSpec } from './spec.js';
 
@@ -19,12 +19,12 @@ export type { FindingSpec } from './spec.js';
 
 export const FINDINGS = {
   ...GLIBC_FINDINGS,
+  ...RUNTIME_FINDINGS,
+  ...KERNEL_FINDINGS,
   ...JEMALLOC_FINDINGS,
   ...TCMALLOC_FINDINGS,
   ...MIMALLOC_FINDINGS,
   ...MUSL_FINDINGS,
-  ...RUNTIME_FINDINGS,
-  ...KERNEL_FINDINGS,
 } as const;
 
 export type FindingKind = keyof typeof FINDINGS;
