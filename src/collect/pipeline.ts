@@ -157,8 +157,6 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   }
 }
 
-const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-
 /** glibc's own C library (musl's is libc.so or ld-musl-*.so.1). */
 const GLIBC = /\/libc\.so\.6$|\/libc-[\d.]+\.so$/;
 
@@ -178,6 +176,8 @@ function releaseAllocator(pid: number, found: ProcessAllocators, asked: Allocato
   }
   return name;
 }
+
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 /** /proc/PID/maps, parsed as it is read (its own function: 20 MB for 60,000 VMAs is garbage soon). */
 export function readMaps(pid: number): Vma[] {
