@@ -27,14 +27,10 @@ export interface GdbSession {
 
 export function gdbArgs(s: GdbSession): string[] {
   return [
-    // No --readnever: it also keeps gdb from reading .eh_frame, and without call-frame information
-    // the driver's stack check sees only the innermost frame (found by the pause work: a thread
-    // waiting on an arena lock inside malloc looked like any thread parked in a futex). libc is read
-    // with its symbols and .eh_frame (no DWARF: separate debug files are off below); the executable,
-    // which may carry DWARF of any size, is read with -readnever.
-    '-nx', '--batch',
-    // libc6-dbg and the like: their DWARF would be read, some of it inside the stop, for nothing
-    '-iex', 'set debug-file-directory /nonexistent',
+    // --readnever: no DWARF of the target's files is read. (It also keeps libc's .eh_frame from being
+    // used, so the thread check unwinds less deep; dropping it made gdb 13 hit an internal error in
+    // dwarf2_frame_cache on an exe read with -readnever: see the closing note, branch pause.)
+    '-nx', '--batch', '--readnever',
     // Nothing the target supplies runs in gdb: no .debug_gdb_scripts, no gdbinit of its files.
     '-iex', 'set auto-load off',
     '-iex', 'set debuginfod enabled off',
@@ -58,7 +54,7 @@ export function gdbArgs(s: GdbSession): string[] {
     ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
     ...(s.withExe === false
       ? ['-iex', 'set exec-file-mismatch off', '-ex', `exec-file ${s.libc.path}`]
-      : ['-ex', `file -readnever /proc/${s.pid}/exe`]),
+      : ['-ex', `file /proc/${s.pid}/exe`]),
     // Marks between the file loads: a gdb that crashes says, by the last one, what it was reading.
     '-ex', `python print("${STOP_MARK}exe", flush=True)`,
     '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
