@@ -469,7 +469,8 @@ describe('safety', () => {
       expect(r.timedOut, r.stderr).toBe(false);
       expect(r.exitCode, r.stderr).toBe(3);
       expectCleanFailure(r, 'hanging gdb');
-      expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`gdb stopped making progress while attached to process ${c.t.pid} and did not answer the request to stop; after [\\d.]+ s without progress and with no call under way .*heapgap ended gdb and resumed the process; no call had been made`));
+      // a churn thread briefly in D (its progress-file writes, on a busy disk) selects the D wording
+      expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`(gdb stopped making progress while attached to process ${c.t.pid} and did not answer the request to stop|gdb could not stop every thread of process ${c.t.pid} \\(thread .*\\)); after [\\d.]+ s without progress and with no call under way .*heapgap ended gdb and resumed the process; no call had been made`));
       expect(r.durationMs, 'bounded: 10 s of --timeout, 5 s of grace, and some slack').toBeLessThan(30_000);
       await expectHealthy(c, 'after the hanging gdb was ended');
     } finally {
@@ -516,11 +517,13 @@ describe('safety', () => {
           continue;
         }
         expect(code, stderr).toBe(0);
-        const report = JSON.parse(stdout) as { pause: { stoppedMs: number } };
+        const report = JSON.parse(stdout) as { pause: { stoppedMs: number; callThreadMs: number } };
         expect(procState(p.pid)).toMatchObject({ alive: true, tracerPid: 0 });
-        if (report.pause.stoppedMs < 2_500) {
+        // attach..detach (callThreadMs): stoppedMs no longer counts the calls, during which the
+        // worker sat in D and every other thread ran
+        if (report.pause.callThreadMs < 2_500) {
           // the worker saw the tracer, but its vfork came after detach: not the case under test
-          expect(attempt, `the worker never went into D inside a call (stoppedMs ${report.pause.stoppedMs})`).toBeLessThan(8);
+          expect(attempt, `the worker never went into D inside a call (callThreadMs ${report.pause.callThreadMs})`).toBeLessThan(8);
           continue;
         }
         expect(procState(p.pid).state).not.toMatch(/^[Tt]$/);
