@@ -62,6 +62,8 @@ export interface DetectInput {
   inExe: { name: AllocatorName; prefix: string }[];
   /** Where glibc's GOT slot for malloc points, or null when not read. */
   mallocAt: bigint | null;
+  /** mallocAt is the executable's canonical PLT stub for malloc, not a malloc of its own. */
+  mallocViaExePlt?: boolean;
 }
 
 export function detectAllocators(input: DetectInput): Detected {
@@ -77,20 +79,21 @@ export function detectAllocators(input: DetectInput): Detected {
   const musl = input.objects.find((o) => MUSL.test(o.path));
   let serving: AllocatorName;
   let evidence: string;
-  const owner = input.mallocAt === null ? null : objectAt(input.objects, input.mallocAt);
+  const owner = input.mallocAt === null || input.mallocViaExePlt ? null : objectAt(input.objects, input.mallocAt);
+  const plt = input.mallocViaExePlt && input.exe ? ` (the executable ${input.exe.path} imports malloc and takes its address: its PLT stub)` : '';
   if (owner && libc) {
     const p = present.find((x) => x.object === owner && x.prefix === '');
     serving = owner === libc ? 'glibc' : p ? p.name : owner === input.exe ? 'static' : 'unknown';
     evidence = `glibc's GOT slot for malloc points into ${owner.path}`;
   } else if (present.some((p) => !p.static)) {
     serving = present.find((p) => !p.static)!.name;
-    evidence = `${present.find((p) => !p.static)!.object.path} is mapped`;
+    evidence = `${present.find((p) => !p.static)!.object.path} is mapped${plt}`;
   } else if (musl) {
     serving = 'musl';
     evidence = musl.path;
   } else if (libc) {
     serving = 'glibc';
-    evidence = libc.path;
+    evidence = `${libc.path}${plt}`;
   } else {
     serving = input.objects.some((o) => /\.so(\.\d+)*$/.test(o.path)) ? 'unknown' : 'static';
     evidence = 'no C library is mapped';

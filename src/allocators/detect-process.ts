@@ -39,6 +39,10 @@ export async function detectProcess(pid: number, maps: Vma[]): Promise<ProcessAl
     }
     if (mallocAt === null) notes.push('glibc\'s malloc slot could not be read (/proc/PID/mem): the allocator serving malloc was inferred from the libraries mapped');
   }
-  const detected = detectAllocators({ objects, exe: exeObject, inExe: exe ? staticAllocators(exe.image.symbols.keys()) : [], mallocAt });
+  // A non-PIE executable that takes malloc's address has a PLT stub as malloc's one address: the
+  // slot points into the executable, which still imports malloc from the libraries.
+  const stub = exe?.image.pltStubs.get('malloc');
+  const mallocViaExePlt = stub !== undefined && mallocAt === exe!.bias + stub;
+  const detected = detectAllocators({ objects, exe: exeObject, inExe: exe ? staticAllocators(exe.image.symbols.keys()) : [], mallocAt, mallocViaExePlt });
   return { ...detected, objects, exe, notes };
 }

@@ -22,6 +22,11 @@ export interface ElfObject {
   segments: { vaddr: bigint; offset: number; filesz: number; memsz: number; flags: number }[];
   /** GOT slots the loader fills at load time (R_X86_64_GLOB_DAT), by symbol name: link-time address of the slot. */
   gotSlots: Map<string, bigint>;
+  /**
+   * Canonical PLT entries of a non-PIE executable, by name: an imported function whose address the
+   * program takes gets its PLT stub as its one address, and every library's GOT slot points there.
+   */
+  pltStubs: Map<string, bigint>;
 }
 
 const PT_LOAD = 1;
@@ -73,6 +78,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
     return { type: sh.readUInt32LE(o + 4), offset: Number(sh.readBigUInt64LE(o + 24)), size: Number(sh.readBigUInt64LE(o + 32)), link: sh.readUInt32LE(o + 40) };
   };
   const symbols = new Map<string, ElfSymbol>();
+  const pltStubs = new Map<string, bigint>();
   const tables = new Map<number, { syms: Buffer; strs: Buffer }>();
   const load = async (i: number) => {
     let t = tables.get(i);
@@ -89,7 +95,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
     for (let i = 0; i < shnum; i++) {
       if (section(i)?.type !== wanted) continue;
       const t = await load(i);
-      if (t) readSymbols(t, symbols);
+      if (t) readSymbols(t, symbols, wanted === SHT_DYNSYM ? pltStubs : null);
     }
   }
   for (let i = 0; i < shnum; i++) {
@@ -105,7 +111,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
       if (name && !gotSlots.has(name)) gotSlots.set(name, rela.readBigUInt64LE(o));
     }
   }
-  return { path, type: h.readUInt16LE(16) === ET_EXEC ? 'exec' : 'dyn', symbols, segments, gotSlots };
+  return { path, type: h.readUInt16LE(16) === ET_EXEC ? 'exec' : 'dyn', symbols, segments, gotSlots, pltStubs };
 }
 
 function symbolName(t: { syms: Buffer; strs: Buffer }, index: number): string | null {
@@ -116,10 +122,15 @@ function symbolName(t: { syms: Buffer; strs: Buffer }, index: number): string | 
   return end < 0 ? null : t.strs.toString('latin1', start, end);
 }
 
-function readSymbols(t: { syms: Buffer; strs: Buffer }, into: Map<string, ElfSymbol>): void {
+function readSymbols(t: { syms: Buffer; strs: Buffer }, into: Map<string, ElfSymbol>, stubs: Map<string, bigint> | null): void {
   for (let s = 0; s + 24 <= t.syms.length; s += 24) {
     const type = t.syms[s + 4]! & 0xf;
     const value = t.syms.readBigUInt64LE(s + 8);
+    if (stubs && value !== 0n && type === 2 && t.syms.readUInt16LE(s + 6) === 0) {
+      const name = symbolName(t, s / 24)?.replace(/@.*$/, '');
+      if (name && !stubs.has(name)) stubs.set(name, value);
+      continue;
+    }
     // STT_OBJECT, STT_FUNC, STT_GNU_IFUNC with an address; undefined (imported) symbols have none.
     if (value === 0n || (type !== 1 && type !== 2 && type !== 10) || t.syms.readUInt16LE(s + 6) === 0) continue;
     const name = symbolName(t, s / 24);

@@ -27,6 +27,25 @@ describe('detectAllocators', () => {
     expect(d.present.map((p) => `${p.name}:${p.prefix}:${p.static}`)).toEqual(['glibc::false', 'jemalloc:je_:true']);
   });
 
+  it('a non-PIE executable that takes malloc\'s address (node): the slot holds its PLT stub, malloc is still imported', () => {
+    const stub = exe.start + 0x1000n;
+    expect(detectAllocators({ objects: [exe, libc], exe, inExe: [], mallocAt: stub }).serving).toBe('static');
+    const d = detectAllocators({ objects: [exe, libc], exe, inExe: [], mallocAt: stub, mallocViaExePlt: true });
+    expect(d.serving).toBe('glibc');
+    expect(d.evidence).toMatch(/PLT stub/);
+    expect(detectAllocators({ objects: [exe, libc, je], exe, inExe: [], mallocAt: stub, mallocViaExePlt: true }).serving).toBe('jemalloc');
+  });
+
+  it('reads canonical PLT stubs from a real non-PIE executable\'s .dynsym, and only imports there', async () => {
+    const node = await readElfObject(process.execPath);
+    if (node.type !== 'exec') return; // a PIE node has no canonical PLT entries to read
+    const stub = node.pltStubs.get('malloc');
+    expect(stub).toBeDefined();
+    expect(node.symbols.has('malloc')).toBe(false);
+    const seg = node.segments.find((s) => stub! >= s.vaddr && stub! < s.vaddr + BigInt(s.memsz));
+    expect(seg && seg.flags & 1).toBeTruthy(); // in an executable segment: the PLT
+  });
+
   it('a library mapped but not bound to malloc is present, not serving', () => {
     const d = detectAllocators({ objects: [exe, libc, tc], exe, inExe: [], mallocAt: libc.start + 0x98930n });
     expect(d.serving).toBe('glibc');

@@ -18,6 +18,28 @@ export function firstEndingAfter(vmas: Vma[], addr: bigint): number {
   return lo;
 }
 
+/**
+ * Which HEAP_MAX-aligned anonymous blocks really are thread-arena heaps, from their heap_info:
+ * size and mprotect_size within HEAP_MAX, and ar_ptr pointing just past the heap_info of a first
+ * heap (itself or another verified block). An aligned mapping of the program's own (the kernel
+ * aligns large mappings now and then) fails these and is not claimed.
+ */
+export async function verifiedHeaps(candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<bigint[]> {
+  const max = BigInt(heapMax);
+  const headers = new Map<bigint, { ar: bigint; prev: bigint }>();
+  for (const base of candidates) {
+    const b = await memory.read(base, 32);
+    if (!b || b.length < 32) continue;
+    const [ar, prev, size, mprot] = [b.readBigUInt64LE(0), b.readBigUInt64LE(8), b.readBigUInt64LE(16), b.readBigUInt64LE(24)];
+    if (size === 0n || size > max || mprot < size || mprot > max || size % 4096n !== 0n) continue;
+    headers.set(base, { ar, prev });
+  }
+  // A first heap holds its arena right after its heap_info (within a page of the block's start).
+  const isFirst = (base: bigint, h: { ar: bigint; prev: bigint }) => h.prev === 0n && h.ar > base && h.ar < base + 4096n;
+  const arenas = new Set([...headers].filter(([base, h]) => isFirst(base, h)).map(([, h]) => h.ar));
+  return [...headers].filter(([base, h]) => isFirst(base, h) || (arenas.has(h.ar) && headers.has(h.prev))).map(([base]) => base);
+}
+
 export async function arenaClaims(vmas: Vma[], arenas: { index: number; heaps: { start: string; size: number; mprotectSize: number }[] }[], candidates: bigint[], heapMax: number, memory: ProcMemory): Promise<Claims> {
   const claims: Claims = [];
   const ranges: { start: bigint; end: bigint; arena: number | null }[] = [];

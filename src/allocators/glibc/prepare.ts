@@ -7,7 +7,7 @@ import { readOptional } from '../../collect/procfs.js';
 import { tunable } from '../../parse/environ.js';
 import { hex } from '../../units.js';
 import type { Collector, Measured, Prepared, Target } from '../types.js';
-import { arenaClaims, mmapChunkClaims } from './claims.js';
+import { arenaClaims, mmapChunkClaims, verifiedHeaps } from './claims.js';
 import { heapCheckOf } from './heap-check.js';
 import type { RawCheck } from './heap-check.js';
 import { measureGlibc } from './measure.js';
@@ -62,16 +62,21 @@ export const glibcCollector: Collector<GlibcSection> = {
       },
       notes: [],
       async measure(raw: unknown, m: Measured): Promise<GlibcSection> {
+        // Only blocks whose heap_info checks out are heaps: an aligned mapping of the program's is not.
+        const glibcClaims = async (mm: Measured, arenas: GlibcLayout['arenas']) => {
+          const heaps = await verifiedHeaps(candidates, heapMax, mm.memory);
+          return [...(await arenaClaims(mm.vmas, arenas, heaps, heapMax, mm.memory)), ...(await mmapChunkClaims(mm.vmas, heaps, heapMax, mm.memory))];
+        };
         const stop = raw as { mallocInfo?: string; layout?: GlibcLayout; check?: RawCheck };
         const check = stop.check && !stop.check.skipped ? heapCheckOf(stop.check) : undefined;
         if (stop.mallocInfo === undefined) {
           // No call was made (the check found the heap corrupt): the ring as the check walked it.
           const layout: GlibcLayout = { arenas: (check?.arenas ?? []).map((a) => ({ index: a.index, address: a.address, systemMem: a.systemMem, top: a.top ?? '0x0', heaps: a.heaps })), note: null };
-          const claims = [...(await arenaClaims(m.vmas, layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
+          const claims = await glibcClaims(m, layout.arenas);
           return { heapMax, mallocInfo: null, layout, claims, ...(check ? { heapCheck: check } : {}) };
         }
         if (!stop.layout) throw new Error('stop.py returned malloc_info without the arena ring');
-        const claims = [...(await arenaClaims(m.vmas, stop.layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
+        const claims = await glibcClaims(m, stop.layout.arenas);
         // mp_, then one walk of every arena: pinning chunks, page map and the trim prediction.
         const internals = await measureGlibc({ memory: m.memory, vmas: m.vmas, arenas: stop.layout.arenas, mallocInfo: stop.mallocInfo, libcBase: base, image, offsets: layout, pad: m.pad });
         // After a trim the walk sees the heap as the trim left it: no prediction from it then.

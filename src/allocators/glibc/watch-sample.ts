@@ -2,7 +2,7 @@ import { SmapsParser } from '../../parse/smaps.js';
 import type { RssSample, Vma } from '../../types.js';
 import { ProcMemory } from '../../collect/memory.js';
 import { readProcEach } from '../../collect/procfs.js';
-import { firstEndingAfter, mmapChunkClaims } from './claims.js';
+import { firstEndingAfter, mmapChunkClaims, verifiedHeaps } from './claims.js';
 import type { GlibcSection } from './section.js';
 import { stackPointers } from '../../collect/pipeline.js';
 
@@ -15,7 +15,8 @@ export async function sampleRss(pid: number, heapMax: number): Promise<RssSample
   const memory = await ProcMemory.open(pid);
   try {
     const max = BigInt(heapMax);
-    const candidates = vmas.filter((v) => v.pathname === '' && v.start % max === 0n).map((v) => v.start);
+    const aligned = vmas.filter((v) => v.pathname === '' && v.start % max === 0n).map((v) => v.start);
+    const candidates = await verifiedHeaps(aligned, heapMax, memory);
     const owners = new Map<string, { start: bigint; end: bigint }[]>();
     const claims: GlibcSection['claims'] = [];
     for (const base of candidates) {
