@@ -3,11 +3,13 @@ import { trimFindings } from '../allocators/glibc/detect-findings.js';
 import { SCHEMAS } from '../contract.js';
 import { parseRollup } from '../parse/rollup.js';
 import { parseSmaps } from '../parse/smaps.js';
+import { parseStatus } from '../parse/status.js';
+import type { TrimRaw } from '../snapshot.js';
 import type { InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { rssFigures } from './inspect.js';
 
-export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsAfter: string; returned: number | null; rollupBefore?: string | null; rollupAfter?: string | null } | null): TrimReport {
+export function analyseTrim(inspect: InspectReport, pad: number, after: Omit<TrimRaw, 'pad'> | null): TrimReport {
   const side = (vmas: Vma[]): TrimSide => ({ rss: rssFigures(vmas), arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: arenaRss(vmas, a.heaps) })) });
   const before: TrimSide = { rss: inspect.rss, arenas: inspect.arenas.map((a) => ({ index: a.index, rssBytes: a.rssBytes })) };
   const afterSide = after ? side(parseSmaps(after.smapsAfter, 'smaps after the release call')) : null;
@@ -24,10 +26,7 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsA
     returned: after === null || after.returned === null ? null : after.returned === 0 ? 0 : 1,
     before,
     after: afterSide,
-    // The call's own effect where the stop measured it (smaps_rollup around the call); else smaps.
-    releasedBytes: after?.rollupBefore && after.rollupAfter
-      ? parseRollup(after.rollupBefore).rss - parseRollup(after.rollupAfter).rss
-      : afterSide ? before.rss.total - afterSide.rss.total : null,
+    releasedBytes: after ? callEffect(after) ?? (afterSide ? before.rss.total - afterSide.rss.total : null) : null,
     predictedBytes: inspect.totals.predictedTrimBytes,
     arenas,
     perArena: inspect.arenas.map((a, i) => ({ index: a.index, allocator: a.allocator ?? 'glibc', rssBefore: a.rssBytes, rssAfter: arenas[i]!.afterRss, releasedBytes: arenas[i]!.releasedBytes, predictedBytes: a.predictedTrimBytes })),
@@ -35,6 +34,19 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: { smapsA
     findings: inspect.target.allocator === 'glibc' ? trimFindings(inspect.arenas) : [],
     pause: inspect.pause,
   };
+}
+
+/**
+ * The release call's own effect where the stop measured it: the process's Rss right before and
+ * right after the call (status's VmRSS, from the kernel's counters; smaps_rollup in older captures).
+ */
+function callEffect(t: Omit<TrimRaw, 'pad'>): number | null {
+  if (t.statusBefore && t.statusAfter) {
+    const [b, a] = [parseStatus(t.statusBefore, 'status before the release call').vmRss, parseStatus(t.statusAfter, 'status after the release call').vmRss];
+    return b === null || a === null ? null : b - a;
+  }
+  if (t.rollupBefore && t.rollupAfter) return parseRollup(t.rollupBefore).rss - parseRollup(t.rollupAfter).rss;
+  return null;
 }
 
 /** Rss of the VMAs that start inside an arena's heaps (brk may have moved the [heap] end). */

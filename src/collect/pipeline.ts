@@ -61,7 +61,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const target: Target = { pid, maps, libc: { path: libcFile, base: guess.libc.base, image }, env, cpus };
   const prepared: Prepared<unknown>[] = [await collector.prepare(target)];
   // trim: the "before" picture is read now, while the target runs; the stop holds only the call and
-  // two smaps_rollup reads around it, so it does not grow with the number of VMAs.
+  // two reads of /proc/PID/status around it, so it grows with neither the VMAs nor the heap.
   const beforeTrim = opts.mode === 'trim' ? readSmaps(pid, opts.keepRawSmaps ?? false) : null;
   opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}${guess.allocator === 'glibc' ? '' : ` (malloc: ${guess.allocator})`}; attaching to ${pid}`);
   // 2. the stop
@@ -81,7 +81,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   opts.onProgress?.('detached; measuring');
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
-  const smapsAfter = opts.mode === 'trim' && call.rollupAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
+  const smapsAfter = opts.mode === 'trim' && call.statusAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
   const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
@@ -108,7 +108,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       raw: lazyRaw(smaps, statusText),
       sections: sections as Sections,
       stackPointers: sps.map(hex),
-      ...(smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, rollupBefore: call.rollupBefore, rollupAfter: call.rollupAfter } } : {}),
+      ...(smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, statusBefore: call.statusBefore, statusAfter: call.statusAfter } } : {}),
       pause: call.pause,
       notes,
     };

@@ -19,7 +19,7 @@ import gdb
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 T_ENTER = 0.0
 RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {},
-          "released": None, "rollupBefore": None, "rollupAfter": None, "trimReturned": None,
+          "released": None, "statusBefore": None, "statusAfter": None, "trimReturned": None,
           "callMs": 0.0, "interrupted": False, "cleanup": [], "resumed": []}
 INF = None  # bound by heapgap_main(), once attached
 PID = 0
@@ -61,7 +61,8 @@ def give_gate():
 
 
 def step(msg):
-    RESULT["steps"].append([round((time.monotonic() - T_ENTER) * 1000, 3), msg])
+    # [ms since attach, what, gdb's CPU ms so far (load-independent: what the stop costs gdb itself)]
+    RESULT["steps"].append([round((time.monotonic() - T_ENTER) * 1000, 3), msg, round(time.process_time() * 1000, 3)])
     mark("step")
 
 
@@ -117,7 +118,9 @@ def verdict(th):
         except gdb.error:
             break
         depth += 1
-    return None, False
+    # complete: the unwinder itself ended the chain (libc's frames are unwound from its .eh_frame;
+    # without names for start_thread & co., that end is how a whole stack is recognised)
+    return None, frame is None
 
 
 def choose_thread():
@@ -152,22 +155,45 @@ def thread_syscall(tid):
 class Watchdog(threading.Thread):
     """Unwinds a call that waits on a lock past its time budget (or on abort).
     Only a thread blocked in futex is interrupted: a call that is computing may hold an arena
-    lock, and unwinding it then would leave that lock held forever."""
+    lock, and unwinding it then would leave that lock held forever.
+    One thread for the session, started when this file is sourced (before attach): starting a
+    thread waits for the scheduler to run it, and inside the stop that wait is the target's."""
 
-    def __init__(self, tid, sig, budget_ms):
+    def __init__(self):
         super().__init__(daemon=True)
-        self.tid, self.sig, self.budget = tid, sig, budget_ms / 1000.0
-        self.done = threading.Event()
+        self.lock = threading.Lock()  # held while deciding and signalling: disarm() waits for it
+        self.armed = None             # (tid, signal, deadline)
+        self.wake = threading.Event()
         self.fired = False
 
+    def arm(self, tid, sig, budget_ms):
+        with self.lock:
+            self.armed = (tid, sig, time.monotonic() + budget_ms / 1000.0)
+            self.fired = False
+        self.wake.set()
+
+    def disarm(self):
+        """Once this returns, no signal for the call just finished can still be sent."""
+        with self.lock:
+            self.armed = None
+            self.wake.clear()
+
     def run(self):
-        start = time.monotonic()
-        while not self.done.wait(0.005):
-            late = time.monotonic() - start > self.budget
-            if (late or aborted()) and thread_syscall(self.tid) == SYS_FUTEX:
-                self.fired = True
-                LIBC.syscall(SYS_TGKILL, PID, self.tid, self.sig)
-                return
+        while True:
+            self.wake.wait()
+            time.sleep(0.005)
+            with self.lock:
+                if self.armed is None:
+                    continue
+                tid, sig, deadline = self.armed
+                if (time.monotonic() > deadline or aborted()) and thread_syscall(tid) == SYS_FUTEX:
+                    self.fired = True
+                    self.armed = None
+                    LIBC.syscall(SYS_TGKILL, PID, tid, sig)
+
+
+WATCHDOG = Watchdog()
+WATCHDOG.start()
 
 
 def call(expr, interruptible=None, cleanup=False):
@@ -177,17 +203,16 @@ def call(expr, interruptible=None, cleanup=False):
         raise Refused("asked to stop before the next call")
     if not take_gate():
         raise Refused("heapgap is ending this gdb session; no further call is made")
-    dog = Watchdog(*interruptible) if interruptible else None
     t0 = time.monotonic()
     mark("call")
-    if dog:
-        dog.start()
+    if interruptible:
+        WATCHDOG.arm(*interruptible)
     try:
         value = gdb.parse_and_eval(expr)
         STATE["calls"] += 1
         return int(value)
     except gdb.error as e:
-        if dog and dog.fired:
+        if interruptible and WATCHDOG.fired:
             RESULT["interrupted"] = True
             if aborted():
                 raise Refused("the call was unwound on request; the target's state was restored")
@@ -195,10 +220,9 @@ def call(expr, interruptible=None, cleanup=False):
                           "the target's state was restored" % int(interruptible[2]))
         raise
     finally:
-        # The watchdog is finished before anything else: a late tgkill would unwind the next call.
-        if dog:
-            dog.done.set()
-            dog.join()
+        # The watchdog is disarmed before anything else: a late tgkill would unwind the next call.
+        if interruptible:
+            WATCHDOG.disarm()
         # gdb has restored the registers (or unwound the call) by the time it returns here
         mark("return")
         give_gate()
@@ -355,6 +379,11 @@ def on_call(event):
 
 gdb.events.inferior_call.connect(on_call)
 
+# When gdb attached the first thread: the stop begins there. `attach` itself may take a while to get
+# that far on a busy machine (measured: up to 11 ms after the command began, the target still ran).
+ATTACHED_FIRST = []
+gdb.events.new_thread.connect(lambda event: ATTACHED_FIRST or ATTACHED_FIRST.append(time.monotonic()))
+
 
 # ---- the session ---------------------------------------------------------------------------
 
@@ -381,17 +410,17 @@ def run():
             step("%s collected" % spec["name"])
         if P["mode"] == "trim" and not aborted():
             spec, plugin = next((s, p) for s, p in PLUGINS if s["name"] == P["release"])
-            # The process's Rss right before and after the release call, summed by the kernel: not
-            # smaps (43 MB of text for 60,000 VMAs, ~90 ms each): the per-arena picture is read
-            # outside the stop, before attach and after detach.
-            RESULT["rollupBefore"] = read_bytes("/proc/%d/smaps_rollup" % PID).decode("latin-1")
-            step("rollup before")
+            # The process's Rss right before and after the release call, from the kernel's counters
+            # (/proc/PID/status: a few microseconds whatever the process). Not smaps, nor even
+            # smaps_rollup: both walk every page table (26 ms of kernel time per GiB resident) and
+            # the whole process would wait for it. The per-arena picture is read outside the stop.
+            RESULT["statusBefore"] = read_bytes("/proc/%d/status" % PID).decode("latin-1")
+            step("status before")
             # A release call is never unwound: it holds the allocator's locks while it works.
             RESULT["released"] = plugin["release"](ctxs[PLUGINS.index((spec, plugin))], dict(spec["params"], pad=P["pad"]))
+            RESULT["statusAfter"] = read_bytes("/proc/%d/status" % PID).decode("latin-1")
             RESULT["trimReturned"] = RESULT["released"].get("returned")
             step("released")
-            RESULT["rollupAfter"] = read_bytes("/proc/%d/smaps_rollup" % PID).decode("latin-1")
-            step("rollup after")
     finally:
         for ctx in ctxs:
             ctx.release_maps()
@@ -416,6 +445,7 @@ def heapgap_main():
         RESULT["error"] = {"kind": "failed", "message": "%s: %s" % (type(e).__name__, e)}
     RESULT["driverMs"] = (time.monotonic() - T_ENTER) * 1000
     RESULT["resumed"] = [r for r in RUNS if r[1] is not None]
+    RESULT["stoppedFrom"] = ATTACHED_FIRST[0] if ATTACHED_FIRST else None
     mark("done")
 
 

@@ -17,14 +17,38 @@ export interface GdbSession {
   /** The target's libc as this process can open it, and its load bias. */
   libc: { path: string; base: bigint };
   decoyPid: number | null;
+  /**
+   * Attach and detach only, no driver and no call: the floor any gdb-based stop stands on, with
+   * everything else as heapgap does it (scripts/bench-pause.mjs measures heapgap against it).
+   */
+  bare?: boolean;
 }
 
 export function gdbArgs(s: GdbSession): string[] {
+  // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
+  const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];
+  const driver = s.bare
+    // the driver's clock for the stop's start, without the driver: when gdb attached the first thread
+    ? ['-ex', `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${STOP_MARK}first %.6f" % time.monotonic(), flush=True)))`]
+    : ['-ex', `source ${join(ASSETS, 'driver.py')}`];
   return [
-    '-nx', '--batch', '--readnever',
+    // No --readnever: it also stops gdb from reading .eh_frame, and without call-frame information
+    // the driver's stack check sees only the innermost frame (a thread waiting on an arena lock inside
+    // malloc looked like any thread parked in a futex). libc is read whole (symbols and .eh_frame, no
+    // DWARF: separate debug files are switched off below); the executable, which may carry DWARF of
+    // any size, is still read with -readnever.
+    '-nx', '--batch',
+    // Its own process group, so a Ctrl-C at the terminal (sent to the foreground group) never reaches
+    // gdb mid-call. Not its own session (setsid): a new session is a new scheduler autogroup, and a
+    // fresh autogroup gets a small CPU share on a busy machine (measured: the attach phase took
+    // 2-3x as long, all of it with the target stopped). Before this line runs nothing is attached,
+    // and a Ctrl-C that reaches gdb that early reaches heapgap too, which then ends gdb.
+    '-iex', 'python import os; os.setpgid(0, 0)',
     // Nothing the target supplies runs in gdb: no .debug_gdb_scripts, no gdbinit of its files.
     '-iex', 'set auto-load off',
     '-iex', 'set debuginfod enabled off',
+    // libc6-dbg and the like: their DWARF would be read, some of it inside the stop, for nothing
+    '-iex', 'set debug-file-directory /nonexistent',
     // An internal error in gdb must not leave a 50 MB core in the user's directory.
     '-iex', 'maint set internal-error corefile no',
     '-iex', 'maint set internal-warning corefile no',
@@ -43,16 +67,16 @@ export function gdbArgs(s: GdbSession): string[] {
     // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
     // happen on a throwaway process of ours, not while the target waits.
     ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
-    '-ex', `file /proc/${s.pid}/exe`,
+    '-ex', `file -readnever /proc/${s.pid}/exe`,
     '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
-    '-ex', `source ${join(ASSETS, 'driver.py')}`,
-    '-ex', `python import time; print("${STOP_MARK}attach %.6f" % time.monotonic(), flush=True)`,
+    ...driver,
+    ...mark('attach'),
     '-ex', `attach ${s.pid}`,
-    '-ex', `python print("${STOP_MARK}attached %.6f" % time.monotonic(), flush=True)`,
-    '-ex', 'python heapgap_main()',
+    ...mark('attached'),
+    ...(s.bare ? [] : ['-ex', 'python heapgap_main()']),
     '-ex', 'detach',
-    '-ex', `python print("${STOP_MARK}detached %.6f" % time.monotonic(), flush=True)`,
-    '-ex', 'python heapgap_finish()',
+    ...mark('detached'),
+    ...(s.bare ? [] : ['-ex', 'python heapgap_finish()']),
   ];
 }
 

@@ -80,7 +80,9 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
     cwd: dir,
     extendEnv: true,
     stdin: 'ignore',
-    detached: true, // its own session: a Ctrl-C at the terminal must not reach gdb mid-call
+    // Its own process group (gdb-argv.ts): a Ctrl-C at the terminal must not reach gdb mid-call.
+    // Never killed when heapgap exits: ending gdb during a call kills the target.
+    cleanup: false,
     reject: false,
     buffer: true,
     lines: false,
@@ -142,8 +144,8 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
   return {
     allocators: result.allocators,
     released: result.released,
-    rollupBefore: result.rollupBefore,
-    rollupAfter: result.rollupAfter,
+    statusBefore: result.statusBefore,
+    statusAfter: result.statusAfter,
     thread: result.thread ?? req.pid,
     pause: pauseFigures(marks, result),
     notes,
@@ -151,12 +153,15 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
 }
 
 /**
- * From gdb's marks around attach/detach and the driver's resume/stop events: the whole process is
- * stopped from attach to detach except while a call runs (every thread runs then); the calling
- * thread is taken from the program for the whole of it.
+ * From gdb's own events and marks: the process is stopped from the moment gdb attached its first
+ * thread (new_thread event; the `attach` mark when there is none) until `detach` returned, except
+ * while a call runs (InferiorCallPre..Post: every thread runs then); the calling thread is taken
+ * from the program for the whole of it.
  */
-export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResult, 'resumed' | 'callMs'>): PauseFigures {
-  const t0 = marks.get('attach');
+export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResult, 'resumed' | 'callMs'> & { stoppedFrom?: number | null }): PauseFigures {
+  const mark = marks.get('attach');
+  const first = typeof result.stoppedFrom === 'number' ? result.stoppedFrom * 1000 : undefined;
+  const t0 = first !== undefined && mark !== undefined && first >= mark ? first : mark;
   const t1 = marks.get('attached');
   const t2 = marks.get('detached');
   const running = result.resumed.reduce((s, [a, b]) => s + (b - a) * 1000, 0);
@@ -179,9 +184,13 @@ async function readResult(file: string): Promise<DriverResult | null> {
 }
 
 function debugDump(run: { stdout?: unknown; stderr?: unknown }, result: DriverResult | null): void {
-  process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach)\n`);
-  for (const [ms, what] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)}  ${what}\n`);
-  if (result) process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\n`);
+  process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach, gdb's CPU ms)\n`);
+  for (const [ms, what, cpu] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)} ${cpu === undefined ? '' : cpu.toFixed(1).padStart(8)}  ${what}\n`);
+  if (!result) return;
+  process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\ncalling thread: ${result.thread ?? '-'}\n`);
+  // gdb's monotonic clock (CLOCK_MONOTONIC): lay these next to a target's own timestamps
+  process.stderr.write(`first thread attached (monotonic s): ${result.stoppedFrom?.toFixed(6) ?? '-'}\n`);
+  process.stderr.write(`threads ran during calls (monotonic s): ${result.resumed.map(([a, b]) => `${a.toFixed(6)}-${b.toFixed(6)}`).join(' ')}\n`);
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
