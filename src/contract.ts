@@ -36,6 +36,7 @@ export const SCHEMAS = {
   capture: 'heapgap.capture/2',
   demo: 'heapgap.demo/1',
   watch: 'heapgap.watch/1',
+  top: 'heapgap.top/1',
 } as const;
 /** Schemas `report` and `diff` read: today's and every older one. */
 export const READABLE = {

@@ -1,6 +1,8 @@
 import type { AllocatorName } from './contract.js';
 import type { GlibcLayout, GlibcSection } from './allocators/glibc/section.js';
 import type { Pause } from './types.js';
+import type { CgroupReport } from './kernel/cgroup.js';
+import type { RuntimeFacts } from './runtimes/types.js';
 
 /**
  * Everything inspect needs about one process at one moment: raw inputs plus what only a live process
@@ -34,6 +36,12 @@ export interface Snapshot {
   trim?: TrimRaw;
   pause: Pause | null;
   notes: string[];
+  /** Read before attach without stopping the target: command line, JVM hsperfdata (absent in older captures). */
+  runtime?: RuntimeFacts | null;
+  /** The memory cgroup, read right after the measurement (absent in older captures). */
+  cgroup?: CgroupReport | null;
+  /** /proc/PID/smaps_rollup read last: rss.uss and rss.lazyFree as the target is left (absent in older captures). */
+  rollupAfter?: string | null;
 }
 
 /** The capture sections, one per allocator that has a collector. */

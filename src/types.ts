@@ -1,8 +1,15 @@
 /** Data shared by parse/, analyse/ and report/. Bytes are numbers, addresses bigint. */
-import type { AllocatorName, Category, Severity } from './contract.js';
+import type { AllocatorName, Category, SCHEMAS, Severity } from './contract.js';
 import type { PauseFigures } from './collect/safe-call/types.js';
 import type { WatchSummary } from './analyse/watch.js';
+import type { PageMap } from './allocators/glibc/types.js';
+
+export type { PageMap };
 import type { GlibcSection } from './allocators/glibc/section.js';
+import type { KernelFigures } from './kernel/figures.js';
+import type { CgroupReport } from './kernel/cgroup.js';
+import type { FileRow } from './kernel/files.js';
+import type { RuntimeReport } from './runtimes/types.js';
 
 export type { AllocatorName, Category, Severity } from './contract.js';
 export type { Finding } from './analyse/findings/index.js';
@@ -23,6 +30,11 @@ export interface Vma {
   pss: number;
   anonymous: number;
   swap: number;
+  /** Private_Clean + Private_Dirty: resident pages only this process maps. */
+  privateRss: number;
+  /** MADV_FREE'd pages still counted in Rss until the kernel needs them. */
+  lazyFree: number;
+  anonHugePages: number;
 }
 
 /** The fields of /proc/PID/status heapgap uses. */
@@ -88,9 +100,13 @@ export interface RssFigures {
   shmem: number;
   swap: number;
   pss: number;
+  /** Private pages: what the kernel gets back when the process exits (absent in older reports). */
+  uss?: number;
+  /** MADV_FREE'd pages still in Rss. */
+  lazyFree?: number;
 }
 
-export interface BreakdownRow {
+export interface BreakdownRow extends Partial<KernelFigures> {
   category: Category;
   rss: number;
   size: number;
@@ -148,6 +164,25 @@ export interface ArenaReport {
   purgeableBytes?: number;
   /** How the arena's heaps were found: read from its heap_info/malloc_state, or inferred. */
   join: 'memory' | 'inferred';
+  /**
+   * glibc: the live chunks that keep free memory below them from being trimmed, highest first (at
+   * most 16; `address` is the pointer malloc returned). Absent when the heaps were not walked.
+   */
+  pinning?: PinningReport[];
+  /** From the heap walk: live chunks in the pinning stretch, free bytes below it, its resident part. */
+  pinningChunks?: number;
+  pinnedFreeBytes?: number;
+  pinnedResidentBytes?: number;
+  /** One page map per walked heap, from the same walk. */
+  pageMaps?: PageMap[];
+  /** The heap walk: complete, or why not. */
+  walk?: { complete: boolean; problem: string | null };
+}
+
+export interface PinningReport {
+  address: string;
+  size: number;
+  freeBelowBytes: number;
 }
 
 /** A finding as documents carry it; inspect/1 documents have no `data`. */
@@ -183,10 +218,16 @@ export interface InspectReport {
   pause: Pause;
   notes: string[];
   takenAt: string;
+  /** Runtimes recognised in the process (JVM, V8, CPython) and what they say about their memory. */
+  runtimes?: RuntimeReport[];
+  /** The memory cgroup the process is in; null when unreadable, absent in older reports. */
+  cgroup?: CgroupReport | null;
+  /** Mapped files by Rss, private vs shared (largest first). */
+  files?: FileRow[];
 }
 
 /** pause in documents: inspect/1 had no callThreadMs or mode. */
-export type Pause = Pick<PauseFigures, 'stoppedMs' | 'callMs' | 'attachMs'> & Partial<Pick<PauseFigures, 'callThreadMs' | 'mode'>>;
+export type Pause = Pick<PauseFigures, 'stoppedMs' | 'callMs' | 'attachMs'> & Partial<Pick<PauseFigures, 'callThreadMs' | 'mode' | 'stoppedTotalMs' | 'stops'>>;
 
 export interface TrimArenaRow {
   index: number;
@@ -230,6 +271,10 @@ export interface ExperimentRun {
   repeats: number;
   /** Against the default run: bytes are bytes, the ratio is a ratio (null for the default run itself). */
   savingVsDefault: { peakBytes: number; finalBytes: number; peakRatio: number } | null;
+  /** User + system CPU time of the whole process tree (median over repeats). */
+  cpuMs?: number;
+  /** With --load: the load's own wall time (median) and exit code (null: killed when the run ended). */
+  load?: { wallMs: number; exitCode: number | null };
 }
 
 export interface ExperimentReport {
@@ -270,3 +315,57 @@ export interface RssSample {
   stackPointers: bigint[];
 }
 
+
+/** One arena as `heapgap top` read it without stopping the process: every figure is an estimate. */
+export interface TopArena {
+  index: number;
+  kind: 'main' | 'thread';
+  address: string;
+  heaps: number;
+  systemBytes: number;
+  topBytes: number;
+  /** Fastbins + bins + top, from a racy read of the lists (a lower bound when `complete` is false). */
+  freeEstimateBytes: number;
+  inUseEstimateBytes: number;
+  rssBytes: number;
+  heldFreeEstimateBytes: number;
+  /** False when a free list changed under the read or the walk budget ran out. */
+  complete: boolean;
+}
+
+/** One process in `heapgap top` (schema heapgap.top/1). Arena figures are null when not readable. */
+export interface TopProcess {
+  pid: number;
+  comm: string;
+  allocator: Allocator;
+  glibcVersion: string | null;
+  threads: number;
+  rssBytes: number;
+  arenas: number | null;
+  arenaLimit: number | null;
+  arenaRssBytes: number | null;
+  heldFreeEstimateBytes: number | null;
+  estimate: true;
+  arenaDetail: TopArena[];
+  /** Why there are no arena figures, or what makes them rougher than usual. */
+  note: string | null;
+}
+
+export interface TopReport {
+  schema: typeof SCHEMAS.top;
+  takenAt: string;
+  durationMs: number;
+  cpus: number;
+  cgroup: string | null;
+  /** Processes read in the pass; `processes` holds the first `--limit` of them. */
+  processCount: number;
+  processes: TopProcess[];
+  /** Processes seen but not reported: unreadable (permissions), exited meanwhile, kernel threads. */
+  skipped: { unreadable: number; exited: number; kernel: number };
+  /** `--inspect N`: the full inspect of the first N glibc processes, and those that failed. */
+  inspected: InspectReport[];
+  inspectErrors: { pid: number; message: string }[];
+}
+
+/** Every document a command can hand to a reporter. */
+export type AnyDocument = AnyReport | TopReport;

@@ -8,14 +8,16 @@ import { parseStatus } from '../parse/status.js';
 import type { Snapshot } from '../snapshot.js';
 import type { ArenaReport, BreakdownRow, InspectReport, RssFigures, Vma } from '../types.js';
 import { sum } from '../units.js';
-import { buildRegions, isShmem } from './regions.js';
+import { isShmem } from './regions.js';
+import { layeredRegions, mappedFiles, processKernel, regionFigures } from './layers.js';
+import { layerFindings } from './layer-findings.js';
 import type { Region } from './regions.js';
 
 export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport {
   // collect/ has parsed this very text already; parsing 40 MB twice is what made large targets slow.
   const vmas = parsed?.vmas ?? parseSmaps(snap.raw.smaps, 'smaps');
   const status = parseStatus(snap.raw.status, 'status');
-  const rss = rssFigures(vmas);
+  const rss = { ...rssFigures(vmas), ...processKernel(vmas, snap.rollupAfter) };
   const input: AnalyseInput = { pid: snap.pid, vmas, status, env: snap.env, cpus: snap.cpus, rss };
   const analyses: AllocatorAnalysis[] = [];
   const allocatorStats: Record<string, Record<string, number | boolean | null>> = {};
@@ -27,10 +29,10 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     if (a.stats) allocatorStats[name] = a.stats;
   }
   const claims: Claim[] = analyses.flatMap((a) => a.claims);
-  const regions = buildRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)));
+  const { regions, runtimes } = layeredRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)), snap.runtime ?? null);
   const arenas: ArenaReport[] = analyses.flatMap((a) => a.arenas);
   const mmapChunks = analyses.find((a) => a.mmapChunks)?.mmapChunks ?? { count: 0, bytes: 0, rss: 0 };
-  return {
+  const report: InspectReport = {
     schema: SCHEMAS.inspect,
     target: { pid: snap.pid, comm: snap.comm, threads: status.threads, cpus: snap.cpus, allocator: snap.allocator, allocators: snap.allocators, glibcVersion: snap.glibcVersion, env: snap.env },
     rss,
@@ -51,7 +53,12 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     pause: snap.pause ?? { stoppedMs: null, callMs: null, attachMs: null },
     notes: [...snap.notes, ...analyses.flatMap((a) => a.notes)],
     takenAt: snap.takenAt,
+    runtimes,
+    cgroup: snap.cgroup ?? null,
+    files: mappedFiles(vmas),
   };
+  report.findings.push(...layerFindings(report));
+  return report;
 }
 
 /** Rss figures of a whole smaps: shared-memory VMAs are shmem, anonymous pages anon, the rest file. */
@@ -66,6 +73,6 @@ export function rssFigures(vmas: Vma[]): RssFigures {
 export function breakdown(regions: Region[]): BreakdownRow[] {
   return CATEGORIES.map((category) => {
     const mine = regions.filter((r) => r.category === category);
-    return { category, rss: sum(mine.map((r) => r.rss)), size: sum(mine.map((r) => r.size)), vmas: new Set(mine.map((r) => r.vma)).size };
+    return { category, rss: sum(mine.map((r) => r.rss)), size: sum(mine.map((r) => r.size)), vmas: new Set(mine.map((r) => r.vma)).size, ...regionFigures(mine) };
   }).filter((row) => row.vmas > 0 || row.category === 'arena');
 }

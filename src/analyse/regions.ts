@@ -1,5 +1,7 @@
 import type { Claim } from '../allocators/types.js';
 import type { Category, Vma } from '../types.js';
+import { minus, shareOf, sumFigures, vmaFigures } from '../kernel/figures.js';
+import type { KernelFigures } from '../kernel/figures.js';
 
 export type { Claim } from '../allocators/types.js';
 
@@ -13,6 +15,8 @@ export interface Region {
   size: number;
   /** Index of the VMA the region lies in. */
   vma: number;
+  /** Private, LazyFree, AnonHugePages, Swap of this region (apportioned when the VMA is split). */
+  kernel: KernelFigures;
 }
 
 
@@ -51,18 +55,21 @@ export function buildRegions(vmas: Vma[], claims: Claim[], stackPointers: bigint
     while (c < sorted.length && sorted[c]!.end <= vma.start) c++;
     let claimed = 0;
     let covered = 0n;
+    const mine: KernelFigures[] = [];
     for (let k = c; k < sorted.length && sorted[k]!.start < vma.end; k++) {
       const claim = sorted[k]!;
       const start = claim.start > vma.start ? claim.start : vma.start;
       const end = claim.end < vma.end ? claim.end : vma.end;
       const whole = start === vma.start && end === vma.end;
       const rss = Math.min(whole ? vma.rss : claim.rss, vma.rss - claimed);
-      regions.push({ start, end, category: claim.category, rss, size: Number(end - start), vma: i });
+      const kernel = whole ? vmaFigures(vma) : shareOf(vma, rss, Number(end - start));
+      mine.push(kernel);
+      regions.push({ start, end, category: claim.category, rss, size: Number(end - start), vma: i, kernel });
       claimed += rss;
       covered += end - start;
     }
     if (covered < vma.end - vma.start) {
-      regions.push({ start: vma.start, end: vma.end, category: baseCategory(vma, stackPointers, vmas[i - 1]), rss: vma.rss - claimed, size: Number(vma.end - vma.start - covered), vma: i });
+      regions.push({ start: vma.start, end: vma.end, category: baseCategory(vma, stackPointers, vmas[i - 1]), rss: vma.rss - claimed, size: Number(vma.end - vma.start - covered), vma: i, kernel: minus(vmaFigures(vma), sumFigures(mine)) });
     }
   });
   return regions;

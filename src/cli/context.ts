@@ -1,4 +1,4 @@
-import type { AnyReport, FindingReport } from '../types.js';
+import type { AnyDocument, FindingReport } from '../types.js';
 
 /** What every command gets from main.ts: the run's bounds and a way to talk to the user. */
 export interface RunContext {
@@ -13,7 +13,7 @@ export interface RunContext {
 /** What a command hands back: the document to render, and the findings --fail-on looks at. */
 export interface Outcome {
   /** The document to render; absent when `raw` says it all (capture files, watch summaries). */
-  doc?: AnyReport;
+  doc?: AnyDocument;
   findings: FindingReport[];
   /** Written as is instead of rendering doc (capture files); pieces are written one by one. */
   raw?: string | Iterable<string>;

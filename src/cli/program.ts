@@ -87,7 +87,8 @@ export function buildProgram(): Command {
 
   common(program.command('inspect').argument('<pid>', 'process id', parsePid).description('one snapshot: Rss by layer, every arena joined to its VMAs, the held-but-free gap, findings'))
     .option('--call-budget <duration>', 'how long malloc_info may wait on an allocator lock before it is unwound', parseDuration, 2000)
-    .action(action(async (ctx, opts, pid: number) => (await import('./commands/inspect.js')).inspect(pid, ctx, opts.callBudget as number)));
+    .option('--jvm-jcmd', 'for a JVM, also run `jcmd PID VM.info` for its heap, class space and code heap ranges (the JVM does work)')
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/inspect.js')).inspect(pid, ctx, opts.callBudget as number, opts.jvmJcmd === true)));
 
   common(program.command('trim').argument('<pid>', 'process id', parsePid).description('call malloc_trim(pad) in the target and measure what it returned, arena by arena'))
     .option('--pad <bytes>', 'malloc_trim pad argument', parseBytes, 0)
@@ -136,6 +137,23 @@ export function buildProgram(): Command {
       mallocInfoEveryMs: (opts.mallocInfoEvery as number | undefined) ?? null,
       count: (opts.count as number | undefined) ?? null,
       format: opts.json === true ? 'json' : opts.format,
+    })));
+
+  common(program.command('top').description('every readable process ranked by held-free memory, read without stopping any (estimates)'), 2_147_000_000)
+    .option('--limit <n>', 'show the first N processes', (v) => positiveInt(v, '--limit'))
+    .option('--cgroup <path>', 'only processes in this cgroup and below (/sys/fs/cgroup/... or /system.slice/x.service)')
+    .option('--pid <list>', 'only these processes (comma-separated pids)', (v) => v.split(',').map((x) => parsePid(x.trim())))
+    .option('--inspect <n>', 'then run the full inspect (a short stop each) on the first N glibc processes', (v) => positiveInt(v, '--inspect'), 0)
+    .option('--interval <duration>', 'refresh period of the live view on a terminal', parseDuration, 2000)
+    .option('--count <n>', 'live view: stop after N refreshes', (v) => positiveInt(v, '--count'))
+    .action(action(async (ctx, opts) => (await import('./commands/top.js')).top(ctx, {
+      limit: (opts.limit as number | undefined) ?? null,
+      cgroup: (opts.cgroup as string | undefined) ?? null,
+      pids: (opts.pid as number[] | undefined) ?? null,
+      inspect: opts.inspect as number,
+      live: process.stdout.isTTY === true && !opts.json && opts.format === 'text' && !opts.output && (opts.inspect as number) === 0,
+      intervalMs: opts.interval as number,
+      count: (opts.count as number | undefined) ?? null,
     })));
 
   common(program.command('demo').description('start a bundled target that fragments its heap, inspect it, trim it, and show before/after'), 120_000)

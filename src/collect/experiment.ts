@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { HeapgapError } from '../errors.js';
 import { parseSmaps } from '../parse/smaps.js';
 import { ProcMemory } from './memory.js';
+import { treeCpuMs } from './tree-cpu.js';
 
 export interface RunPlan {
   command: string[];
@@ -20,6 +21,10 @@ export interface RunMeasure {
   exitCode: number | null;
   wallMs: number;
   arenas: number | null;
+  /** User + system CPU time of the whole process tree, sampled with the Rss (see treeCpuMs). */
+  cpuMs: number;
+  /** The --load command's own wall time and exit code (null: killed when the run ended first). */
+  load: { wallMs: number; exitCode: number | null } | null;
 }
 
 const HEAP_MAX = 64n * 1024n * 1024n;
@@ -45,12 +50,18 @@ export async function measureRun(plan: RunPlan): Promise<RunMeasure> {
   let last = 0;
   let arenas: number | null = null;
   let load: ReturnType<typeof execa> | null = null;
+  let loadStarted = 0;
+  let loadResult: RunMeasure['load'] = null;
+  let cpuMs = 0;
   let lastArenaCheck = 0;
   const stopAt = plan.durationMs === null ? Infinity : started + plan.durationMs;
   while (!exited) {
     const now = performance.now();
     const pids = await tree(root);
     const rss = await treeRss(pids);
+    // Reaped descendants move into their reaper's cutime: the tree's total only grows, but a
+    // process sampled between its exit and its parent's wait can make one sample run ahead.
+    if (!exited) cpuMs = Math.max(cpuMs, await treeCpuMs(pids));
     if (!exited && rss > 0) {
       last = rss;
       peak = Math.max(peak, rss);
@@ -61,17 +72,25 @@ export async function measureRun(plan: RunPlan): Promise<RunMeasure> {
       if (n !== null) arenas = Math.max(arenas ?? 0, n);
     }
     if (plan.load && !load && now - started >= plan.load.warmupMs) {
-      load = execa('sh', ['-c', plan.load.command], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
+      loadStarted = performance.now();
+      const running = execa('sh', ['-c', plan.load.command], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
+      load = running;
+      void running.then((r) => {
+        loadResult ??= { wallMs: Math.round(performance.now() - loadStarted), exitCode: r.isTerminated ? null : (r.exitCode ?? null) };
+      });
     }
+    // Without --duration, a finished load ends the run: what it cost is what was asked.
+    if (loadResult !== null && plan.durationMs === null) await stop(child, done);
     if (now >= stopAt || plan.signal.aborted || Date.now() >= plan.deadline) await stop(child, done);
     await Promise.race([done, sleep(plan.sampleMs)]);
   }
   if (load) {
+    if (loadResult === null) loadResult = { wallMs: Math.round(performance.now() - loadStarted), exitCode: null };
     load.kill('SIGTERM');
     await load;
   }
   const result = await done;
-  return { peakRssBytes: peak, finalRssBytes: last, exitCode: result.exitCode ?? null, wallMs: Math.round(performance.now() - started), arenas };
+  return { peakRssBytes: peak, finalRssBytes: last, exitCode: result.exitCode ?? null, wallMs: Math.round(performance.now() - started), arenas, cpuMs, load: loadResult };
 }
 
 /** Politely (SIGTERM), then firmly (SIGKILL after 5 s). */

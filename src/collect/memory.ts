@@ -37,6 +37,35 @@ export class ProcMemory {
     }
   }
 
+  /** Reads `length` bytes at `addr` into `buf` (from offset 0): how many were read, 0 on error. */
+  readInto(addr: number, buf: Buffer, length: number): number {
+    if (this.mem === null) return 0;
+    try {
+      return readSync(this.mem, buf, 0, length, addr);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** One byte per page from `firstPage` on: 1 when the page is present (resident), else 0. */
+  presentPages(firstPage: number, pages: number): Uint8Array | null {
+    if (this.pagemap === null) return null;
+    const out = new Uint8Array(pages);
+    const step = 65536;
+    const buf = Buffer.allocUnsafe(step * 8);
+    for (let i = 0; i < pages; i += step) {
+      const n = Math.min(step, pages - i);
+      let got = 0;
+      try {
+        got = readSync(this.pagemap, buf, 0, n * 8, (firstPage + i) * 8);
+      } catch {
+        return null;
+      }
+      for (let k = 0; k * 8 + 7 < got; k++) out[i + k] = buf[k * 8 + 7]! >> 7;
+    }
+    return out;
+  }
+
   /** Resident bytes in [start, end), from the present bit of each page's pagemap entry. */
   async residentBytes(start: bigint, end: bigint): Promise<number | null> {
     if (this.pagemap === null) return null;

@@ -11,6 +11,7 @@ import { detectAllocator } from '../allocators/detect.js';
 import type { Measured, Prepared, Target } from '../allocators/types.js';
 import { HeapgapError } from '../errors.js';
 import { allocatorEnv } from '../parse/environ.js';
+import { parseSyscall } from '../parse/syscall.js';
 import { SmapsParser } from '../parse/smaps.js';
 import type { Sections, Snapshot } from '../snapshot.js';
 import type { Vma } from '../types.js';
@@ -20,6 +21,9 @@ import { locateLibc, readLibcImage } from './elf.js';
 import { ProcMemory } from './memory.js';
 import { listTasks, onlineCpus, readProc, readProcBuffer, readProcChunks, readProcEach } from './procfs.js';
 import { preflight, safeCall } from './safe-call/index.js';
+import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
+import { readCgroup } from './cgroup.js';
+import { jcmdVmInfo } from './jcmd.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -33,6 +37,8 @@ export interface SnapshotOptions {
    * is 43 MB). Without it, reading snapshot.raw.smaps is a programming error and throws.
    */
   keepRawSmaps?: boolean;
+  /** Ask a JVM for its ranges with `jcmd PID VM.info` after detaching (opt-in: the JVM does work). */
+  jvmJcmd?: boolean;
 }
 
 export interface TakenSnapshot {
@@ -51,11 +57,13 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const collector = COLLECTORS[guess.allocator];
   if (!collector || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
   const libcFile = await locateLibc(pid, guess.libc);
-  const [image, environ, cpus] = await Promise.all([
+  const hints = runtimeHints(maps.map((v) => v.pathname));
+  const [image, environ, cpus, runtime] = await Promise.all([
     readLibcImage(libcFile),
     // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
     readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
     onlineCpus(),
+    readRuntimeFacts(pid, hints), // before attach: the runtime is never stopped for these
   ]);
   const env = environ === null ? {} : allocatorEnv(environ);
   const target: Target = { pid, maps, libc: { path: libcFile, base: guess.libc.base, image }, env, cpus };
@@ -82,7 +90,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
   const smapsAfter = opts.mode === 'trim' && call.statusAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
-  const [statusText, sps] = await Promise.all([readProc(pid, 'status'), stackPointers(pid)]);
+  const [statusText, sps, cgroup] = await Promise.all([readProc(pid, 'status'), stackPointers(pid), readCgroup(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
     const measured: Measured = { vmas, memory, pad: opts.pad ?? 0, mode: opts.mode };
@@ -93,6 +101,15 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     const layoutNote = (sections.glibc as Sections['glibc'])?.layout?.note;
     if (layoutNote) notes.push(`arena join inferred: ${layoutNote}`);
     if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
+    if (opts.jvmJcmd && hints.jvm) {
+      const said = await jcmdVmInfo(pid, opts.deadline - Date.now());
+      if ('text' in said) runtime.jcmdVmInfo = said.text;
+      else notes.push(said.note);
+    }
+    // last, after heapgap's own reads of the target's memory (reading a page through
+    // /proc/PID/mem faults it in): what the target is left with, as anyone reading it afterwards sees
+    // (inspect only: a trim's snapshot describes the process before its release call)
+    const rollupAfter = opts.mode === 'inspect' ? await readProc(pid, 'smaps_rollup').catch(() => null) : null;
     const snapshot: Snapshot = {
       schema: 'heapgap.capture/2',
       heapgapVersion: VERSION,
@@ -111,6 +128,9 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       ...(smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, statusBefore: call.statusBefore, statusAfter: call.statusAfter } } : {}),
       pause: call.pause,
       notes,
+      runtime,
+      cgroup,
+      rollupAfter,
     };
     return { snapshot, vmas, rawSmaps: smaps };
   } finally {
@@ -154,8 +174,8 @@ function unsupported(pid: number, allocator: string, evidence: string | null): H
 export async function stackPointers(pid: number): Promise<bigint[]> {
   const sps: bigint[] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
-    const parts = (await readProc(pid, `task/${tid}/syscall`).catch(() => '')).trim().split(' ');
-    if (parts.length >= 9 && /^0x[0-9a-f]+$/.test(parts[7]!)) sps.push(BigInt(parts[7]!));
+    const sc = parseSyscall(await readProc(pid, `task/${tid}/syscall`).catch(() => ''));
+    if (sc.blocked) sps.push(sc.sp);
   }
   return sps;
 }

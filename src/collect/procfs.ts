@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { HeapgapError } from '../errors.js';
+import { parseStat } from '../parse/stat.js';
 
 /** Raw text of /proc/PID/<name>. Errors become NO_SUCH_PROCESS or PTRACE_DENIED with a hint. */
 export async function readProc(pid: number, name: string): Promise<string> {
@@ -91,9 +92,7 @@ export async function listTasks(pid: number): Promise<number[]> {
 
 /** Field 22 of /proc/PID/stat: the start time in clock ticks, which tells a reused pid apart. */
 export async function readStartTime(pid: number): Promise<string> {
-  const stat = await readProc(pid, 'stat');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ?? '';
+  return parseStat(await readProc(pid, 'stat'))?.startTime ?? '';
 }
 
 /** Online CPUs per /sys/devices/system/cpu/online, which is what glibc's arena limit uses. */

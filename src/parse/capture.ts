@@ -5,6 +5,7 @@ import type { InspectReport } from '../types.js';
 import { HeapgapError, excerpt } from '../errors.js';
 import { check, describe, fail } from './schema.js';
 import type { Spec } from './schema.js';
+import { checkGlibcCapture, PAGE_MAP_SPEC, PINNING_SPEC } from '../allocators/glibc/capture-check.js';
 
 /** A document heapgap reads back: a capture, or an inspect --json output (for diff). */
 export type Loaded = { kind: 'capture'; snapshot: Snapshot } | { kind: 'inspect'; report: InspectReport };
@@ -58,8 +59,11 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
   const sections = record(o.sections, src, 'sections');
   if (sections.glibc !== undefined) {
     const glibc = record(sections.glibc, src, 'sections.glibc');
-    str(glibc, 'mallocInfo', src, 'sections.glibc.');
+    // mallocInfo is null only when the heap check found the heap corrupt and no call was made
+    if (glibc.mallocInfo !== null || glibc.heapCheck === undefined) str(glibc, 'mallocInfo', src, 'sections.glibc.');
+    if (glibc.heapCheck !== undefined) checkHeapCheck(record(glibc.heapCheck, src, 'sections.glibc.heapCheck'), src, 'sections.glibc.heapCheck.');
     checkGlibc(glibc, src, 'sections.glibc.');
+    checkGlibcCapture(glibc.internals, src, 'sections.glibc.internals');
   }
   if (o.trim !== undefined) {
     const trim = record(o.trim, src, 'trim');
@@ -67,7 +71,35 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
     str(trim, 'smapsAfter', src, 'trim.');
     for (const k of ['statusBefore', 'statusAfter', 'rollupBefore', 'rollupAfter']) if (trim[k] !== undefined && trim[k] !== null) str(trim, k, src, 'trim.');
   }
+  if (o.runtime !== undefined && o.runtime !== null) {
+    const rt = record(o.runtime, src, 'runtime');
+    list(rt, 'cmdline', src).forEach((a, i) => (typeof a === 'string' ? undefined : fail(src, `runtime.cmdline[${i}]`, 'a string', a)));
+    if (rt.hsperfdata !== null) {
+      const counters = record(record(rt.hsperfdata, src, 'runtime.hsperfdata').counters, src, 'runtime.hsperfdata.counters');
+      for (const [k, v] of Object.entries(counters)) if (typeof v !== 'number' && typeof v !== 'string') fail(src, `runtime.hsperfdata.counters.${k}`, 'a number or string', v);
+    }
+  }
+  if (o.cgroup !== undefined && o.cgroup !== null) {
+    const cg = record(o.cgroup, src, 'cgroup');
+    if (cg.version !== 1 && cg.version !== 2) fail(src, 'cgroup.version', '1 or 2', cg.version);
+    str(cg, 'path', src, 'cgroup.');
+    for (const k of ['currentBytes', 'anonBytes', 'fileBytes']) num(cg, k, src, 'cgroup.');
+    for (const k of ['peakBytes', 'limitBytes', 'headroomBytes']) if (cg[k] !== null) num(cg, k, src, 'cgroup.');
+  }
+  if (o.rollupAfter !== undefined && o.rollupAfter !== null) str(o, 'rollupAfter', src);
   return o as unknown as Snapshot;
+}
+
+/** The free-list check before the calls (capture/2, sections.glibc.heapCheck). */
+function checkHeapCheck(o: Record<string, unknown>, src: string, at: string): void {
+  num(o, 'ms', src, at);
+  if (typeof o.complete !== 'boolean') fail(src, `${at}complete`, 'true or false', o.complete);
+  list(o, 'corrupt', src).forEach((p, i) => str(record(p, src, `${at}corrupt[${i}]`), 'text', src, `${at}corrupt[${i}].`));
+  list(o, 'arenas', src).forEach((a, i) => {
+    const arena = record(a, src, `${at}arenas[${i}]`);
+    for (const k of ['index', 'systemMem', 'fastBytes', 'fastChunks', 'binBytes', 'binChunks']) num(arena, k, src, `${at}arenas[${i}].`);
+    list(arena, 'heaps', src);
+  });
 }
 
 /** glibc's figures: at the top of a /1 capture, in sections.glibc of a /2 one. */
@@ -111,6 +143,7 @@ const INSPECT: Spec = {
       systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', fastFreeBytes: 'num', binFreeBytes: 'num', topBytes: 'num',
       rssBytes: 'num', heldFreeRssBytes: 'num', pinnedTop: 'bool',
       predictedTrimBytes: opt('num', 0), join: opt(['memory', 'inferred'], 'memory'),
+      pinning: { optional: PINNING_SPEC, fallback: undefined }, pageMaps: { optional: { list: PAGE_MAP_SPEC }, fallback: undefined },
     },
   },
   mmapChunks: { count: 'num', bytes: 'num', rss: opt('num', 0) },

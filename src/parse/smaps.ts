@@ -4,7 +4,11 @@ import { HeapgapError, excerpt } from '../errors.js';
 const HEADER = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][-psS]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)(?: +(.*))?$/;
 // Fields that are not sizes but appear in smaps on some kernels.
 const OTHER_FIELD = /^(VmFlags|THPeligible|ProtectionKey|Locked_Hugetlb)\b:?/;
-const KEPT = { Rss: 'rss', Pss: 'pss', Anonymous: 'anonymous', Swap: 'swap' } as const;
+// Private_Clean and Private_Dirty both add to privateRss (what the kernel gets back at exit).
+const KEPT = {
+  Rss: 'rss', Pss: 'pss', Anonymous: 'anonymous', Swap: 'swap',
+  Private_Clean: 'privateRss', Private_Dirty: 'privateRss', LazyFree: 'lazyFree', AnonHugePages: 'anonHugePages',
+} as const;
 
 /** smaps text: a string, a buffer, or the buffers it was read in (see readProcChunks). */
 export type SmapsInput = string | Buffer | readonly Buffer[];
@@ -59,7 +63,7 @@ export class SmapsParser {
     if (kb !== null) {
       if (!this.current) throw bad(this.source, this.lineNo, 'a VMA header before its fields', entry);
       const key = KEPT[kb.key as keyof typeof KEPT];
-      if (key) this.current[key] = kb.bytes;
+      if (key) this.current[key] += kb.bytes;
       return;
     }
     const header = HEADER.exec(entry);
@@ -98,6 +102,9 @@ function newVma(m: RegExpExecArray): Vma {
     pss: 0,
     anonymous: 0,
     swap: 0,
+    privateRss: 0,
+    lazyFree: 0,
+    anonHugePages: 0,
   };
 }
 

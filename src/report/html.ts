@@ -4,7 +4,8 @@ import type {
 import {
   formatBytes, formatMaybeBytes, formatMs, formatPercent, formatSignedBytes, fraction, printable,
 } from './format-bytes.js';
-
+import { layerSections } from './layers.js';
+import { pageMapLane } from './page-map-svg.js';
 import { summaryText } from './watch.js';
 
 /**
@@ -58,6 +59,8 @@ function rich(text: string): string {
 const CATEGORY_COLOUR: Record<string, string> = {
   arena: '#4c78a8', 'mmap-chunk': '#72b7b2', 'anon-other': '#b279a2', stack: '#9d755d',
   file: '#bab0ac', shmem: '#54a24b', kernel: '#eeca3b',
+  'jvm-heap': '#f58518', 'jvm-metaspace': '#e45756', 'jvm-code-cache': '#ff9da6', 'jvm-other': '#d6a36b',
+  'v8-heap': '#59a14f', 'python-obmalloc': '#8cd17d',
 };
 const W = 1000;
 const LANE_X = 64; // room for the lane captions inside the map
@@ -123,6 +126,7 @@ ${cards([
 <table><thead><tr><th>category</th><th>rss</th><th>% of Rss</th><th>mapped</th><th>VMAs</th></tr></thead><tbody>${rows.join('')}</tbody>
 <tfoot><tr><td>total</td><td>${formatBytes(total)}</td><td>100%</td><td></td><td>${doc.breakdown.reduce((s, b) => s + b.vmas, 0)}</td></tr></tfoot></table>
 <p class="muted">${doc.mmapChunks.count} mmap'd chunks: ${formatBytes(doc.mmapChunks.bytes)} mapped, ${formatBytes(doc.mmapChunks.rss)} resident.</p></section>
+${layerSections(doc).map((sec) => `<section id="${esc(sec.id)}"><h2>${esc(sec.title)}</h2>${sec.lines.map((l) => `<p>${esc(l)}</p>`).join('')}${sec.table ? `<table><thead><tr>${sec.table.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${sec.table.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>` : ''}</section>`).join('\n')}
 ${arenaMap(doc.arenas)}
 ${findings(doc.findings)}
 <footer>${pause(doc.pause)}${doc.notes.map((x) => `<p class="note">${rich(x)}</p>`).join('')}</footer>`;
@@ -136,7 +140,7 @@ function arenaMap(arenas: ArenaReport[]): string {
   const scale = Math.min(...arenas.map((a) => Math.min(
     (room - GAP * Math.max(0, a.heaps.length - 1)) / Math.max(1, a.heaps.reduce((s, h) => s + h.size, 0)),
     room / Math.max(1, a.systemBytes))));
-  const legend = [['#8fa3b8', 'resident'], ['url(#hatch)', 'mapped, not resident'], ['#4c78a8', 'in use'], ['#e45756', 'free, still resident'], ['url(#hatch)', 'free, not resident']]
+  const legend = [['#8fa3b8', 'resident'], ['url(#hatch)', 'mapped, not resident'], ['#4c78a8', 'in use (pages: holding live chunks)'], ['#e45756', 'free, still resident'], ['url(#hatch)', 'free, not resident']]
     .map(([fill, label]) => `<span><svg width="14" height="14"><rect width="14" height="14" fill="${fill}" stroke="#c5cad3"/></svg>${label}</span>`).join('');
   const blocks = arenas.map((a) => {
     let x = LANE_X, heaps = '';
@@ -155,14 +159,16 @@ function arenaMap(arenas: ArenaReport[]): string {
       { bytes: Math.max(0, a.freeBytes - a.heldFreeRssBytes), fill: 'url(#hatch)', label: `free ${formatBytes(Math.max(0, a.freeBytes - a.heldFreeRssBytes))}`, dark: true },
     ], LANE_X, 42, 20, scale);
     const lanes = `<text x="0" y="30" class="lane">heaps</text><text x="0" y="56" class="lane">malloc</text>`;
+    const pages = pageMapLane(a, LANE_X, 82, scale, esc);
+    const pin = a.pinning?.[0];
     const fig = ([k, v]: [string, string]): string => `<div><dt>${k}</dt><dd>${v}</dd></div>`;
     return `<div class="arena" data-index="${a.index}" data-kind="${a.kind}" data-pinned="${a.pinnedTop}">
 <div class="a-head"><h3>Arena ${a.index} <span class="kind">${a.kind}</span></h3>${a.pinnedTop ? '<span class="badge">pinned top</span>' : ''}${a.join === 'inferred' ? '<span class="badge soft">heaps inferred</span>' : ''}<span class="muted">${a.heaps.length} heap${a.heaps.length === 1 ? '' : 's'}${a.address ? ` · malloc_state ${esc(a.address)}` : ''}</span></div>
-${svg(66, lanes + heaps + malloc, `arena ${a.index} address-space map`)}
+${svg(pages ? 108 : 66, lanes + heaps + malloc + pages, `arena ${a.index} address-space map`)}${pin ? `<p class="pinning">Pinned by the live chunk at <code>${esc(pin.address)}</code> (${formatBytes(pin.size)}${(a.pinningChunks ?? 1) > 1 ? `, and ${(a.pinningChunks ?? 1) - 1} more live chunk(s) above the free memory` : ''}): ${formatBytes(pin.freeBelowBytes)} free below it, ${formatBytes(a.pinnedResidentBytes ?? 0)} of it resident.</p>` : ''}
 <dl>${([['system', formatBytes(a.systemBytes)], ['in use', formatBytes(a.inUseBytes)], ['free', formatBytes(a.freeBytes)], ['rss', formatBytes(a.rssBytes)],
       ['held-free rss', formatBytes(a.heldFreeRssBytes)], ['top', formatBytes(a.topBytes)], ['trim would return', formatBytes(a.predictedTrimBytes)]] as Array<[string, string]>).map(fig).join('')}</dl></div>`;
   });
-  return `<section id="arenas"><h2>Arenas, to scale</h2><p class="muted explain">Every bar uses the same bytes per pixel. <b>heaps</b>: each heap the arena owns ([heap], or a heap_info block with its reserve), and how much of it is resident. <b>malloc</b>: the same memory as malloc sees it; red is free memory still resident, the gap Rss cannot drop below without a trim.</p><p class="legend">${legend}</p>${blocks.join('\n')}</section>`;
+  return `<section id="arenas"><h2>Arenas, to scale</h2><p class="muted explain">Every bar uses the same bytes per pixel. <b>heaps</b>: each heap the arena owns ([heap], or a heap_info block with its reserve), and how much of it is resident. <b>malloc</b>: the same memory as malloc sees it; red is free memory still resident, the gap Rss cannot drop below without a trim. <b>pages</b>: the heap walked chunk by chunk, page by page; ▼ marks a live chunk that pins the free memory below it, the dashed line the start of the top chunk.</p><p class="legend">${legend}</p>${blocks.join('\n')}</section>`;
 }
 
 /** Two bars per row on one scale: before (grey) and after (blue). Used by trim and diff. */

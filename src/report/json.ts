@@ -1,5 +1,5 @@
-import type { AnyReport } from '../types.js';
+import type { AnyDocument } from '../types.js';
 
-export function renderJson(doc: AnyReport): string {
+export function renderJson(doc: AnyDocument): string {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -4,6 +4,7 @@ import type {
 import {
   formatBytes, formatMaybeBytes, formatMs, formatPercent, formatSignedBytes, printable,
 } from './format-bytes.js';
+import { layerSections } from './layers.js';
 import { summaryText } from './watch.js';
 
 /** Markdown (GFM) for pasting into a ticket or a pull request. */
@@ -90,6 +91,7 @@ function inspect(doc: InspectReport): string[] {
       `malloc\\_trim would return about ${formatBytes(t.predictedTrimBytes)}.`,
     '', '### Rss breakdown',
     ...table(['category', 'rss', '% of Rss', 'size', 'VMAs'], breakdown, [1, 2, 3, 4]),
+    ...layerSections(doc).flatMap((sec) => [`### ${md(sec.title)}`, ...(sec.lines.length ? ['', ...sec.lines.map(md)] : []), ...(sec.table ? table(sec.table.head, sec.table.rows.map((row) => row.map(md)), sec.table.right) : [''])]),
     '### Arenas',
     ...table(['#', 'kind', 'heaps', 'system', 'in use', 'free', 'rss', 'held-free rss', 'pinned top'], arenas, [0, 2, 3, 4, 5, 6, 7]),
     `${m.arenas} arenas for ${m.threads} threads on ${m.cpus} CPUs; limit ${m.configured ?? `${m.defaultLimit} (default)`}. ` +

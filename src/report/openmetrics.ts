@@ -13,8 +13,8 @@ export function renderOpenMetrics(doc: AnyReport): string {
   return `${families.map(renderFamily).join('')}# EOF\n`;
 }
 
-type Labels = Record<string, string>;
-interface Family {
+export type Labels = Record<string, string>;
+export interface Family {
   name: string;
   help: string;
   unit?: 'bytes' | 'seconds';
@@ -23,7 +23,7 @@ interface Family {
 
 const SEVERITIES: readonly Severity[] = ['info', 'warn', 'critical'];
 
-function build(doc: AnyReport): Family[] {
+export function build(doc: AnyReport): Family[] {
   switch (doc.schema) {
     case 'heapgap.inspect/1':
     case 'heapgap.inspect/2': return inspect(doc);
@@ -54,13 +54,13 @@ function merge(families: Family[]): Family[] {
   return [...byName.values()];
 }
 
-function gauge(name: string, help: string, samples: Array<[Labels, number | null]>, unit?: Family['unit']): Family {
+export function gauge(name: string, help: string, samples: Array<[Labels, number | null]>, unit?: Family['unit']): Family {
   // An unknown figure is left out rather than exported as 0, which would read as a measurement.
   const known = samples.filter((s): s is [Labels, number] => s[1] !== null && Number.isFinite(s[1]));
   return { name: `heapgap_${name}${unit === undefined ? '' : `_${unit}`}`, help, samples: known, ...(unit && { unit }) };
 }
 
-function bytes(name: string, help: string, samples: Array<[Labels, number | null]>): Family {
+export function bytes(name: string, help: string, samples: Array<[Labels, number | null]>): Family {
   return gauge(name, help, samples, 'bytes');
 }
 
@@ -175,7 +175,7 @@ function diff(doc: DiffReport): Family[] {
   ];
 }
 
-function renderFamily(f: Family): string {
+export function renderFamily(f: Family): string {
   const head = [`# TYPE ${f.name} gauge\n`, f.unit ? `# UNIT ${f.name} ${f.unit}\n` : '', `# HELP ${f.name} ${escapeHelp(f.help)}\n`];
   const rows = f.samples.map(([labels, value]) => `${f.name}${renderLabels(labels)} ${renderValue(value)}\n`);
   return head.join('') + rows.join('');

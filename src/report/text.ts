@@ -3,6 +3,8 @@ import { formatBytes as b, formatSignedBytes } from './format-bytes.js';
 import { paint } from './style.js';
 import { summaryText } from './watch.js';
 import type { Style } from './style.js';
+import { layerSections } from './layers.js';
+import { printable } from './format-bytes.js';
 
 /** The default, human format. Only presentation happens here: every figure comes from the report. */
 export function renderText(doc: AnyReport, style: Style = { color: false }): string {
@@ -46,6 +48,10 @@ function inspectText(r: InspectReport, s: Style): string {
   if (env) out.push(`allocator environment: ${env}`);
   out.push('', paint(s, 'bold', 'Where the Rss is'));
   out.push(table([['layer', 'rss', 'share', 'mapped', 'vmas'], ...r.breakdown.map((row) => [row.category, b(row.rss), pct(row.rss, r.rss.total), b(row.size), String(row.vmas)])], ['l', 'r', 'r', 'r', 'r']));
+  for (const sec of layerSections(r)) {
+    out.push('', paint(s, 'bold', sec.title), ...sec.lines.map((l) => `  ${printable(l)}`));
+    if (sec.table) out.push(table([sec.table.head, ...sec.table.rows.map((row) => row.map(printable))], sec.table.head.map((_, i) => (sec.table!.right.includes(i) ? 'r' : 'l'))));
+  }
   out.push('', paint(s, 'bold', 'Arenas'));
   out.push(table([
     ['arena', 'kind', 'heaps', 'system', 'in use', 'free', 'top', 'rss', 'held free', 'pinned', 'trim ~'],
@@ -84,8 +90,12 @@ function trimText(r: TrimReport, s: Style): string {
 }
 
 function experimentText(r: ExperimentReport): string {
-  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), `${(run.wallMs / 1000).toFixed(2)} s`]);
-  return `heapgap experiment: ${r.command.join(' ')}\n${table([['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall'], ...rows], ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`;
+  const secs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
+  const withLoad = r.runs.some((run) => run.load);
+  const rows = r.runs.map((run) => [String(run.arenaMax), b(run.peakRssBytes), b(run.finalRssBytes), run.savingVsDefault === null ? '-' : `${formatSignedBytes(run.savingVsDefault.peakBytes)} (${(run.savingVsDefault.peakRatio * 100).toFixed(1)}%)`, String(run.arenas ?? '?'), String(run.exitCode ?? '-'), secs(run.wallMs), secs(run.cpuMs),
+    ...(withLoad ? [run.load ? `${secs(run.load.wallMs)} (exit ${run.load.exitCode ?? 'killed'})` : '-'] : [])]);
+  const head = ['arena max', 'peak rss', 'final rss', 'peak saving', 'arenas', 'exit', 'wall', 'cpu', ...(withLoad ? ['load'] : [])];
+  return `heapgap experiment: ${r.command.join(' ')}\n${table([head, ...rows], head.map((_, i) => (i === 0 ? 'l' : 'r')))}\n`;
 }
 
 function diffText(r: DiffReport): string {

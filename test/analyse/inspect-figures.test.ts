@@ -31,7 +31,10 @@ describe.each(CAPTURES)('analyse: %s', (name) => {
     expect(r.breakdown.every((b) => b.rss <= b.size)).toBe(true);
     // A VMA split between an arena claim and its own category counts in both rows; none is lost.
     expect(sum(r.breakdown.map((b) => b.vmas))).toBeGreaterThanOrEqual(vmas.length);
-    const file = vmas.filter((v) => v.inode !== 0 && !v.pathname.startsWith('/memfd:') && !v.pathname.startsWith('/dev/shm/'));
+    // a JVM's CDS archive regions mapped inside its heap are java heap, not file
+    const heap = r.runtimes?.flatMap((x) => x.regions).find((g) => g.category === 'jvm-heap');
+    const inHeap = (v: (typeof vmas)[number]) => heap !== undefined && v.start >= BigInt(heap.start!) && v.end <= BigInt(heap.end!);
+    const file = vmas.filter((v) => v.inode !== 0 && !v.pathname.startsWith('/memfd:') && !v.pathname.startsWith('/dev/shm/') && !inHeap(v));
     expect(r.breakdown.find((b) => b.category === 'file')!.rss).toBe(sum(file.map((v) => v.rss)));
     const arenaRow = r.breakdown.find((b) => b.category === 'arena')!;
     // Every arena heap is arena Rss; the row also holds unjoined blocks (a multi-heap arena when inferred).

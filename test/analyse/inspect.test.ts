@@ -57,10 +57,12 @@ describe('analyse on real captures', () => {
     expect(r.findings.map((f) => f.kind)).toContain('inferred-join');
   });
 
-  it('jvm-many-threads: JVM memory lands in anon-other and stacks, not in arenas', () => {
+  it('jvm-many-threads: JVM memory lands in the jvm-* layers and stacks, not in arenas or anon-other', () => {
     const r = analyse(snapshotOf('jvm-many-threads'));
     const by = Object.fromEntries(r.breakdown.map((b) => [b.category, b.rss]));
-    expect(by['anon-other']).toBeGreaterThan(0);
+    expect(by['anon-other'] ?? 0).toBe(0);
+    expect(by['jvm-heap']).toBeGreaterThan(0);
+    expect(by['jvm-code-cache']).toBeGreaterThan(0);
     expect(by.stack).toBeGreaterThan(0);
     expect(r.arenas.length).toBeGreaterThan(2);
   });

@@ -3,22 +3,28 @@
  * addresses stop.py needs. After detach: the ranges glibc owns and what a trim would release.
  */
 import { fileURLToPath } from 'node:url';
-import type { LibcImage } from '../../collect/elf.js';
-import type { ProcMemory } from '../../collect/memory.js';
 import { readOptional } from '../../collect/procfs.js';
 import { tunable } from '../../parse/environ.js';
-import type { Vma } from '../../types.js';
 import { hex } from '../../units.js';
 import type { Collector, Measured, Prepared, Target } from '../types.js';
 import { arenaClaims, mmapChunkClaims } from './claims.js';
-import { findMainArena, measureTrimmable } from './free-chunks.js';
-import type { ArenaWhere } from './free-chunks.js';
-import { DEFAULT_HEAP_MAX, layoutFor, versionAtLeast } from './layout.js';
+import { heapCheckOf } from './heap-check.js';
+import type { RawCheck } from './heap-check.js';
+import { measureGlibc } from './measure.js';
+import { DEFAULT_HEAP_MAX, PAGE, layoutFor, versionAtLeast } from './layout.js';
 import type { GlibcLayout, GlibcSection } from './section.js';
 
 const STOP_PY = fileURLToPath(new URL('../../../src/allocators/glibc/stop.py', import.meta.url));
-/** Symbols whose code a calling thread must not be inside (they take arena locks). */
-const CALLS = ['malloc_info', 'malloc_trim'];
+/** What stop.py calls: the two allocator functions, and syscall (futex wake when releasing a lock). */
+const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
+/**
+ * Chunks the check before the calls may visit in one stop. About 10 us each here (a page read per
+ * free chunk on a fragmented heap): 200,000 is about 2 s in the worst case. Past it, inspect calls
+ * malloc_info anyway (bounded by the failure path), and trim refuses. HEAPGAP_HEAP_CHECK_STEPS
+ * changes it; HEAPGAP_SKIP_HEAP_CHECK=1 turns the check off (the tests use it to reach the failure
+ * path on purpose).
+ */
+const HEAP_CHECK_STEPS = 200_000;
 
 export const glibcCollector: Collector<GlibcSection> = {
   name: 'glibc',
@@ -33,27 +39,51 @@ export const glibcCollector: Collector<GlibcSection> = {
       if (sym) addr[name] = hex(base + sym.value);
     }
     const layout = layoutFor(image.version, heapMax);
+    const rw = image.segments.find((seg) => seg.flags & 2);
+    const heapCheck = {
+      steps: Number(process.env.HEAPGAP_HEAP_CHECK_STEPS) || HEAP_CHECK_STEPS,
+      skip: process.env.HEAPGAP_SKIP_HEAP_CHECK === '1',
+      // glibc 2.32+ masks fastbin links (safe-linking)
+      safeLinking: versionAtLeast(image.version, 2, 32),
+      pageSize: PAGE,
+      pid: t.pid,
+      // where main_arena is, in a process with one arena: libc's writable data
+      libcData: rw ? [hex(base + rw.vaddr), hex(base + rw.vaddr + BigInt(rw.memsz))] : [hex(base), hex(base)],
+      // the brk heap as maps showed it (the stop reads maps again before calling anything corrupt)
+      mainRanges: t.maps.filter((v) => v.pathname === '[heap]').map((v) => [hex(v.start), hex(v.end)]),
+    };
     return {
       plan: {
         name: 'glibc',
         calls: 'malloc_info',
         script: STOP_PY,
-        params: { addr, layout, heapCandidates: candidates.map(hex) },
+        params: { addr, layout, heapCandidates: candidates.map(hex), heapCheck },
         forbiddenRanges: [],
       },
       notes: [],
       async measure(raw: unknown, m: Measured): Promise<GlibcSection> {
-        const stop = raw as { mallocInfo: string; layout: GlibcLayout };
+        const stop = raw as { mallocInfo?: string; layout?: GlibcLayout; check?: RawCheck };
+        const check = stop.check && !stop.check.skipped ? heapCheckOf(stop.check) : undefined;
+        if (stop.mallocInfo === undefined) {
+          // No call was made (the check found the heap corrupt): the ring as the check walked it.
+          const layout: GlibcLayout = { arenas: (check?.arenas ?? []).map((a) => ({ index: a.index, address: a.address, systemMem: a.systemMem, top: a.top ?? '0x0', heaps: a.heaps })), note: null };
+          const claims = [...(await arenaClaims(m.vmas, layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
+          return { heapMax, mallocInfo: null, layout, claims, ...(check ? { heapCheck: check } : {}) };
+        }
+        if (!stop.layout) throw new Error('stop.py returned malloc_info without the arena ring');
         const claims = [...(await arenaClaims(m.vmas, stop.layout.arenas, candidates, heapMax, m.memory)), ...(await mmapChunkClaims(m.vmas, candidates, heapMax, m.memory))];
-        const trimmable = m.mode === 'inspect' ? await trimmableOf(m.vmas, stop.layout.arenas, stop.mallocInfo, base, image, heapMax, m.memory, m.pad) : [];
-        return { heapMax, mallocInfo: stop.mallocInfo, layout: stop.layout, claims, ...(trimmable.length > 0 ? { trimmable } : {}) };
+        // mp_, then one walk of every arena: pinning chunks, page map and the trim prediction.
+        const internals = await measureGlibc({ memory: m.memory, vmas: m.vmas, arenas: stop.layout.arenas, mallocInfo: stop.mallocInfo, libcBase: base, image, offsets: layout, pad: m.pad });
+        // After a trim the walk sees the heap as the trim left it: no prediction from it then.
+        const trimmable = m.mode === 'inspect' ? internals.arenas.map((a) => ({ index: a.index, residentBytes: a.trimmableBytes, chunks: a.trimmableChunks, complete: a.complete })) : [];
+        return { heapMax, mallocInfo: stop.mallocInfo, layout: stop.layout, claims, ...(trimmable.length > 0 ? { trimmable } : {}), internals, ...(check ? { heapCheck: check } : {}) };
       },
     };
   },
 };
 
 /** HEAP_MAX_SIZE: 64 MiB on 64-bit, or 4 x the huge page size with glibc.malloc.hugetlb >= 2 (2.35+). */
-async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
+export async function heapMaxFor(version: string | null, env: Record<string, string>): Promise<number> {
   const hugetlb = tunable(env, 'hugetlb');
   if (hugetlb !== null && hugetlb >= 2 && versionAtLeast(version, 2, 35)) {
     const meminfo = (await readOptional('/proc/meminfo')) ?? '';
@@ -62,21 +92,3 @@ async function heapMaxFor(version: string | null, env: Record<string, string>): 
   }
   return DEFAULT_HEAP_MAX;
 }
-
-/** Arenas located for the free-list walk: thread arenas from the ring, main from the ring or libc. */
-async function trimmableOf(vmas: Vma[], arenas: { index: number; address: string; heaps: { start: string }[] }[], mallocInfo: string, base: bigint, image: LibcImage, heapMax: number, memory: ProcMemory, pad: number) {
-  const layout = layoutFor(image.version, heapMax);
-  if (!layout || !memory.canRead || !memory.canCountPages) return [];
-  const heap = vmas.filter((v) => v.pathname === '[heap]').map((v) => [v.start, v.end] as [bigint, bigint]);
-  let main = arenas[0] ? BigInt(arenas[0].address) : null;
-  const rw = image.segments.find((s) => s.flags & 2);
-  if (main === null && rw) {
-    const systemMem = Number(/<heap nr="0">[\s\S]*?<system type="current" size="(\d+)"/.exec(mallocInfo)?.[1] ?? -1);
-    main = await findMainArena(memory, [base + rw.vaddr, base + rw.vaddr + BigInt(rw.memsz)], layout, systemMem);
-  }
-  const where: ArenaWhere[] = [];
-  if (main !== null) where.push({ index: 0, address: main, ranges: heap });
-  for (const a of arenas.slice(1)) where.push({ index: a.index, address: BigInt(a.address), ranges: a.heaps.map((h) => [BigInt(h.start), BigInt(h.start) + BigInt(heapMax)] as [bigint, bigint]) });
-  return measureTrimmable(memory, where, { top: layout.top, bins: layout.top + 16 }, pad);
-}
-

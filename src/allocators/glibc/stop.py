@@ -1,15 +1,59 @@
 # glibc malloc's part of the stop (run by src/collect/safe-call/driver.py, which hands it a Ctx).
+# precheck(): every arena's free lists walked from outside, as malloc_info and malloc_trim would walk
+# them, with glibc's own checks (stop_checks.py, heap_check.py): a broken list makes those calls abort
+# or loop holding the arena lock, so then no call is made at all.
 # collect(): malloc_info into a memfd, then the arena ring read from the target's memory (a few
-# hundred bytes). release(): malloc_trim(pad). Offsets and candidates were decided before attach
-# by src/allocators/glibc/prepare.ts.
+# hundred bytes). release(): the lists checked again (the threads ran in between), malloc_trim(pad).
+# after_failure(): a call stopped by a signal inside the allocator: which arena lock it left held,
+# and whether releasing it is safe. Offsets and candidates were decided before attach by prepare.ts.
+import importlib.util
+import os
 import struct
+import sys
+
+
+def sibling(name):
+    """A module next to this file, under a name of its own (stop.py files are not on sys.path)."""
+    key = "heapgap_glibc_" + name
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, os.path.join(os.path.dirname(__file__), name + ".py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
+checks = sibling("stop_checks")
+SEEN = {"ring": []}  # the arenas of the last check, in ring order (for after_failure)
+
+
+def precheck(ctx, p):
+    if not p.get("layout") or not p.get("heapCheck") or p["heapCheck"].get("skip"):
+        return {"skipped": True}
+    return verdict(checks.check_heap(ctx.read, p))
+
+
+def verdict(v):
+    """What the driver acts on: corrupt (no call), busy (try again), else go on."""
+    SEEN["ring"] = [int(a["address"], 16) for a in v["arenas"]]
+    v["summary"] = "; ".join(x["text"] for x in v["corrupt"][:3]) + ("; and %d more" % (len(v["corrupt"]) - 3) if len(v["corrupt"]) > 3 else "")
+    if v["busy"] and not v["corrupt"]:
+        x = v["busy"][0]
+        v["busy"] = "a thread stopped inside the allocator holds the lock of an arena whose lists are half-changed (%s)" % x["text"]
+    else:
+        v["busy"] = None
+    return v
 
 
 def collect(ctx, p):
     out = {}
 
     def write(fp):
-        rc = ctx.call("%s(0, %s)" % (ctx.fn("malloc_info", "int(*)(int, void*)"), fp), interruptible=True)
+        # malloc_info only reads the arenas: should it compute forever (a list that does not end, in
+        # a part the check had no time for), it is unwound a second after heapgap asks to stop, or
+        # after 10 s (about 100 times what it takes on a million free chunks), and after_failure
+        # gives back the lock it held.
+        rc = ctx.call("%s(0, %s)" % (ctx.fn("malloc_info", "int(*)(int, void*)"), fp), interruptible=True, unwind_after=(1.0, 10.0), what="malloc_info")
         ctx.step("malloc_info returned %d" % rc)
 
     # The ring first: it joins the stretch of the stop before the first call instead of making one
@@ -21,8 +65,57 @@ def collect(ctx, p):
 
 
 def release(ctx, p):
-    # Never unwound: malloc_trim holds each arena lock through its madvise loop.
-    return {"returned": ctx.call("%s(%dUL)" % (ctx.fn("malloc_trim", "int(*)(unsigned long)"), p["pad"]))}
+    if p.get("layout") and p.get("heapCheck") and not p["heapCheck"].get("skip"):
+        v = verdict(checks.check_heap(ctx.read, p))
+        ctx.step("checked again before malloc_trim")
+        if v["corrupt"]:
+            raise Refused("the heap is corrupt: %s; malloc_trim was not called" % v["corrupt"][0]["text"], "heap-corrupt")
+        if v["busy"]:
+            raise Refused(v["busy"], "busy")
+        if v["incomplete"]:
+            raise Refused("the heap has more free chunks than heapgap checks in one stop (%d); malloc_trim, which madvises by the sizes it reads, "
+                          "is only called on a heap checked whole" % p["heapCheck"]["steps"])
+    # Not unwound while it waits or works: it holds each arena lock through its madvise loop. Only
+    # when heapgap has asked to stop and it still runs 10 s later (a loop in a broken heap) is it
+    # unwound; after_failure then checks the arena before giving its lock back.
+    return {"returned": ctx.call("%s(%dUL)" % (ctx.fn("malloc_trim", "int(*)(unsigned long)"), p["pad"]), unwind_after=(10.0, None), what="malloc_trim")}
+
+
+def after_failure(ctx, p, failure):
+    """A call was stopped by a signal inside the target (abort, fault, or heapgap's own signal to a
+    call that did not return) and gdb unwound it. malloc_info and malloc_trim hold one arena lock at
+    a time; an unwound call does not give it back. The lock is the call's when it is the only arena
+    lock held and no other thread is inside the allocator (threads only waiting on it, in futex, do
+    not hold it). It is given back (as glibc's unlock does) when the arena is as the program left
+    it: always after malloc_info, which only reads; after malloc_trim, which changes the lists, only
+    when they check out whole. Anything else is left as it is and said."""
+    ring = SEEN["ring"] or checks.find_ring(checks.hc.Memory(ctx.read), p)[1]
+    if not ring:
+        return {"error": "the arena ring could not be read", "leftHeld": ["unknown"]}
+    held = checks.held_locks(ctx.read, ring)
+    out = {"held": [], "released": [], "leftHeld": [], "threadsInAllocator": []}
+    if not held:
+        return out
+    others = ctx.threads_in_allocator()
+    out["threadsInAllocator"] = others
+    reads_only = failure["call"] == "malloc_info"
+    for a, value in held:
+        entry = {"arena": ring.index(a), "address": "0x%x" % a, "value": value}
+        out["held"].append(entry)
+        holders = [t for t in others if t["futexWait"] != a]
+        if len(held) > 1 or holders:
+            out["leftHeld"].append(dict(entry, why="another thread is inside the allocator and may hold it (%s)" % ", ".join("%d: %s" % (t["tid"], t["where"]) for t in holders[:3])
+                                        if holders else "more than one arena lock is held; the failed call held one at most"))
+            continue
+        if not reads_only:
+            problems = [x for x in checks.hc.check_arena(checks.hc.Memory(ctx.read), a, checks.layout_of(p), checks.main_bounds(checks.hc.Memory(ctx.read), p, ring[0], True) if a == ring[0] else [], is_main=a == ring[0]) if x["corrupt"]]
+            if problems:
+                out["leftHeld"].append(dict(entry, why="%s left this arena's lists inconsistent (%s): giving the lock back would let the program allocate from them" % (failure["call"], checks.hc.problem_text(problems[0], entry["arena"]))))
+                continue
+        done = ctx.unlock(a)
+        out["released"].append(dict(entry, woke=done["woke"], why="the lock was the failed call's own (no other thread was inside the allocator) and %s" % (
+            "malloc_info only reads the arena" if reads_only else "the arena's lists check out whole")))
+    return out
 
 
 def read_layout(ctx, p):

@@ -5,6 +5,8 @@
  * layer each keep their kinds next to their code and are listed here.
  */
 import { GLIBC_FINDINGS } from '../../allocators/glibc/findings.js';
+import { KERNEL_FINDINGS } from '../../kernel/findings.js';
+import { RUNTIME_FINDINGS } from '../../runtimes/findings.js';
 import type { Severity } from '../../contract.js';
 import type { FindingSpec } from './spec.js';
 
@@ -13,6 +15,8 @@ export type { FindingSpec } from './spec.js';
 
 export const FINDINGS = {
   ...GLIBC_FINDINGS,
+  ...RUNTIME_FINDINGS,
+  ...KERNEL_FINDINGS,
 } as const;
 
 export type FindingKind = keyof typeof FINDINGS;

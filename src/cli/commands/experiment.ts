@@ -1,6 +1,7 @@
 import { measureRun } from '../../collect/experiment.js';
 import type { RunMeasure } from '../../collect/experiment.js';
 import { SCHEMAS } from '../../contract.js';
+import { mib as mb } from '../../units.js';
 import { HeapgapError } from '../../errors.js';
 import type { ExperimentReport, ExperimentRun } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
@@ -33,7 +34,7 @@ export async function experiment(command: string[], ctx: RunContext, opts: Exper
         signal: ctx.signal,
         deadline: ctx.deadline,
       });
-      ctx.progress(`  peak ${mb(m.peakRssBytes)}, final ${mb(m.finalRssBytes)}, ${m.arenas ?? '?'} arenas, exit ${m.exitCode ?? '-'}, ${(m.wallMs / 1000).toFixed(1)} s`);
+      ctx.progress(`  peak ${mb(m.peakRssBytes)}, final ${mb(m.finalRssBytes)}, ${m.arenas ?? '?'} arenas, exit ${m.exitCode ?? '-'}, ${(m.wallMs / 1000).toFixed(1)} s, cpu ${(m.cpuMs / 1000).toFixed(2)} s${m.load ? `, load ${(m.load.wallMs / 1000).toFixed(2)} s exit ${m.load.exitCode ?? 'killed'}` : ''}`);
       measures.push(m);
     }
     runs.push({
@@ -45,6 +46,8 @@ export async function experiment(command: string[], ctx: RunContext, opts: Exper
       arenas: measures.some((m) => m.arenas !== null) ? median(measures.map((m) => m.arenas ?? 0)) : null,
       repeats: measures.length,
       savingVsDefault: null,
+      cpuMs: median(measures.map((m) => m.cpuMs)),
+      ...(opts.load ? { load: loadOf(measures) } : {}),
     });
   }
   const base = runs.find((r) => r.arenaMax === 'default');
@@ -77,10 +80,15 @@ function envFor(value: number | 'default', via: 'env' | 'tunables'): Record<stri
   return { MALLOC_ARENA_MAX: undefined, GLIBC_TUNABLES: [...inherited, `glibc.malloc.arena_max=${value}`].join(':') };
 }
 
+/** The load of the median run by load time; its exit code is that run's. */
+function loadOf(measures: RunMeasure[]): { wallMs: number; exitCode: number | null } {
+  const loads = measures.map((m) => m.load ?? { wallMs: 0, exitCode: null });
+  return { wallMs: median(loads.map((l) => l.wallMs)), exitCode: loads[loads.length - 1]!.exitCode };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
 }
 
-const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;

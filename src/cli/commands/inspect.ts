@@ -3,13 +3,14 @@ import { takeSnapshot } from '../../collect/pipeline.js';
 import type { Outcome, RunContext } from '../context.js';
 
 /** heapgap inspect <pid>: one snapshot, analysed. */
-export async function inspect(pid: number, ctx: RunContext, callBudgetMs?: number): Promise<Outcome> {
+export async function inspect(pid: number, ctx: RunContext, callBudgetMs?: number, jvmJcmd = false): Promise<Outcome> {
   const taken = await takeSnapshot(pid, {
     mode: 'inspect',
     deadline: ctx.deadline,
     signal: ctx.signal,
     onProgress: ctx.progress,
     ...(callBudgetMs ? { callBudgetMs } : {}),
+    jvmJcmd,
   });
   const report = analyse(taken.snapshot, taken);
   return { doc: report, findings: report.findings };

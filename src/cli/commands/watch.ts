@@ -7,6 +7,7 @@ import { sampleRss } from '../../allocators/glibc/watch-sample.js';
 import { HeapgapError } from '../../errors.js';
 import { tickLine, tickScreen } from '../../report/watch.js';
 import type { Format } from '../../contract.js';
+import { DEFAULT_HEAP_MAX } from '../../allocators/glibc/layout.js';
 import type { InspectReport } from '../../types.js';
 import type { Outcome, RunContext } from '../context.js';
 
@@ -27,7 +28,7 @@ export async function watch(pid: number, ctx: RunContext, opts: WatchOptions): P
   const ticks: WatchTick[] = [];
   let latest: InspectReport | null = null;
   let lastInfo = -Infinity;
-  let heapMax = 64 * 1024 * 1024;
+  let heapMax = DEFAULT_HEAP_MAX;
   while (!ctx.signal.aborted && (opts.count === null || ticks.length < opts.count)) {
     const due = opts.mallocInfoEveryMs !== null && Date.now() - lastInfo >= opts.mallocInfoEveryMs;
     if (due) {

@@ -18,7 +18,8 @@ import gdb
 
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 T_ENTER = 0.0
-RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {},
+RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {},
+          "noCalls": None, "failure": None,
           "released": None, "statusBefore": None, "statusAfter": None, "trimReturned": None,
           "callMs": 0.0, "interrupted": False, "cleanup": [], "resumed": []}
 INF = None  # bound by heapgap_main(), once attached
@@ -29,7 +30,13 @@ SYS_FUTEX = "202"
 
 
 class Refused(Exception):
-    pass
+    """No (further) call is made. kind tells heapgap why: "refused", "busy" (try again),
+    "heap-corrupt" (a check found the allocator's lists broken), "call-failed" (a call failed
+    inside the allocator; RESULT["failure"] says what it left behind)."""
+
+    def __init__(self, message, kind="refused"):
+        super().__init__(message)
+        self.kind = kind
 
 
 # Opened here, when gdb sources this file before attaching, not in the stop.
@@ -144,6 +151,33 @@ def choose_thread():
 
 # ---- calls ---------------------------------------------------------------------------------
 
+def thread_syscall_args(tid):
+    """(syscall number, first argument) of a thread blocked in a syscall, or None."""
+    try:
+        with open("/proc/%d/task/%d/syscall" % (PID, tid)) as f:
+            parts = f.read().split()
+        return (parts[0], int(parts[1], 16)) if len(parts) > 1 else None
+    except (OSError, ValueError):
+        return None
+
+
+def allocator_frames(th):
+    """Whether any of a thread's frames is an allocator frame, for a thread not parked in libc
+    (running user code, or stopped between two instructions of libc)."""
+    th.switch()
+    try:
+        frame, depth = gdb.newest_frame(), 0
+        while frame is not None and depth < 96:
+            name = frame.name() or ""
+            at = frame.pc() - (0 if depth == 0 else 1)
+            if (name and FORBID.search(name)) or in_ranges(at, RANGES):
+                return True
+            frame, depth = frame.older(), depth + 1
+    except gdb.error:
+        return True  # cannot tell: count it as one
+    return False
+
+
 def thread_syscall(tid):
     try:
         with open("/proc/%d/task/%d/syscall" % (PID, tid)) as f:
@@ -155,21 +189,28 @@ def thread_syscall(tid):
 class Watchdog(threading.Thread):
     """Unwinds a call that waits on a lock past its time budget (or on abort).
     Only a thread blocked in futex is interrupted: a call that is computing may hold an arena
-    lock, and unwinding it then would leave that lock held forever.
-    One thread for the session, started when this file is sourced (before attach): starting a
-    thread waits for the scheduler to run it, and inside the stop that wait is the target's."""
+    lock, and unwinding it then would leave that lock held. The exception is a call armed with
+    `unwind_after` = (grace, limit) in seconds: once heapgap has asked to stop (its --timeout,
+    Ctrl-C, SIGTERM) for `grace`, or once the call has run `limit` (None: no limit), it is unwound
+    wherever it is, and the failure hook (after_failure) deals with the lock it held. Without it a
+    call that never returns (a cyclic free list) would hold heapgap, and the lock, forever.
+    One thread for the session, started when this file is sourced (before attach) and armed for
+    each call: starting a thread waits for the scheduler to run it, and inside the stop that wait
+    is the target's."""
 
     def __init__(self):
         super().__init__(daemon=True)
         self.lock = threading.Lock()  # held while deciding and signalling: disarm() waits for it
-        self.armed = None             # (tid, signal, deadline)
+        self.armed = None             # what the current call is armed with (see arm())
         self.wake = threading.Event()
-        self.fired = False
+        self.fired = None  # "waiting", "computing" (asked to stop) or "limit" once it fired
 
-    def arm(self, tid, sig, budget_ms):
+    def arm(self, tid, sig, budget_ms, unwind_after=None):
+        grace, limit = unwind_after if unwind_after else (None, None)
         with self.lock:
-            self.armed = (tid, sig, time.monotonic() + budget_ms / 1000.0)
-            self.fired = False
+            self.armed = {"tid": tid, "sig": sig, "budget": budget_ms / 1000.0, "grace": grace, "limit": limit,
+                          "start": time.monotonic(), "asked": None}
+            self.fired = None
         self.wake.set()
 
     def disarm(self):
@@ -183,27 +224,66 @@ class Watchdog(threading.Thread):
             self.wake.wait()
             time.sleep(0.005)
             with self.lock:
-                if self.armed is None:
+                a = self.armed
+                if a is None:
                     continue
-                tid, sig, deadline = self.armed
-                if (time.monotonic() > deadline or aborted()) and thread_syscall(tid) == SYS_FUTEX:
-                    self.fired = True
+                now = time.monotonic()
+                if aborted() and a["asked"] is None:
+                    a["asked"] = now
+                waiting = thread_syscall(a["tid"]) == SYS_FUTEX
+                late = now - a["start"] > a["budget"]
+                pressed = a["grace"] is not None and a["asked"] is not None and now - a["asked"] > a["grace"]
+                too_long = a["limit"] is not None and now - a["start"] > a["limit"]
+                if ((late or a["asked"] is not None) and waiting) or pressed or too_long:
+                    self.fired = "waiting" if waiting else "computing" if pressed else "limit"
                     self.armed = None
-                    LIBC.syscall(SYS_TGKILL, PID, tid, sig)
+                    LIBC.syscall(SYS_TGKILL, PID, a["tid"], a["sig"])
 
 
 WATCHDOG = Watchdog()
 WATCHDOG.start()
 
 
-def call(expr, interruptible=None, cleanup=False):
-    """Runs one inferior call; interruptible = (tid, signal, budget_ms) for calls safe to unwind.
-    Once heapgap asks to stop, only cleanup calls start; none starts once heapgap took the token."""
+# Signal stops gdb reports while a call runs (with unwindonsignal on, before it unwinds the call):
+# which signal, and the frames at that moment, as evidence of where the call was.
+SIGNAL_STOPS = []
+
+
+def on_stop(event):
+    if not isinstance(event, gdb.SignalEvent):
+        return
+    frames = []
+    try:
+        f = gdb.newest_frame()
+        while f is not None and len(frames) < 8:
+            frames.append(f.name() or hex(f.pc()))
+            f = f.older()
+    except gdb.error:
+        pass
+    SIGNAL_STOPS.append({"signal": event.stop_signal, "frames": frames})
+
+
+gdb.events.stop.connect(on_stop)
+HOOKS = {"locksLeft": False}
+CLEANUP_GUARD = []  # (tid, signal, budget_ms) once the calling thread is chosen  # set when a failed call left a lock held: cleanup then avoids the allocator
+
+
+def call(expr, interruptible=None, cleanup=False, what=None):
+    """Runs one inferior call; interruptible = (tid, signal, budget_ms, unwind_after) for calls safe
+    to unwind. Once heapgap asks to stop, only cleanup calls start; none starts once heapgap took
+    the token. A call that fails inside the allocator (a signal: abort, fault, or the watchdog's)
+    runs every allocator's after_failure hook BEFORE anything else is called: the failed call may
+    have left a lock held that the next call (even fclose) would wait on forever."""
     if not cleanup and aborted():
         raise Refused("asked to stop before the next call")
     if not take_gate():
         raise Refused("heapgap is ending this gdb session; no further call is made")
+    if cleanup and interruptible is None and CLEANUP_GUARD:
+        # A cleanup call (fclose, munmap, a futex wake) only ever waits: never for good.
+        interruptible = CLEANUP_GUARD[0]
     t0 = time.monotonic()
+    stops = len(SIGNAL_STOPS)
+    failure = None
     mark("call")
     if interruptible:
         WATCHDOG.arm(*interruptible)
@@ -211,14 +291,24 @@ def call(expr, interruptible=None, cleanup=False):
         value = gdb.parse_and_eval(expr)
         STATE["calls"] += 1
         return int(value)
-    except gdb.error as e:
-        if interruptible and WATCHDOG.fired:
+    except gdb.error:
+        signaled = SIGNAL_STOPS[stops:]
+        fired = None
+        if interruptible:
+            WATCHDOG.disarm()
+            fired = WATCHDOG.fired
+        if fired == "waiting" and cleanup:
+            RESULT["cleanup"].append("unwound while waiting on a lock: %s" % (what or expr))
+            return -1
+        if fired == "waiting":
             RESULT["interrupted"] = True
             if aborted():
                 raise Refused("the call was unwound on request; the target's state was restored")
             raise Refused("the call waited on an allocator lock longer than %d ms and was unwound; "
                           "the target's state was restored" % int(interruptible[2]))
-        raise
+        if not signaled or cleanup:
+            raise
+        failure = (what or expr, signaled[-1], fired)
     finally:
         # The watchdog is disarmed before anything else: a late tgkill would unwind the next call.
         if interruptible:
@@ -227,6 +317,29 @@ def call(expr, interruptible=None, cleanup=False):
         mark("return")
         give_gate()
         RESULT["callMs"] += (time.monotonic() - t0) * 1000
+    # Out of the call (the token is back): the hooks may have to call, e.g. a futex wake.
+    failed(*failure)
+
+
+def failed(what, stop, watchdog):
+    """A call was stopped by a signal inside the target and unwound by gdb. Each allocator's
+    after_failure hook finds the locks it left and releases those it can prove were the call's;
+    then no further call is made but cleanup, and that avoids the allocator if a lock stays held."""
+    failure = {"call": what, "signal": stop["signal"], "frames": stop["frames"], "interrupted": watchdog, "allocators": {}}
+    RESULT["failure"] = failure
+    for spec, plugin in PLUGINS:
+        hook = plugin.get("after_failure")
+        if hook is None:
+            continue
+        try:
+            out = hook(Ctx(None, spec["params"].get("addr", {})), spec["params"], failure)
+        except Exception as e:  # noqa: BLE001 - the truth about the target must still be told
+            out = {"error": "%s: %s" % (type(e).__name__, e), "leftHeld": ["unknown"]}
+        failure["allocators"][spec["name"]] = out
+        if out.get("leftHeld"):
+            HOOKS["locksLeft"] = True
+    step("call failed (%s); locks checked" % stop["signal"])
+    raise Refused("%s was stopped by %s inside the target%s" % (what, stop["signal"], " (interrupted by heapgap: it did not return)" if watchdog in ("computing", "limit") else ""), "call-failed")
 
 
 def pick_signal(tid):
@@ -264,10 +377,16 @@ class Ctx:
             raise Refused("no address for %s()" % name)
         return "((%s)%s)" % (proto, where)
 
-    def call(self, expr, interruptible=False):
+    def call(self, expr, interruptible=False, unwind_after=None, what=None):
         """One inferior call. interruptible: the call only waits on locks, never holds one while
-        computing, so the watchdog may unwind it past its budget."""
-        return call(expr, self.guard if interruptible else None)
+        computing, so the watchdog may unwind it past its budget. unwind_after = (grace, limit)
+        seconds: a call that may compute forever on a broken heap is unwound `grace` after heapgap
+        asked to stop, or after running `limit`, even while computing (the allocator's
+        after_failure hook then deals with its lock)."""
+        guard = self.guard if (interruptible or unwind_after is not None) else None
+        if guard is not None:
+            guard = guard[:3] + (unwind_after,) if interruptible else (guard[0], guard[1], float("inf"), unwind_after)
+        return call(expr, guard, what=what)
 
     def read(self, addr, n):
         return mem(addr, n)
@@ -307,13 +426,55 @@ class Ctx:
             writer("%dUL" % fp)
             return read_channel(self, fd)
         finally:
-            if fp:
+            if fp and not HOOKS["locksLeft"]:
                 RESULT["cleanup"].append("fclose -> %d" % call("%s(%dUL)" % (self.fn("fclose", "int(*)(void*)"), fp), cleanup=True))
             else:
+                # fclose frees the FILE: with an arena lock left held it could wait forever. The
+                # FILE (about 500 bytes) is left behind instead; its descriptor is closed.
+                if fp:
+                    RESULT["cleanup"].append("FILE 0x%x left allocated (an arena lock is held)" % fp)
                 RESULT["cleanup"].append("close -> %d" % call("%s(%d)" % (self.fn("close", "int(*)(int)"), fd), cleanup=True))
 
     def step(self, msg):
         step(msg)
+
+    def unlock(self, addr):
+        """Releases a futex lock word exactly as glibc's lll_unlock does: 0 in, and a FUTEX_WAKE of
+        one waiter when the word said there were waiters (2). Only for a lock an after_failure hook
+        proved was left by heapgap's own failed call."""
+        old = struct.unpack("<i", mem(addr, 4))[0]
+        INF.write_memory(addr, struct.pack("<i", 0))
+        woke = None
+        if old > 1:
+            # Waiters also see the 0 without it: ptrace's stop interrupted their futex wait, which
+            # is restarted on detach and returns at once since the word is no longer 2.
+            try:
+                woke = call("%s(202L, %dL, 129L, 1L)" % (self.fn("syscall", "long(*)(long, long, long, long)"), addr), cleanup=True)
+            except Refused:
+                woke = None
+        return {"was": old, "woke": woke}
+
+    def threads_in_allocator(self):
+        """Every thread but the calling one that may hold an allocator lock: its stack has an
+        allocator frame (the same test as for choosing the calling thread). A thread blocked in
+        futex on a lock word is only waiting for that lock: futexWait says which word."""
+        caller = gdb.selected_thread()
+        out = []
+        try:
+            for th in INF.threads():
+                if th.ptid[1] == RESULT["thread"]:
+                    continue
+                sc = thread_syscall_args(th.ptid[1])
+                try:
+                    reason, _ = verdict(th)
+                except gdb.error as e:
+                    reason = "unwind failed: %s" % e
+                if reason is None or reason in ("not inside libc", "not parked at a syscall instruction") and not allocator_frames(th):
+                    continue
+                out.append({"tid": th.ptid[1], "where": reason, "futexWait": sc[1] if sc and sc[0] == SYS_FUTEX else None})
+        finally:
+            caller.switch()
+        return out
 
     def refuse(self, msg):
         raise Refused(msg)
@@ -354,7 +515,7 @@ def read_channel(ctx, fd):
 def load_plugin(spec):
     """Each allocator's stop.py, executed as its own namespace: collect(ctx, params) and, for trim,
     release(ctx, params). A file of heapgap's, never of the target's."""
-    ns = {"__name__": "heapgap_" + spec["name"], "Refused": Refused}
+    ns = {"__name__": "heapgap_" + spec["name"], "__file__": spec["script"], "Refused": Refused}
     with open(spec["script"]) as f:
         exec(compile(f.read(), spec["script"], "exec"), ns)
     return ns
@@ -397,16 +558,24 @@ def run():
     tid = th.ptid[1]
     th.switch()
     RESULT["thread"] = tid
+    # After the thread choice: in a single-threaded process, lists are only consistent when its one
+    # thread is outside the allocator (glibc takes no lock there).
+    if precheck():
+        return
     sig, signame = pick_signal(tid)
     if sig:
         gdb.execute("handle %s stop print nopass" % signame, to_string=True)
     guard = (tid, sig, P["callBudgetMs"]) if sig else None
+    if guard:
+        CLEANUP_GUARD.append(guard)
     ctxs = []
     try:
         for spec, plugin in PLUGINS:
             ctx = Ctx(guard, spec["params"].get("addr", {}))
             ctxs.append(ctx)
             RESULT["allocators"][spec["name"]] = plugin["collect"](ctx, spec["params"])
+            if spec["name"] in RESULT["checks"]:
+                RESULT["allocators"][spec["name"]]["check"] = RESULT["checks"][spec["name"]]
             step("%s collected" % spec["name"])
         if P["mode"] == "trim" and not aborted():
             spec, plugin = next((s, p) for s, p in PLUGINS if s["name"] == P["release"])
@@ -416,7 +585,8 @@ def run():
             # the whole process would wait for it. The per-arena picture is read outside the stop.
             RESULT["statusBefore"] = read_bytes("/proc/%d/status" % PID).decode("latin-1")
             step("status before")
-            # A release call is never unwound: it holds the allocator's locks while it works.
+            # A release call is not unwound while it works (it holds the allocator's locks): only long
+            # after heapgap asked to stop (glibc's stop.py), and then after_failure checks the lock.
             RESULT["released"] = plugin["release"](ctxs[PLUGINS.index((spec, plugin))], dict(spec["params"], pad=P["pad"]))
             RESULT["statusAfter"] = read_bytes("/proc/%d/status" % PID).decode("latin-1")
             RESULT["trimReturned"] = RESULT["released"].get("returned")
@@ -427,6 +597,34 @@ def run():
         if sig:
             gdb.execute("handle %s nostop noprint pass" % signame, to_string=True)
     RESULT["ok"] = True
+
+
+def precheck():
+    """Every allocator's check of its own structures, from outside (reads only), before ANY call:
+    a call into a broken heap can abort or loop holding a lock, and any call may allocate (fdopen
+    does), so one broken allocator stops all calls. True when the session ends here (inspect: no
+    call is made and the checks are the result; trim: refused)."""
+    corrupt = []
+    for spec, plugin in PLUGINS:
+        check = plugin.get("precheck")
+        if check is None:
+            continue
+        verdict = check(Ctx(None, spec["params"].get("addr", {})), spec["params"])
+        RESULT["checks"][spec["name"]] = verdict
+        step("%s checked" % spec["name"])
+        if verdict.get("busy"):
+            raise Refused(verdict["busy"], "busy")
+        if verdict.get("corrupt"):
+            corrupt.append(verdict.get("summary") or "the %s heap is corrupt" % spec["name"])
+    if not corrupt:
+        return False
+    for name, verdict in RESULT["checks"].items():
+        RESULT["allocators"][name] = {"check": verdict}
+    if P["mode"] == "trim":
+        raise Refused("the heap is corrupt: %s; no call was made" % "; ".join(corrupt), "heap-corrupt")
+    RESULT["noCalls"] = "heap-corrupt"
+    RESULT["ok"] = True
+    return True
 
 
 def heapgap_main():
@@ -440,7 +638,7 @@ def heapgap_main():
             raise Refused("gdb is not attached to process %d" % P["pid"])
         run()
     except Refused as e:
-        RESULT["error"] = {"kind": "refused", "message": str(e)}
+        RESULT["error"] = {"kind": e.kind, "message": str(e)}
     except Exception as e:  # noqa: BLE001 - everything must reach the result file
         RESULT["error"] = {"kind": "failed", "message": "%s: %s" % (type(e).__name__, e)}
     RESULT["driverMs"] = (time.monotonic() - T_ENTER) * 1000

@@ -22,6 +22,12 @@ export interface GdbSession {
    * everything else as heapgap does it (scripts/bench-pause.mjs measures heapgap against it).
    */
   bare?: boolean;
+  /**
+   * Load the target's executable (its symbols name the frames of the thread check). false after
+   * gdb crashed reading it: gdb is then given libc as its executable and told to keep it, so it
+   * does not load the target's own file on attach either.
+   */
+  withExe?: boolean;
 }
 
 export function gdbArgs(s: GdbSession): string[] {
@@ -67,8 +73,13 @@ export function gdbArgs(s: GdbSession): string[] {
     // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
     // happen on a throwaway process of ours, not while the target waits.
     ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
-    '-ex', `file -readnever /proc/${s.pid}/exe`,
+    ...(s.withExe === false
+      ? ['-iex', 'set exec-file-mismatch off', '-ex', `exec-file ${s.libc.path}`]
+      : ['-ex', `file -readnever /proc/${s.pid}/exe`]),
+    // Marks between the file loads: a gdb that crashes says, by the last one, what it was reading.
+    '-ex', `python print("${STOP_MARK}exe", flush=True)`,
     '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
+    '-ex', `python print("${STOP_MARK}libc", flush=True)`,
     ...driver,
     ...mark('attach'),
     '-ex', `attach ${s.pid}`,

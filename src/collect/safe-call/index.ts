@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
-import { attachFailure, driverFailure, gdbSpawnError } from './failures.js';
+import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
 import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
 import { driverParams } from './params.js';
 import { preflight, refuseUninterruptible } from './preflight.js';
@@ -38,6 +38,8 @@ export { preflight, uninterruptibleThreads } from './preflight.js';
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
+  let withExe = true;
+  const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     let dir: string | null = null;
     try {
@@ -45,12 +47,21 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       const before = attempt === 0 && req.before ? req.before : await preflight(req.pid);
       await refuseUninterruptible(req.pid);
       dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
-      return await runGdb(req, before, dir);
+      const result = await runGdb(req, before, dir, withExe);
+      return retried.length ? { ...result, notes: [...retried, ...result.notes] } : result;
     } catch (error) {
+      if (error instanceof GdbCrash && error.beforeAttach && withExe && !req.signal?.aborted && Date.now() < req.deadline) {
+        // Once: gdb is given less of the target's files (not its executable).
+        withExe = false;
+        retried.push(`${error.message.replace(/; the target was not touched$/, '')}; heapgap ran it again without loading the executable (frames in the executable are unnamed)`);
+        req.onProgress?.('gdb crashed before attaching; trying again without the target\'s executable');
+        continue;
+      }
       const wait = RETRY_AFTER_MS[attempt];
-      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY');
+      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY' || error.code === 'ARENA_BUSY');
       if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw error;
-      req.onProgress?.(`${error.code === 'TARGET_BUSY' ? 'a thread is in uninterruptible sleep' : 'no thread was at a safe point'}; trying again in ${wait} ms`);
+      const why = { TARGET_BUSY: 'a thread is in uninterruptible sleep', ARENA_BUSY: 'an arena was being changed by a stopped thread', NO_SAFE_THREAD: 'no thread was at a safe point' };
+      req.onProgress?.(`${why[error.code as keyof typeof why]}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
       if (dir) await rm(dir, { recursive: true, force: true });
@@ -59,7 +70,7 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
 }
 
 /** Runs gdb against the target once, following the protocol above. */
-async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promise<SafeCallResult> {
+async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe: boolean): Promise<SafeCallResult> {
   // A signal that came before gdb exists must stop us here: its listener below would never fire.
   if (req.signal?.aborted || Date.now() >= req.deadline) {
     const timedOut = !req.signal?.aborted || (req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT');
@@ -75,7 +86,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
   const marks = new Map<string, number>();
   let attachedOnce = false;
   let lastMark = Date.now();
-  const child = execa('gdb', gdbArgs({ pid: req.pid, status: before.status, libc: req.libc, decoyPid: decoy?.pid ?? null }), {
+  const child = execa('gdb', gdbArgs({ pid: req.pid, status: before.status, libc: req.libc, decoyPid: decoy?.pid ?? null, withExe }), {
     env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
     cwd: dir,
     extendEnv: true,
@@ -92,7 +103,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
     for (const line of chunk.toString('latin1').split('\n')) {
       if (!line.startsWith(STOP_MARK)) continue;
       const [what, when] = line.slice(STOP_MARK.length).split(' ');
-      if (what && when) marks.set(what, Number(when) * 1000);
+      if (what) marks.set(what, when ? Number(when) * 1000 : Date.now());
       lastMark = Date.now();
       if (what === 'attached') {
         attachedOnce = true;
@@ -126,6 +137,8 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(files.resultFile);
   if (process.env.HEAPGAP_DEBUG) debugDump(run, result);
+  const crash = result ? null : gdbCrashed(run);
+  if (crash) throw new GdbCrash(req.pid, crash, marks.has('attach') ? 'attached' : marks.has('libc') ? 'driver' : marks.has('exe') ? 'libc' : 'exe', notes, withExe);
   if (!result) {
     // No result file. If the driver had started, say what it had done, not "not touched".
     const state = readState(files.stateFile);
@@ -135,7 +148,9 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
         hint: `${notes.length ? `${notes.join('; ')}. ` : ''}run with HEAPGAP_DEBUG=1 to see gdb's output.`,
       });
     }
-    throw attachFailure(req.pid, String(run.stderr ?? ''), run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
+    // --timeout aborts the signal too: that is a timeout (exit 3), not an interruption (130)
+    const timedOut = req.signal?.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT';
+    throw attachFailure(req.pid, String(run.stderr ?? ''), run.exitCode, req.signal?.aborted === true && !timedOut, timedOut || Date.now() >= req.deadline);
   }
   if (result.error || !result.ok) {
     const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
@@ -155,8 +170,10 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string): Promis
 /**
  * From gdb's own events and marks: the process is stopped from the moment gdb attached its first
  * thread (new_thread event; the `attach` mark when there is none) until `detach` returned, except
- * while a call runs (InferiorCallPre..Post: every thread runs then); the calling thread is taken
- * from the program for the whole of it.
+ * while a call runs (InferiorCallPre..Post: every thread runs then). That makes one stretch before
+ * the first call, one between each two calls and one after the last: stoppedMs is the longest (what
+ * the program's threads feel as a stall), stoppedTotalMs all of them. The calling thread is taken
+ * from the program for the whole session.
  */
 export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResult, 'resumed' | 'callMs'> & { stoppedFrom?: number | null }): PauseFigures {
   const mark = marks.get('attach');
@@ -164,12 +181,20 @@ export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResu
   const t0 = first !== undefined && mark !== undefined && first >= mark ? first : mark;
   const t1 = marks.get('attached');
   const t2 = marks.get('detached');
-  const running = result.resumed.reduce((s, [a, b]) => s + (b - a) * 1000, 0);
-  const total = t0 !== undefined && t2 !== undefined ? t2 - t0 : null;
+  if (t0 === undefined || t2 === undefined) return { stoppedMs: null, stoppedTotalMs: null, stops: null, callThreadMs: null, attachMs: null, callMs: round(result.callMs), mode: 'all-stop' };
+  const stretches: number[] = [];
+  let from = t0;
+  for (const [a, b] of result.resumed.map(([x, y]) => [x * 1000, y * 1000] as const).filter(([x, y]) => x >= t0 && y <= t2).sort((p, q) => p[0] - q[0])) {
+    stretches.push(Math.max(0, a - from));
+    from = Math.max(from, b);
+  }
+  stretches.push(Math.max(0, t2 - from));
   return {
-    stoppedMs: total === null ? null : round(Math.max(0, total - running)),
-    callThreadMs: total === null ? null : round(total),
-    attachMs: t0 !== undefined && t1 !== undefined ? round(t1 - t0) : null,
+    stoppedMs: round(Math.max(...stretches)),
+    stoppedTotalMs: round(stretches.reduce((x, y) => x + y, 0)),
+    stops: stretches.length,
+    callThreadMs: round(t2 - t0),
+    attachMs: t1 !== undefined ? round(t1 - t0) : null,
     callMs: round(result.callMs),
     mode: 'all-stop',
   };

@@ -7,6 +7,7 @@ import type { ProcStatus } from '../../types.js';
 import type { LibcImage } from '../elf.js';
 import { listTasks, readProc } from '../procfs.js';
 import { hasSignal } from '../../parse/status.js';
+import { parseSyscall } from '../../parse/syscall.js';
 import { MEMFD_NAME } from './after-checks.js';
 import type { SafeCallRequest } from './types.js';
 
@@ -72,9 +73,8 @@ async function threadOrder(pid: number, base: bigint, image: LibcImage): Promise
   const text = libcText(base, image);
   const scored: [number, number][] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
-    const line = (await readProc(pid, `task/${tid}/syscall`).catch(() => 'running')).trim();
-    const parts = line.split(' ');
-    const pc = parts.length >= 9 && /^\d+$/.test(parts[0]!) ? BigInt(parts[8]!) : null;
+    const sc = parseSyscall(await readProc(pid, `task/${tid}/syscall`).catch(() => 'running'));
+    const pc = sc.blocked ? sc.pc : null;
     const inLibc = pc !== null && text.some(([lo, hi]) => pc >= lo && pc < hi);
     scored.push([tid, inLibc ? 0 : pc !== null ? 1 : 2]);
   }

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { HeapgapError } from '../../errors.js';
+import { PF_KTHREAD, parseStat } from '../../parse/stat.js';
 import { parseStatus } from '../../parse/status.js';
 import type { ProcStatus } from '../../types.js';
 import { listTasks, procError, readProc, readProcChunks, readStartTime } from '../procfs.js';
@@ -32,9 +33,8 @@ export async function preflight(pid: number): Promise<Before> {
   // The first bytes are enough to tell: a 60,000-VMA maps is 3 MB.
   if (readProcChunks(pid, 'maps', 4096).every((c) => c.toString('latin1').trim() === '')) {
     // Empty maps: a kernel thread (PF_KTHREAD in stat's flags), or a process that is exiting.
-    const stat = await readProc(pid, 'stat').catch(() => '');
-    const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6] ?? 0);
-    if (stat !== '' && (flags & 0x00200000) !== 0) throw new HeapgapError('KERNEL_THREAD', `pid ${pid} is a kernel thread: it has no user memory`, { hint: 'pick a user-space process.' });
+    const stat = parseStat(await readProc(pid, 'stat').catch(() => ''));
+    if (stat !== null && (stat.flags & PF_KTHREAD) !== 0) throw new HeapgapError('KERNEL_THREAD', `pid ${pid} is a kernel thread: it has no user memory`, { hint: 'pick a user-space process.' });
     throw new HeapgapError('PROCESS_GONE', `process ${pid} exited while heapgap was starting`, { hint: 'nothing was measured; run heapgap again on the new process.' });
   }
   return { status, startTime };
@@ -86,8 +86,7 @@ export async function refuseUninterruptible(pid: number): Promise<void> {
 export async function uninterruptibleThreads(pid: number): Promise<{ tid: number; wchan: string | null }[]> {
   const found: { tid: number; wchan: string | null }[] = [];
   for (const tid of await listTasks(pid).catch(() => [] as number[])) {
-    const stat = await readProc(pid, `task/${tid}/stat`).catch(() => '');
-    if (stat.charAt(stat.lastIndexOf(')') + 2) !== 'D') continue;
+    if (parseStat(await readProc(pid, `task/${tid}/stat`).catch(() => ''))?.state !== 'D') continue;
     const wchan = (await readProc(pid, `task/${tid}/wchan`).catch(() => '')).trim();
     found.push({ tid, wchan: wchan && wchan !== '0' ? wchan : null });
   }

@@ -36,8 +36,15 @@ export interface SafeCallRequest {
 
 /** How long the target was taken from its work, from gdb's own events. */
 export interface PauseFigures {
-  /** The whole process stopped: first thread attached to detach, less the time every thread ran during calls. */
+  /**
+   * The longest stretch with the whole process stopped (what its threads feel as one stall): the
+   * session (first thread attached to detach) is cut by the calls, during which every thread runs.
+   */
   stoppedMs: number | null;
+  /** Every such stretch added up (the session less the calls). */
+  stoppedTotalMs: number | null;
+  /** How many stretches: one more than the calls. */
+  stops: number | null;
   /** The calling thread, stopped or running heapgap's calls: first thread attached to detach. */
   callThreadMs: number | null;
   attachMs: number | null;
@@ -80,6 +87,35 @@ export interface DriverResult {
   resumed: [number, number][];
   /** gdb monotonic seconds when the first thread was attached (the stop's start), if gdb said. */
   stoppedFrom?: number | null;
+  /** Each allocator's check of its own structures before any call (driver.py precheck). */
+  checks?: Record<string, unknown>;
+  /** Why no call was made although the session went through (e.g. "heap-corrupt"). */
+  noCalls?: string | null;
+  /** A call stopped by a signal inside the target: which, where, and the locks it left. */
+  failure?: CallFailure | null;
+}
+
+/** driver.py failed(): a call gdb unwound after a signal, and what each allocator found after it. */
+export interface CallFailure {
+  call: string;
+  signal: string;
+  /** Frame names (or pcs) at the signal, innermost first. */
+  frames: string[];
+  /**
+   * heapgap's own signal: "computing" to a call still running after heapgap was asked to stop,
+   * "limit" to one past its time limit, "waiting" to one blocked on a lock; null: the target's.
+   */
+  interrupted: 'computing' | 'limit' | 'waiting' | null;
+  allocators: Record<string, LockAudit>;
+}
+
+/** An allocator's after_failure(): the locks held after the unwind, released or left, and why. */
+export interface LockAudit {
+  held?: { arena: number; address: string; value: number }[];
+  released?: { arena: number; address: string; value: number; why: string; woke: number | null }[];
+  leftHeld?: ({ arena: number; address: string; value: number; why: string } | string)[];
+  threadsInAllocator?: { tid: number; where: string; futexWait: number | null }[];
+  error?: string;
 }
 
 /** The target as it was before attaching: what the after-checks compare against. */

@@ -1,0 +1,45 @@
+/** What the heap walk reads the target through (ProcMemory; a Buffer in unit tests). */
+export interface MemorySource {
+  /** Reads `length` bytes at `addr` into `buf`: how many were read, 0 on error. */
+  readInto(addr: number, buf: Buffer, length: number): number;
+  /** One byte per page from `firstPage` on, 1 when resident; null when pagemap is unreadable. */
+  presentPages(firstPage: number, pages: number): Uint8Array | null;
+}
+
+export const PAGE = 4096;
+const BLOCK = 4 << 20;
+
+/**
+ * Large sequential reads of one heap, one buffer reused: a chunk header is served from the block
+ * in hand, or the block is refilled from the header's page on, over resident pages only (at most
+ * 4 MiB). A non-resident page is never read unless a header sits in it.
+ */
+export class BlockReader {
+  readonly buf = Buffer.allocUnsafe(BLOCK);
+  /** The same bytes as 32-bit words: headers are 16-byte aligned, and indexing beats readUInt32LE. */
+  readonly words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, BLOCK / 4);
+  readBytes = 0;
+  private from = 0;
+  private to = 0;
+
+  constructor(private readonly src: MemorySource, private readonly present: Uint8Array, private readonly start: number, private readonly end: number) {}
+
+  /** Offset in `buf` of the 16 bytes at `addr` (prev_size, size), or -1 when they cannot be read. */
+  at(addr: number): number {
+    if (addr >= this.from && addr + 16 <= this.to) return addr - this.from;
+    return this.refill(addr);
+  }
+
+  private refill(addr: number): number {
+    if (addr < this.start || addr + 16 > this.end) return -1;
+    const page = Math.floor((addr - this.start) / PAGE);
+    let pages = 1;
+    while (pages * PAGE < BLOCK && this.start + (page + pages) * PAGE < this.end && this.present[page + pages] === 1) pages++;
+    const from = this.start + page * PAGE;
+    const got = this.src.readInto(from, this.buf, pages * PAGE);
+    this.readBytes += got;
+    this.from = from;
+    this.to = from + got;
+    return addr + 16 <= this.to ? addr - from : -1;
+  }
+}
