@@ -4,7 +4,11 @@
 // moments. See fixtures/safety/README.md.
 //
 //   node scripts/reliability.mjs [--calls 1000] [--interrupts 60] [--out FILE] [--seed N]
-//                                [--no-jvm] [--jvm-threads 30] [--churn-threads 4] [--cli PATH] [--verbose]
+//                                [--no-jvm] [--no-allocators] [--jvm-threads 30] [--churn-threads 4] [--cli PATH] [--verbose]
+//
+// Besides glibc's churn target (and the JVM), the same churn runs under jemalloc and tcmalloc
+// (fixtures/targets/alloc-stats.c with LD_PRELOAD) where Debian's libjemalloc2 / libtcmalloc-minimal4
+// are installed: their release calls are made on every 10th call, like malloc_trim's.
 //
 // --cli runs another build of heapgap (default dist/cli/main.js of this checkout); useful to pin a
 // snapshot of the build while dist/ is being rebuilt.
@@ -26,7 +30,7 @@ const PROGRESS_WINDOW_MS = 2_000;
 // ---- options ---------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const o = { calls: 1000, interrupts: 60, out: null, seed: 20240601, jvm: true, jvmThreads: 30, churnThreads: 4, verbose: false };
+  const o = { calls: 1000, interrupts: 60, out: null, seed: 20240601, jvm: true, allocators: true, jvmThreads: 30, churnThreads: 4, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = val();
     else if (a === '--seed') o.seed = int();
     else if (a === '--no-jvm') o.jvm = false;
+    else if (a === '--no-allocators') o.allocators = false;
     else if (a === '--jvm-threads') o.jvmThreads = int();
     else if (a === '--churn-threads') o.churnThreads = int();
     else if (a === '--verbose' || a === '-v') o.verbose = true;
@@ -55,7 +60,7 @@ function parseArgs(argv) {
 }
 
 function usage(err) {
-  const text = 'usage: node scripts/reliability.mjs [--calls N] [--interrupts N] [--out FILE] [--seed N] [--no-jvm] [--jvm-threads N] [--churn-threads N] [--cli PATH] [--verbose]\n';
+  const text = 'usage: node scripts/reliability.mjs [--calls N] [--interrupts N] [--out FILE] [--seed N] [--no-jvm] [--no-allocators] [--jvm-threads N] [--churn-threads N] [--cli PATH] [--verbose]\n';
   if (err) {
     process.stderr.write(`reliability: ${err}\n${text}`);
     process.exit(2);
@@ -140,7 +145,7 @@ function gdbsOn(pid) {
 }
 
 /** What heapgap wrote on stderr: progress lines are `heapgap: ` too, so they are told apart by content. */
-const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|captured pid \d+ to .*|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
+const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|[a-z]+: nothing to call; reading \/proc only|attached; calling .*|detached; measuring|no thread was at a safe point; trying again .*|a thread is in uninterruptible sleep; trying again .*|captured pid \d+ to .*|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
 /** stdout holds one whole JSON document: the run had written its report before the signal. */
 function completeJson(stdout) {
   try {
@@ -185,6 +190,13 @@ async function buildChurn(work) {
   return bin;
 }
 
+async function buildAllocStats(work) {
+  const bin = join(work, 'alloc-stats');
+  const r = await execa('gcc', ['-O1', '-g0', '-pthread', '-Wall', '-o', bin, join(ROOT, 'fixtures', 'targets', 'alloc-stats.c')], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw new Error(`gcc alloc-stats.c failed: ${r.stderr}`);
+  return bin;
+}
+
 async function buildJvm(work) {
   const dir = join(work, 'jvm');
   const r = await execa('javac', ['-d', dir, join(ROOT, 'fixtures', 'targets', 'BusyJvm.java')], { reject: false, stdin: 'ignore' });
@@ -193,8 +205,8 @@ async function buildJvm(work) {
 }
 
 /** Starts a target that prints one JSON ready line and writes its progress counter to a file. */
-async function startTarget(name, file, args, progressFile) {
-  const proc = execa(file, args, { stdin: 'ignore', buffer: false, reject: false, cleanup: true });
+async function startTarget(name, file, args, progressFile, env = {}) {
+  const proc = execa(file, args, { stdin: 'ignore', buffer: false, reject: false, cleanup: true, env, extendEnv: true });
   let stderr = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (d) => {
@@ -540,6 +552,17 @@ async function main() {
   try {
     const churnBin = await buildChurn(work);
     specs.push({ name: 'churn', start: () => startTarget('churn', churnBin, [String(opts.churnThreads), join(work, 'churn.progress')], join(work, 'churn.progress')) });
+    if (opts.allocators) {
+      const allocStats = await buildAllocStats(work);
+      for (const [name, lib] of [['jemalloc', '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'], ['tcmalloc', '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4']]) {
+        if (!existsSync(lib)) {
+          log(`${lib} not found: running without the ${name} churn target`);
+          continue;
+        }
+        const progress = join(work, `churn-${name}.progress`);
+        specs.push({ name: `churn-${name}`, start: () => startTarget(`churn-${name}`, allocStats, [String(opts.churnThreads), '2000', '200', '65536', '1', progress], progress, { LD_PRELOAD: lib }) });
+      }
+    }
     if (opts.jvm) {
       const cp = await buildJvm(work);
       const jvmArgs = ['-Xmx256m', '-XX:MaxDirectMemorySize=64m', '-cp', cp, 'BusyJvm', String(opts.jvmThreads), join(work, 'jvm.progress')];

@@ -1,5 +1,9 @@
 import type { AllocatorName } from './contract.js';
 import type { GlibcLayout, GlibcSection } from './allocators/glibc/section.js';
+import type { JemallocSection } from './allocators/jemalloc/section.js';
+import type { MimallocSection } from './allocators/mimalloc/section.js';
+import type { MuslSection } from './allocators/musl/analyse.js';
+import type { TcmallocSection } from './allocators/tcmalloc/section.js';
 import type { Pause } from './types.js';
 import type { CgroupReport } from './kernel/cgroup.js';
 import type { RuntimeFacts } from './runtimes/types.js';
@@ -30,8 +34,9 @@ export interface Snapshot {
   stackPointers: string[];
   /**
    * A trim: smaps after detach (raw.smaps is from before attach), and /proc/PID/status read in the
-   * stop right before and after the release call (its Rss), so `report` can replay it.
-   * rollupBefore/After: the same, as smaps_rollup, in captures of an earlier build.
+   * stop right before and after the release call (its Rss), so `report` can replay it; whose
+   * release call it was and what it said (allocators other than glibc report their own figures
+   * around the call). rollupBefore/After: smaps_rollup instead of status, in earlier captures.
    */
   trim?: TrimRaw;
   pause: Pause | null;
@@ -47,6 +52,10 @@ export interface Snapshot {
 /** The capture sections, one per allocator that has a collector. */
 export interface Sections {
   glibc?: GlibcSection;
+  jemalloc?: JemallocSection;
+  tcmalloc?: TcmallocSection;
+  mimalloc?: MimallocSection;
+  musl?: MuslSection;
 }
 
 /** heapgap.capture/1: glibc only, its figures at the top level. `report` still reads these. */
@@ -87,4 +96,6 @@ export interface TrimRaw {
   statusAfter?: string | null;
   rollupBefore?: string | null;
   rollupAfter?: string | null;
+  allocator?: AllocatorName;
+  release?: unknown;
 }

@@ -185,6 +185,44 @@ export interface PinningReport {
   freeBelowBytes: number;
 }
 
+/**
+ * An arena of an allocator other than glibc (contract v2): the same fields, null where they do not
+ * apply or where the allocator does not count them (jemalloc has no top chunk; a mimalloc release
+ * build counts no bytes in use).
+ */
+export interface OtherArenaReport {
+  index: number;
+  allocator: AllocatorName;
+  kind: null;
+  address: string | null;
+  heaps: HeapRange[];
+  systemBytes: number | null;
+  inUseBytes: number | null;
+  freeBytes: number | null;
+  fastFreeBytes: null;
+  binFreeBytes: null;
+  topBytes: null;
+  rssBytes: number | null;
+  heldFreeRssBytes: number | null;
+  pinnedTop: null;
+  /** What the allocator's release call is expected to hand back (= purgeableBytes). */
+  predictedTrimBytes: number | null;
+  /** Resident free memory the allocator's own release call would give back. */
+  purgeableBytes: number | null;
+  /** Resident free memory it cannot give back (partly used slabs, per-thread caches). */
+  notPurgeableBytes: number | null;
+  /**
+   * memory: Rss from smaps of address ranges the allocator confirmed as its own; allocator: its own
+   * resident count (its mappings cannot be told apart by address); none: no Rss figure.
+   */
+  join: 'memory' | 'allocator' | 'none';
+  /** The allocator's own per-arena figures, under its names. */
+  detail: Record<string, number | null>;
+}
+
+/** Any arena entry of inspect/2. */
+export type ArenaEntry = ArenaReport | OtherArenaReport;
+
 /** A finding as documents carry it; inspect/1 documents have no `data`. */
 export interface FindingReport {
   kind: string;
@@ -208,12 +246,12 @@ export interface InspectReport {
   target: TargetInfo;
   rss: RssFigures;
   breakdown: BreakdownRow[];
-  arenas: ArenaReport[];
+  arenas: ArenaEntry[];
   mmapChunks: { count: number; bytes: number; rss: number };
   totals: { systemBytes: number; inUseBytes: number; freeBytes: number; rssBytes: number; heldFreeRssBytes: number; predictedTrimBytes: number };
   arenaMax: ArenaMaxReport;
   /** Each allocator's own figures, under its own names (contract v2). */
-  allocatorStats?: Record<string, Record<string, number | boolean | null>>;
+  allocatorStats?: Record<string, Record<string, number | boolean | string | null>>;
   findings: FindingReport[];
   pause: Pause;
   notes: string[];
@@ -246,15 +284,18 @@ export interface TrimReport {
   allocator: AllocatorName;
   pad: number;
   dryRun: boolean;
-  /** malloc_trim's return value: 1 if anything was released, not a byte count. null on --dry-run. */
+  /** The release call made, for allocators other than glibc (e.g. mallctl("arena.4096.purge")). */
+  call?: string;
+  /** malloc_trim's return value: 1 if anything was released, not a byte count. null on --dry-run and for other allocators. */
   returned: 0 | 1 | null;
   before: TrimSide;
   after: TrimSide | null;
   releasedBytes: number | null;
-  predictedBytes: number;
-  arenas: { index: number; kind: 'main' | 'thread'; beforeRss: number; afterRss: number | null; releasedBytes: number | null; predictedBytes: number }[];
-  /** trim/2: per arena, with the allocator named. */
-  perArena: { index: number; allocator: AllocatorName; rssBefore: number; rssAfter: number | null; releasedBytes: number | null; predictedBytes: number }[];
+  /** What the allocator held as returnable, by its own count; null where it keeps none (mimalloc). */
+  predictedBytes: number | null;
+  arenas: { index: number; kind: 'main' | 'thread' | null; beforeRss: number | null; afterRss: number | null; releasedBytes: number | null; predictedBytes: number | null }[];
+  /** trim/2: per arena, with the allocator named (jemalloc: its own resident count, see notes). */
+  perArena: { index: number; allocator: AllocatorName; rssBefore: number | null; rssAfter: number | null; releasedBytes: number | null; predictedBytes: number | null }[];
   /** Rss re-read after --settle (null: not asked for). */
   settled: { afterMs: number; rss: RssFigures; anonHugePagesBytes: number; lazyFreeBytes: number } | null;
   findings: FindingReport[];
@@ -291,7 +332,7 @@ export interface DiffReport {
   after: { pid: number; takenAt: string };
   rss: { before: number; after: number; delta: number };
   breakdown: { category: Category; before: number; after: number; delta: number }[];
-  arenas: { key: string; index: number | null; before: ArenaReport | null; after: ArenaReport | null; rssDelta: number; inUseDelta: number; heldFreeDelta: number }[];
+  arenas: { key: string; index: number | null; before: ArenaEntry | null; after: ArenaEntry | null; rssDelta: number; inUseDelta: number; heldFreeDelta: number }[];
   findings: { appeared: FindingReport[]; resolved: FindingReport[] };
 }
 

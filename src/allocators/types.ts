@@ -12,7 +12,8 @@ import type { LibcImage } from '../collect/elf.js';
 import type { ProcMemory } from '../collect/memory.js';
 import type { StopPlan } from '../collect/safe-call/types.js';
 import type { Finding } from '../analyse/findings/index.js';
-import type { ArenaReport, ProcStatus, RssFigures, Vma } from '../types.js';
+import type { ArenaEntry, ProcStatus, RssFigures, Vma } from '../types.js';
+import type { ProcessAllocators } from './detect-process.js';
 
 /** What a collector knows of the target before attaching. */
 export interface Target {
@@ -24,6 +25,8 @@ export interface Target {
   /** Allocator-related environment variables only. */
   env: Record<string, string>;
   cpus: number;
+  /** Which allocators the process has, where, and which serves malloc (detect-process.ts). */
+  allocators: ProcessAllocators;
 }
 
 /** After detach: the target runs again; these are read for every allocator once. */
@@ -65,10 +68,10 @@ export interface AnalyseInput {
 }
 
 export interface AllocatorAnalysis {
-  arenas: ArenaReport[];
+  arenas: ArenaEntry[];
   claims: Claim[];
   /** allocatorStats.<name>: the allocator's own figures, under its own names. */
-  stats: Record<string, number | boolean | null> | null;
+  stats: Record<string, number | boolean | string | null> | null;
   /** glibc: mmapped chunks (count, bytes, resident). */
   mmapChunks: { count: number; bytes: number; rss: number } | null;
   findings: Finding[];

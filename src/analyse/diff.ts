@@ -1,9 +1,10 @@
-import type { ArenaReport, DiffReport, InspectReport } from '../types.js';
+import type { ArenaEntry, DiffReport, InspectReport } from '../types.js';
 import { findingKey } from './findings/index.js';
 
 /** What changed between two inspect reports. Arenas are matched by address: their numbers shift. */
 export function diffReports(before: InspectReport, after: InspectReport): DiffReport {
-  const key = (a: ArenaReport) => (a.kind === 'main' ? 'main' : a.address ?? `#${a.index}`);
+  // Other allocators' arenas (jemalloc's, by index) are keyed apart from glibc's.
+  const key = (a: ArenaEntry) => ((a.allocator ?? 'glibc') !== 'glibc' ? `${a.allocator}#${a.index}` : a.kind === 'main' ? 'main' : a.address ?? `#${a.index}`);
   const keys = [...new Set([...before.arenas.map(key), ...after.arenas.map(key)])];
   const arenas = keys.map((k) => {
     const b = before.arenas.find((a) => key(a) === k) ?? null;

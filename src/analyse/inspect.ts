@@ -6,7 +6,7 @@ import { tunable } from '../parse/environ.js';
 import { parseSmaps } from '../parse/smaps.js';
 import { parseStatus } from '../parse/status.js';
 import type { Snapshot } from '../snapshot.js';
-import type { ArenaReport, BreakdownRow, InspectReport, RssFigures, Vma } from '../types.js';
+import type { ArenaEntry, BreakdownRow, InspectReport, RssFigures, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { isShmem } from './regions.js';
 import { layeredRegions, mappedFiles, processKernel, regionFigures } from './layers.js';
@@ -20,7 +20,7 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
   const rss = { ...rssFigures(vmas), ...processKernel(vmas, snap.rollupAfter) };
   const input: AnalyseInput = { pid: snap.pid, vmas, status, env: snap.env, cpus: snap.cpus, rss };
   const analyses: AllocatorAnalysis[] = [];
-  const allocatorStats: Record<string, Record<string, number | boolean | null>> = {};
+  const allocatorStats: Record<string, Record<string, number | boolean | string | null>> = {};
   for (const [name, analyser] of Object.entries(ANALYSERS)) {
     const section = snap.sections[name as keyof typeof ANALYSERS];
     if (section === undefined) continue;
@@ -30,7 +30,7 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
   }
   const claims: Claim[] = analyses.flatMap((a) => a.claims);
   const { regions, runtimes } = layeredRegions(vmas, claims, snap.stackPointers.map((s) => BigInt(s)), snap.runtime ?? null);
-  const arenas: ArenaReport[] = analyses.flatMap((a) => a.arenas);
+  const arenas: ArenaEntry[] = analyses.flatMap((a) => a.arenas);
   const mmapChunks = analyses.find((a) => a.mmapChunks)?.mmapChunks ?? { count: 0, bytes: 0, rss: 0 };
   const report: InspectReport = {
     schema: SCHEMAS.inspect,
@@ -40,14 +40,15 @@ export function analyse(snap: Snapshot, parsed?: { vmas: Vma[] }): InspectReport
     arenas,
     mmapChunks,
     totals: {
-      systemBytes: sum(arenas.map((a) => a.systemBytes)),
-      inUseBytes: sum(arenas.map((a) => a.inUseBytes)),
-      freeBytes: sum(arenas.map((a) => a.freeBytes)),
-      rssBytes: sum(arenas.map((a) => a.rssBytes)),
-      heldFreeRssBytes: sum(arenas.map((a) => a.heldFreeRssBytes)),
-      predictedTrimBytes: sum(arenas.map((a) => a.predictedTrimBytes)),
+      // Figures an allocator does not count (null) add nothing.
+      systemBytes: sum(arenas.map((a) => a.systemBytes ?? 0)),
+      inUseBytes: sum(arenas.map((a) => a.inUseBytes ?? 0)),
+      freeBytes: sum(arenas.map((a) => a.freeBytes ?? 0)),
+      rssBytes: sum(arenas.map((a) => a.rssBytes ?? 0)),
+      heldFreeRssBytes: sum(arenas.map((a) => a.heldFreeRssBytes ?? 0)),
+      predictedTrimBytes: sum(arenas.map((a) => a.predictedTrimBytes ?? 0)),
     },
-    arenaMax: { arenas: arenas.length, threads: status.threads, cpus: snap.cpus, defaultLimit: 8 * snap.cpus, configured: tunable(snap.env, 'arena_max', 'MALLOC_ARENA_MAX') },
+    arenaMax: { arenas: arenas.filter((a) => (a.allocator ?? 'glibc') === 'glibc').length, threads: status.threads, cpus: snap.cpus, defaultLimit: 8 * snap.cpus, configured: tunable(snap.env, 'arena_max', 'MALLOC_ARENA_MAX') },
     ...(Object.keys(allocatorStats).length > 0 ? { allocatorStats } : {}),
     findings: analyses.flatMap((a) => a.findings),
     pause: snap.pause ?? { stoppedMs: null, callMs: null, attachMs: null },

@@ -51,7 +51,7 @@ export function watchTick(pid: number, sample: RssSample, started: number, lates
       index: known?.index ?? null,
       rssBytes: rss,
       inUseBytes: known?.inUseBytes ?? null,
-      heldFreeRssBytes: known ? Math.max(0, rss - known.inUseBytes) : null,
+      heldFreeRssBytes: known && known.inUseBytes !== null ? Math.max(0, rss - known.inUseBytes) : null,
     };
   });
   const layers: Partial<Record<Category, number>> = {};

@@ -3,8 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { HeapgapError, exitCodeFor } from '../errors.js';
 import { FORMATS, loadReporter } from '../report/index.js';
 import type { Format } from '../report/index.js';
-import { SEVERITIES, SEVERITY_RANK } from '../contract.js';
-import type { Severity } from '../contract.js';
+import { ALLOCATORS, SEVERITIES, SEVERITY_RANK } from '../contract.js';
+import type { AllocatorName, Severity } from '../contract.js';
 import { VERSION } from '../version.js';
 import type { Outcome, RunContext } from './context.js';
 import { parseBytes, parseDuration, parsePid } from './options.js';
@@ -92,9 +92,10 @@ export function buildProgram(): Command {
 
   common(program.command('trim').argument('<pid>', 'process id', parsePid).description('call malloc_trim(pad) in the target and measure what it returned, arena by arena'))
     .option('--pad <bytes>', 'malloc_trim pad argument', parseBytes, 0)
-    .option('--dry-run', 'predict the release from malloc_info without calling malloc_trim')
+    .option('--dry-run', 'predict the release from the allocator\'s own figures without calling its release')
     .option('--settle <duration>', 'read Rss again this long after the release (lazily freed pages, THP refill)', parseDuration)
-    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true, settleMs: (opts.settle as number | undefined) ?? 0 })));
+    .addOption(new Option('--allocator <name>', 'whose release call to make when the process has several (default: the one serving malloc)').choices(ALLOCATORS.filter((a) => a !== 'static' && a !== 'unknown')))
+    .action(action(async (ctx, opts, pid: number) => (await import('./commands/trim.js')).trim(pid, ctx, { pad: opts.pad as number, dryRun: opts.dryRun === true, settleMs: (opts.settle as number | undefined) ?? 0, ...(opts.allocator ? { allocator: opts.allocator as AllocatorName } : {}) })));
 
   common(program.command('experiment').argument('<command...>', 'the workload, after --').description('run a command once per MALLOC_ARENA_MAX value and compare peak and final Rss'), 3_600_000)
     .requiredOption('--arena-max <list>', 'comma-separated values, e.g. 1,2,4,default')

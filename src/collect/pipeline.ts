@@ -7,7 +7,9 @@
  *    needs the running target (/proc/PID/mem, pagemap).
  */
 import { COLLECTORS } from '../allocators/collectors.js';
-import { detectAllocator } from '../allocators/detect.js';
+import { detectProcess } from '../allocators/detect-process.js';
+import type { ProcessAllocators } from '../allocators/detect-process.js';
+import type { AllocatorName } from '../contract.js';
 import type { Measured, Prepared, Target } from '../allocators/types.js';
 import { HeapgapError } from '../errors.js';
 import { allocatorEnv } from '../parse/environ.js';
@@ -39,6 +41,8 @@ export interface SnapshotOptions {
   keepRawSmaps?: boolean;
   /** Ask a JVM for its ranges with `jcmd PID VM.info` after detaching (opt-in: the JVM does work). */
   jvmJcmd?: boolean;
+  /** trim: whose release call to make (default: the allocator serving malloc). */
+  allocator?: AllocatorName;
 }
 
 export interface TakenSnapshot {
@@ -53,32 +57,41 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   // 1. before attach
   const before = await preflight(pid);
   const maps = readMaps(pid);
-  const guess = detectAllocator(maps);
-  const collector = COLLECTORS[guess.allocator];
-  if (!collector || !guess.libc) throw unsupported(pid, guess.allocator, guess.evidence);
-  const libcFile = await locateLibc(pid, guess.libc);
+  const found = await detectProcess(pid, maps);
+  const withCollector = found.present.filter((p) => COLLECTORS[p.name]);
+  const musl = found.serving === 'musl';
+  if (withCollector.length === 0 && !musl) throw unsupported(pid, found.serving, found.evidence);
+  const releaser = opts.mode === 'trim' ? releaseAllocator(pid, found, opts.allocator ?? null) : null;
+  const libcObject = found.objects.find((o) => GLIBC.test(o.path)) ?? null;
   const hints = runtimeHints(maps.map((v) => v.pathname));
-  const [image, environ, cpus, runtime] = await Promise.all([
-    readLibcImage(libcFile),
+  const [libc, environ, cpus, runtime] = await Promise.all([
+    libcObject ? locateLibc(pid, libcObject).then(async (path) => ({ path, base: libcObject.base, image: await readLibcImage(path) })) : Promise.resolve(null),
     // 0400 and owned by the target's uid: CAP_SYS_PTRACE alone does not open it.
     readProcBuffer(pid, 'environ').then((b) => b.toString('latin1'), () => null),
     onlineCpus(),
     readRuntimeFacts(pid, hints), // before attach: the runtime is never stopped for these
   ]);
   const env = environ === null ? {} : allocatorEnv(environ);
-  const target: Target = { pid, maps, libc: { path: libcFile, base: guess.libc.base, image }, env, cpus };
-  const prepared: Prepared<unknown>[] = [await collector.prepare(target)];
+  // Every call of the protocol (scratch mmap, memfd, fclose) goes to glibc: without it, no stop.
+  if (withCollector.length > 0 && !libc) throw unsupported(pid, found.serving, found.evidence);
+  const prepared: Prepared<unknown>[] = [];
+  if (libc) {
+    const target: Target = { pid, maps, libc, env, cpus, allocators: found };
+    for (const p of withCollector) prepared.push(await COLLECTORS[p.name]!.prepare(target));
+  }
   // trim: the "before" picture is read now, while the target runs; the stop holds only the call and
   // two reads of /proc/PID/status around it, so it grows with neither the VMAs nor the heap.
   const beforeTrim = opts.mode === 'trim' ? readSmaps(pid, opts.keepRawSmaps ?? false) : null;
-  opts.onProgress?.(`glibc ${image.version ?? '?'} at ${guess.libc.path}${guess.allocator === 'glibc' ? '' : ` (malloc: ${guess.allocator})`}; attaching to ${pid}`);
-  // 2. the stop
-  const call = await safeCall({
+  // The glibc line keeps its shape ("glibc V at PATH; attaching to PID"): scripts read it.
+  const malloc = found.serving === 'glibc' && found.present.length <= 1 ? '' : ` (malloc: ${found.serving}${found.present.length > 1 ? `; allocators: ${found.present.map((p) => p.name).join(', ')}` : ''})`;
+  opts.onProgress?.(libc ? `glibc ${libc.image.version ?? '?'} at ${libc.path}${malloc}; attaching to ${pid}` : `${found.serving}: nothing to call; reading /proc only`);
+  // 2. the stop (none for musl: it has nothing to call)
+  const call = prepared.length === 0 ? null : await safeCall({
     pid,
     mode: opts.mode,
-    libc: target.libc,
+    libc: libc!,
     plans: prepared.map((p) => p.plan),
-    release: opts.mode === 'trim' ? collector.name : null,
+    release: releaser,
     pad: opts.pad ?? 0,
     before,
     callBudgetMs: opts.callBudgetMs ?? 2000,
@@ -86,21 +99,25 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
-  opts.onProgress?.('detached; measuring');
+  if (call) opts.onProgress?.('detached; measuring');
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
-  const smapsAfter = opts.mode === 'trim' && call.statusAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
+  const smapsAfter = opts.mode === 'trim' && call && call.statusAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
   const [statusText, sps, cgroup] = await Promise.all([readProc(pid, 'status'), stackPointers(pid), readCgroup(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
     const measured: Measured = { vmas, memory, pad: opts.pad ?? 0, mode: opts.mode };
     const sections: Record<string, unknown> = {};
-    for (const p of prepared) sections[p.plan.name] = await p.measure(call.allocators[p.plan.name], measured);
-    const notes = [...(environ === null ? ['the target\'s environment is not readable (file permissions): allocator settings are unknown'] : []), ...prepared.flatMap((p) => p.notes), ...call.notes];
+    for (const p of prepared) sections[p.plan.name] = await p.measure(call!.allocators[p.plan.name], measured);
+    if (musl) sections.musl = { object: found.present.find((p) => p.name === 'musl')?.object.path ?? 'musl' };
+    const notes = [
+      ...(environ === null ? ['the target\'s environment is not readable (file permissions): allocator settings are unknown'] : []),
+      ...found.notes, ...prepared.flatMap((p) => p.notes), ...(call?.notes ?? []),
+    ];
     if (!memory.canCountPages) notes.push('/proc/PID/pagemap is not readable: Rss of heaps that share a VMA with other memory is not split, and the trim prediction is estimated from malloc_info');
     const layoutNote = (sections.glibc as Sections['glibc'])?.layout?.note;
     if (layoutNote) notes.push(`arena join inferred: ${layoutNote}`);
-    if (!memory.canRead) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
+    if (!memory.canRead && sections.glibc) notes.push('mmapped chunks could not be located: /proc/PID/mem is not readable');
     if (opts.jvmJcmd && hints.jvm) {
       const said = await jcmdVmInfo(pid, opts.deadline - Date.now());
       if ('text' in said) runtime.jcmdVmInfo = said.text;
@@ -117,16 +134,18 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       pid,
       comm: before.status.name,
       cpus,
-      allocator: guess.allocator,
-      allocators: [guess.allocator],
-      allocatorEvidence: guess.evidence,
-      glibcVersion: image.version,
+      allocator: found.serving,
+      allocators: found.present.map((p) => p.name),
+      allocatorEvidence: found.evidence,
+      glibcVersion: libc?.image.version ?? null,
       env,
       raw: lazyRaw(smaps, statusText),
       sections: sections as Sections,
       stackPointers: sps.map(hex),
-      ...(smapsAfter !== null ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, statusBefore: call.statusBefore, statusAfter: call.statusAfter } } : {}),
-      pause: call.pause,
+      ...(smapsAfter !== null && call && releaser
+        ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, statusBefore: call.statusBefore, statusAfter: call.statusAfter, allocator: releaser, release: call.released } }
+        : {}),
+      pause: call?.pause ?? null,
       notes,
       runtime,
       cgroup,
@@ -136,6 +155,26 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   } finally {
     await memory.close();
   }
+}
+
+/** glibc's own C library (musl's is libc.so or ld-musl-*.so.1). */
+const GLIBC = /\/libc\.so\.6$|\/libc-[\d.]+\.so$/;
+
+/**
+ * Whose release call a trim makes: the one asked for (--allocator), else the allocator serving
+ * malloc. Refused before attaching when it has none heapgap can make.
+ */
+function releaseAllocator(pid: number, found: ProcessAllocators, asked: AllocatorName | null): AllocatorName {
+  const name = asked ?? found.serving;
+  if (!found.present.some((p) => p.name === name)) {
+    throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} has no ${name} allocator (it has ${found.present.map((p) => p.name).join(', ') || 'none heapgap knows'})`, { hint: 'pick one of them with --allocator.' });
+  }
+  if (!COLLECTORS[name]) {
+    throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `${name} has no release call heapgap can make in process ${pid}`, {
+      hint: name === 'musl' ? 'musl\'s malloc returns freed groups to the kernel itself; there is nothing to trim. `heapgap inspect` shows what smaps says.' : 'see `heapgap inspect` for what can be said.',
+    });
+  }
+  return name;
 }
 
 const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
@@ -160,14 +199,12 @@ function readSmaps(pid: number, keep: boolean): { vmas: Vma[]; smaps: Buffer[] |
 
 function unsupported(pid: number, allocator: string, evidence: string | null): HeapgapError {
   const hints: Record<string, string> = {
-    jemalloc: "use jemalloc's own statistics (MALLOC_CONF=stats_print:true, or mallctl \"stats.*\"); heapgap reads glibc malloc only.",
-    tcmalloc: "use tcmalloc's MallocExtension::GetStats() or its heap profiler; heapgap reads glibc malloc only.",
-    mimalloc: 'use MIMALLOC_SHOW_STATS=1; heapgap reads glibc malloc only.',
-    musl: "musl's malloc has no malloc_info; heapgap reads glibc malloc only.",
-    static: 'a statically linked program carries its own allocator; heapgap needs glibc loaded as libc.so.6.',
-    unknown: 'no glibc (libc.so.6) is mapped in the process.',
+    static: 'a statically linked program carries its own allocator, and none heapgap knows (jemalloc, tcmalloc, mimalloc) was found in its symbols.',
+    unknown: 'no C library heapgap knows (glibc libc.so.6, musl) is mapped in the process.',
   };
-  return new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} does not use glibc malloc: ${allocator}${evidence ? ` (${evidence})` : ''}`, { hint: hints[allocator] ?? hints.unknown! });
+  return new HeapgapError('UNSUPPORTED_ALLOCATOR', `process ${pid} uses an allocator heapgap cannot read: ${allocator}${evidence ? ` (${evidence})` : ''}`, {
+    hint: hints[allocator] ?? 'heapgap reads glibc malloc, jemalloc, tcmalloc (gperftools) and mimalloc, and names musl; it calls them through glibc, which must be mapped.',
+  });
 }
 
 /** Stack pointers of threads blocked in a syscall: the VMAs holding them are stacks. */

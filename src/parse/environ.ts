@@ -1,5 +1,5 @@
-/** Variables allocators read: glibc (MALLOC_*, GLIBC_TUNABLES), jemalloc (MALLOC_CONF), tcmalloc, mimalloc. */
-const ALLOCATOR_ENV = /^(MALLOC_|TCMALLOC_|MIMALLOC_|GLIBC_TUNABLES$|_RJEM_MALLOC_CONF$)/;
+/** Variables allocators read: glibc (MALLOC_*, GLIBC_TUNABLES), jemalloc (MALLOC_CONF, JE_MALLOC_CONF for a je_-prefixed copy), tcmalloc, mimalloc. */
+const ALLOCATOR_ENV = /^(MALLOC_|TCMALLOC_|MIMALLOC_|GLIBC_TUNABLES$|_RJEM_MALLOC_CONF$|JE_MALLOC_CONF$)/;
 
 /** Keeps only what the allocator reads from the environment; everything else in environ stays private. */
 export function allocatorEnv(environ: string): Record<string, string> {

@@ -9,7 +9,9 @@ const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
  * IEC units, three significant figures at most: `0 B`, `512 B`, `9.75 KiB`, `38.1 MiB`, `408 MiB`.
  * Powers of 1024 because smaps, malloc_info and page sizes all count in them.
  */
-export function formatBytes(bytes: number): string {
+export function formatBytes(bytes: number | null): string {
+  // null: a figure the allocator does not count (contract v2 arenas of other allocators).
+  if (bytes === null) return '-';
   if (!Number.isFinite(bytes)) return String(bytes);
   const sign = bytes < 0 ? '-' : '';
   let value = Math.abs(bytes);

@@ -127,7 +127,8 @@ ${cards([
 <tfoot><tr><td>total</td><td>${formatBytes(total)}</td><td>100%</td><td></td><td>${doc.breakdown.reduce((s, b) => s + b.vmas, 0)}</td></tr></tfoot></table>
 <p class="muted">${doc.mmapChunks.count} mmap'd chunks: ${formatBytes(doc.mmapChunks.bytes)} mapped, ${formatBytes(doc.mmapChunks.rss)} resident.</p></section>
 ${layerSections(doc).map((sec) => `<section id="${esc(sec.id)}"><h2>${esc(sec.title)}</h2>${sec.lines.map((l) => `<p>${esc(l)}</p>`).join('')}${sec.table ? `<table><thead><tr>${sec.table.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${sec.table.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>` : ''}</section>`).join('\n')}
-${arenaMap(doc.arenas)}
+${arenaMap(doc.arenas.filter((a): a is ArenaReport => (a.allocator ?? 'glibc') === 'glibc'))}
+${otherArenas(doc)}
 ${findings(doc.findings)}
 <footer>${pause(doc.pause)}${doc.notes.map((x) => `<p class="note">${rich(x)}</p>`).join('')}</footer>`;
 }
@@ -135,7 +136,16 @@ ${findings(doc.findings)}
 const GAP = 8;
 
 /** Every arena on one scale, so a 64 MiB thread heap and a 180 MiB [heap] compare by eye. */
+/** Arenas of other allocators (jemalloc's, tcmalloc's page heap, mimalloc's segments): their own figures. */
+function otherArenas(doc: InspectReport): string {
+  const others = doc.arenas.filter((a) => (a.allocator ?? 'glibc') !== 'glibc');
+  if (others.length === 0) return '';
+  const rows = others.map((a) => `<tr><td>${esc(a.allocator ?? '')} ${a.index}</td><td>${formatBytes(a.inUseBytes)}</td><td>${formatBytes(a.rssBytes)}</td><td>${formatBytes(a.heldFreeRssBytes)}</td><td>${formatBytes(a.purgeableBytes ?? null)}</td></tr>`);
+  return `<section id="other-arenas"><h2>Other allocators</h2><table><thead><tr><th>arena</th><th>in use</th><th>rss</th><th>held free</th><th>purgeable</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+}
+
 function arenaMap(arenas: ArenaReport[]): string {
+  if (arenas.length === 0) return '';
   const room = W - LANE_X;
   const scale = Math.min(...arenas.map((a) => Math.min(
     (room - GAP * Math.max(0, a.heaps.length - 1)) / Math.max(1, a.heaps.reduce((s, h) => s + h.size, 0)),

@@ -75,9 +75,9 @@ function inspect(doc: InspectReport): string[] {
   ]);
   breakdown.push(['**total**', `**${formatBytes(total)}**`, '100%', '', String(doc.breakdown.reduce((s, b) => s + b.vmas, 0))]);
   const arenas = doc.arenas.map((a) => [
-    String(a.index), a.kind + (a.join === 'inferred' ? ' (inferred)' : ''), String(a.heaps.length),
+    String(a.index), (a.kind ?? a.allocator ?? '') + (a.join === 'inferred' ? ' (inferred)' : ''), String(a.heaps.length),
     formatBytes(a.systemBytes), formatBytes(a.inUseBytes), formatBytes(a.freeBytes), formatBytes(a.rssBytes),
-    formatBytes(a.heldFreeRssBytes), a.pinnedTop ? '**yes**' : 'no',
+    formatBytes(a.heldFreeRssBytes), a.pinnedTop === null ? '-' : a.pinnedTop ? '**yes**' : 'no',
   ]);
   const t = doc.totals;
   arenas.push(['**all**', '', String(doc.arenas.reduce((s, a) => s + a.heaps.length, 0)), formatBytes(t.systemBytes),
@@ -105,7 +105,7 @@ function inspect(doc: InspectReport): string[] {
 
 function trim(doc: TrimReport): string[] {
   const rows = doc.arenas.map((a) => [
-    String(a.index), a.kind, formatBytes(a.beforeRss), formatMaybeBytes(a.afterRss),
+    String(a.index), a.kind ?? doc.allocator, formatBytes(a.beforeRss), formatMaybeBytes(a.afterRss),
     a.releasedBytes === null ? 'n/a' : formatBytes(a.releasedBytes), formatBytes(a.predictedBytes),
   ]);
   rows.push(['**Rss**', '', formatBytes(doc.before.rss.total), formatMaybeBytes(doc.after?.rss.total ?? null),

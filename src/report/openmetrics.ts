@@ -86,8 +86,9 @@ function common(t: TargetInfo, findings: FindingReport[], pause: InspectReport['
 
 function inspect(doc: InspectReport): Family[] {
   const base = targetLabels(doc.target);
-  const per = (a: InspectReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind });
-  const arena = (name: string, help: string, pick: (a: InspectReport['arenas'][number]) => number) =>
+  // Other allocators' arenas carry their allocator's name (glibc's series keep their labels).
+  const per = (a: InspectReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind ?? 'none', ...((a.allocator ?? 'glibc') !== 'glibc' ? { allocator: a.allocator! } : {}) });
+  const arena = (name: string, help: string, pick: (a: InspectReport['arenas'][number]) => number | null) =>
     bytes(`arena_${name}`, help, doc.arenas.map((a) => [per(a), pick(a)]));
   const taken = Date.parse(doc.takenAt);
   return [
@@ -108,7 +109,8 @@ function inspect(doc: InspectReport): Family[] {
     arena('held_free_rss', 'Resident memory the arena holds as free.', (a) => a.heldFreeRssBytes),
     arena('predicted_trim', 'Resident memory malloc_trim is expected to release from the arena.', (a) => a.predictedTrimBytes),
     gauge('arena_heaps', 'Number of heaps the arena owns ([heap] for the main arena, heap_info blocks for a thread arena).', doc.arenas.map((a) => [per(a), a.heaps.length])),
-    gauge('arena_pinned_top', '1 if a live chunk keeps the arena top from being trimmed.', doc.arenas.map((a) => [per(a), a.pinnedTop ? 1 : 0])),
+    arena('purgeable', 'Resident free memory the allocator\'s own release call is expected to return from the arena.', (a) => a.purgeableBytes ?? null),
+    gauge('arena_pinned_top', '1 if a live chunk keeps the arena top from being trimmed.', doc.arenas.map((a) => [per(a), a.pinnedTop === null ? null : a.pinnedTop ? 1 : 0])),
     gauge('arenas', 'Number of malloc arenas.', [[base, doc.arenaMax.arenas]]),
     gauge('arena_limit', 'Arena limit in effect: MALLOC_ARENA_MAX if set, else the glibc default.',
       [[base, doc.arenaMax.configured ?? doc.arenaMax.defaultLimit]]),
@@ -121,7 +123,7 @@ function inspect(doc: InspectReport): Family[] {
 
 function trim(doc: TrimReport): Family[] {
   const base = targetLabels(doc.target);
-  const per = (a: TrimReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind });
+  const per = (a: TrimReport['arenas'][number]): Labels => ({ ...base, arena: String(a.index), kind: a.kind ?? 'none', ...(doc.allocator !== 'glibc' ? { allocator: doc.allocator } : {}) });
   return [
     ...common(doc.target, doc.findings, doc.pause),
     bytes('trim_pad', 'Pad passed to malloc_trim.', [[base, doc.pad]]),

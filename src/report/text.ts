@@ -37,12 +37,17 @@ function table(rows: string[][], align: ('l' | 'r')[]): string {
   return rows.map((r) => r.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
+/** allocatorStats keys that are byte counts (the rest are counts, settings, versions). */
+const BYTE_STATS = /Bytes$|^(allocated|active|resident|mapped|retained|dirty|muzzy|metadata|reserved|committed|peakCommitted|heapSize|pageheapFree|pageheapUnmapped|centralCacheFree|transferCacheFree|threadCacheFree|totalPhysical|segmentRss|currentRss|peakRss|reset|brkRss|anonRss)$/;
+
 const pct = (part: number, whole: number) => (whole > 0 ? `${((part / whole) * 100).toFixed(1)}%` : '-');
 
 function inspectText(r: InspectReport, s: Style): string {
   const t = r.target;
   const out: string[] = [];
-  out.push(paint(s, 'bold', `heapgap: pid ${t.pid} (${t.comm}), ${t.threads} threads, ${t.cpus} CPUs, ${t.allocator} ${t.glibcVersion ?? ''}`.trimEnd()));
+  const others = (t.allocators ?? [t.allocator]).filter((a) => a !== t.allocator);
+  const glibc = t.glibcVersion ? (t.allocator === 'glibc' ? ` ${t.glibcVersion}` : ` (glibc ${t.glibcVersion})`) : '';
+  out.push(paint(s, 'bold', `heapgap: pid ${t.pid} (${t.comm}), ${t.threads} threads, ${t.cpus} CPUs, ${t.allocator}${glibc}${others.length ? ` + ${others.join(' + ')}` : ''}`));
   out.push(`Rss ${b(r.rss.total)}  (anon ${b(r.rss.anon)}, file ${b(r.rss.file)}, shmem ${b(r.rss.shmem)}; swap ${b(r.rss.swap)}, pss ${b(r.rss.pss)})`);
   const env = Object.entries(t.env).map(([k, v]) => `${k}=${v}`).join(' ');
   if (env) out.push(`allocator environment: ${env}`);
@@ -55,12 +60,17 @@ function inspectText(r: InspectReport, s: Style): string {
   out.push('', paint(s, 'bold', 'Arenas'));
   out.push(table([
     ['arena', 'kind', 'heaps', 'system', 'in use', 'free', 'top', 'rss', 'held free', 'pinned', 'trim ~'],
-    ...r.arenas.map((a) => [String(a.index), a.kind, String(a.heaps.length), b(a.systemBytes), b(a.inUseBytes), b(a.freeBytes), b(a.topBytes), b(a.rssBytes), b(a.heldFreeRssBytes), a.pinnedTop ? 'yes' : 'no', b(a.predictedTrimBytes)]),
+    ...r.arenas.map((a) => [String(a.index), a.kind ?? a.allocator ?? '', String(a.heaps.length), b(a.systemBytes), b(a.inUseBytes), b(a.freeBytes), b(a.topBytes), b(a.rssBytes), b(a.heldFreeRssBytes), a.pinnedTop === null ? '-' : a.pinnedTop ? 'yes' : 'no', b(a.predictedTrimBytes)]),
     ['all', '', '', b(r.totals.systemBytes), b(r.totals.inUseBytes), b(r.totals.freeBytes), '', b(r.totals.rssBytes), b(r.totals.heldFreeRssBytes), '', b(r.totals.predictedTrimBytes)],
   ], ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
-  out.push(`mmapped chunks: ${r.mmapChunks.count} holding ${b(r.mmapChunks.bytes)} (${b(r.mmapChunks.rss)} resident)`);
+  for (const [name, stats] of Object.entries(r.allocatorStats ?? {})) {
+    if (name === 'glibc') continue;
+    const shown = Object.entries(stats).filter(([, v]) => v !== null && v !== '');
+    out.push(`${name}: ${shown.map(([k, v]) => `${k} ${typeof v === 'number' && BYTE_STATS.test(k) ? b(v) : String(v)}`).join(', ')}`);
+  }
   const m = r.arenaMax;
-  out.push(`arenas ${m.arenas} / threads ${m.threads} / CPUs ${m.cpus}; glibc's limit ${m.configured ?? m.defaultLimit}${m.configured === null ? ' (8 x CPUs)' : ' (MALLOC_ARENA_MAX)'}`);
+  if (r.arenas.some((a) => (a.allocator ?? 'glibc') === 'glibc')) out.push(`mmapped chunks: ${r.mmapChunks.count} holding ${b(r.mmapChunks.bytes)} (${b(r.mmapChunks.rss)} resident)`);
+  if (m.arenas > 0) out.push(`arenas ${m.arenas} / threads ${m.threads} / CPUs ${m.cpus}; glibc's limit ${m.configured ?? m.defaultLimit}${m.configured === null ? ' (8 x CPUs)' : ' (MALLOC_ARENA_MAX)'}`);
   out.push('', paint(s, 'bold', 'Findings'));
   if (r.findings.length === 0) out.push('  none');
   for (const f of r.findings) {
@@ -73,16 +83,17 @@ function inspectText(r: InspectReport, s: Style): string {
 }
 
 function trimText(r: TrimReport, s: Style): string {
-  const out = [paint(s, 'bold', `heapgap trim: pid ${r.target.pid} (${r.target.comm}), pad ${r.pad}${r.dryRun ? ', dry run' : ''}`)];
+  const out = [paint(s, 'bold', `heapgap trim: pid ${r.target.pid} (${r.target.comm}), ${r.allocator === 'glibc' ? `pad ${r.pad}` : r.allocator}${r.dryRun ? ', dry run' : ''}`)];
   if (r.dryRun) {
     out.push(`predicted release: ${b(r.predictedBytes)} (Rss now ${b(r.before.rss.total)})`);
   } else {
     out.push(`Rss ${b(r.before.rss.total)} -> ${b(r.after?.rss.total ?? 0)}: released ${b(r.releasedBytes ?? 0)} (predicted ${b(r.predictedBytes)})`);
-    out.push(`malloc_trim returned ${r.returned} (1 = something was released; it is not a byte count)`);
+    out.push(r.allocator === 'glibc' ? `malloc_trim returned ${r.returned} (1 = something was released; it is not a byte count)` : `${r.allocator}: ${r.call ?? 'release call'} made`);
+    if (r.settled) out.push(`after ${(r.settled.afterMs / 1000).toFixed(1)} s: Rss ${b(r.settled.rss.total)} (LazyFree ${b(r.settled.lazyFreeBytes)}, AnonHugePages ${b(r.settled.anonHugePagesBytes)})`);
   }
   out.push('', table([
     ['arena', 'kind', 'rss before', 'rss after', 'released', 'predicted'],
-    ...r.arenas.map((a) => [String(a.index), a.kind, b(a.beforeRss), a.afterRss === null ? '-' : b(a.afterRss), a.releasedBytes === null ? '-' : formatSignedBytes(a.releasedBytes), b(a.predictedBytes)]),
+    ...r.arenas.map((a) => [String(a.index), a.kind ?? r.allocator, b(a.beforeRss), a.afterRss === null ? '-' : b(a.afterRss), a.releasedBytes === null ? '-' : formatSignedBytes(a.releasedBytes), b(a.predictedBytes)]),
   ], ['r', 'l', 'r', 'r', 'r', 'r']));
   for (const f of r.findings) out.push(`  ${paint(s, f.severity, f.severity.toUpperCase().padEnd(8))} ${f.message}`, `           ${paint(s, 'dim', `-> ${f.hint}`)}`);
   out.push('', pauseLine(r.pause));

@@ -463,13 +463,14 @@ describe('safety', () => {
     ].join('\n'), { mode: 0o755 });
     const c = await startChurn(dir, 'hanging-gdb');
     try {
-      // 5 s: on a loaded machine heapgap's own start and the checks before attach can take seconds.
-      const r = await runCli(['inspect', String(c.t.pid), '--timeout', '5s'], { env: { PATH: `${dir}:${process.env.PATH}` }, timeout: 40_000 });
+      // 10 s: on a loaded machine (load 25 on 2 cores, measured) heapgap's start and the checks before
+      // attach took over 5 s; what is tested is the grace after the deadline, not the start.
+      const r = await runCli(['inspect', String(c.t.pid), '--timeout', '10s'], { env: { PATH: `${dir}:${process.env.PATH}` }, timeout: 60_000 });
       expect(r.timedOut, r.stderr).toBe(false);
       expect(r.exitCode, r.stderr).toBe(3);
       expectCleanFailure(r, 'hanging gdb');
       expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`gdb stopped making progress while attached to process ${c.t.pid} and did not answer the request to stop; after [\\d.]+ s without progress and with no call under way .*heapgap ended gdb and resumed the process; no call had been made`));
-      expect(r.durationMs, 'bounded: 5 s of --timeout, 5 s of grace, and some slack').toBeLessThan(20_000);
+      expect(r.durationMs, 'bounded: 10 s of --timeout, 5 s of grace, and some slack').toBeLessThan(30_000);
       await expectHealthy(c, 'after the hanging gdb was ended');
     } finally {
       await c.t.stop();

@@ -7,6 +7,10 @@
 import { GLIBC_FINDINGS } from '../../allocators/glibc/findings.js';
 import { KERNEL_FINDINGS } from '../../kernel/findings.js';
 import { RUNTIME_FINDINGS } from '../../runtimes/findings.js';
+import { JEMALLOC_FINDINGS } from '../../allocators/jemalloc/findings.js';
+import { MIMALLOC_FINDINGS } from '../../allocators/mimalloc/findings.js';
+import { MUSL_FINDINGS } from '../../allocators/musl/findings.js';
+import { TCMALLOC_FINDINGS } from '../../allocators/tcmalloc/findings.js';
 import type { Severity } from '../../contract.js';
 import type { FindingSpec } from './spec.js';
 
@@ -17,6 +21,10 @@ export const FINDINGS = {
   ...GLIBC_FINDINGS,
   ...RUNTIME_FINDINGS,
   ...KERNEL_FINDINGS,
+  ...JEMALLOC_FINDINGS,
+  ...TCMALLOC_FINDINGS,
+  ...MIMALLOC_FINDINGS,
+  ...MUSL_FINDINGS,
 } as const;
 
 export type FindingKind = keyof typeof FINDINGS;

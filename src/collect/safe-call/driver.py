@@ -6,6 +6,7 @@
 # file named by $HEAPGAP_PARAMS. This core picks a thread that holds no allocator lock, owns the call
 # token, the watchdog and cleanup, and hands each allocator's stop.py (src/allocators/<name>/) a Ctx
 # through which every call is made. It never raises: every outcome goes to the result file.
+import bisect
 import ctypes
 import json
 import os
@@ -88,13 +89,31 @@ def u64(addr):
 # ---- choosing the thread -------------------------------------------------------------------
 
 FORBID = re.compile(P["forbiddenFrames"])
-RANGES = [(int(a, 16), int(b, 16)) for a, b in P["forbiddenRanges"]]
+def merged(ranges):
+    out = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out
+
+
+# Sorted and merged before attach: a statically linked allocator gives one range per function.
+RANGES = merged((int(a, 16), int(b, 16)) for a, b in P["forbiddenRanges"])
+RANGE_STARTS = [lo for lo, hi in RANGES]
 TEXT = [(int(a, 16), int(b, 16)) for a, b in P["libcText"]]
 OUTERMOST = {"start_thread", "__libc_start_main", "__libc_start_call_main", "clone", "clone3", "_start"}
 
 
 def in_ranges(pc, ranges):
     return any(lo <= pc < hi for lo, hi in ranges)
+
+
+def forbidden(pc):
+    """pc inside code a calling thread must not be in (RANGES, by bisection)."""
+    i = bisect.bisect_right(RANGE_STARTS, pc) - 1
+    return i >= 0 and pc < RANGES[i][1]
 
 
 def verdict(th):
@@ -116,7 +135,7 @@ def verdict(th):
             return "running a signal handler", False
         name = frame.name() or ""
         at = frame.pc() - (0 if depth == 0 else 1)
-        if (name and FORBID.search(name)) or in_ranges(at, RANGES):
+        if (name and FORBID.search(name)) or forbidden(at):
             return "inside %s" % (name or hex(at)), False
         if name in OUTERMOST:
             return None, True
@@ -170,7 +189,7 @@ def allocator_frames(th):
         while frame is not None and depth < 96:
             name = frame.name() or ""
             at = frame.pc() - (0 if depth == 0 else 1)
-            if (name and FORBID.search(name)) or in_ranges(at, RANGES):
+            if (name and FORBID.search(name)) or forbidden(at):
                 return True
             frame, depth = frame.older(), depth + 1
     except gdb.error:

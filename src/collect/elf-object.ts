@@ -1,0 +1,143 @@
+/**
+ * Any ELF object's symbols, segments and load-time GOT slots, read from its file before attaching
+ * (readLibcImage in ./elf.ts, generalised). The file is read piecewise: headers, then only the
+ * symbol, string and relocation sections, so a 100 MB executable costs a few reads, not 100 MB.
+ */
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { HeapgapError } from '../errors.js';
+
+export interface ElfSymbol {
+  /** Link-time address (add the load bias for a shared object or PIE). */
+  value: bigint;
+  size: number;
+}
+
+export interface ElfObject {
+  path: string;
+  /** ET_EXEC (absolute addresses) or ET_DYN (shared object, PIE: addresses are relative to the load bias). */
+  type: 'exec' | 'dyn';
+  /** Functions and objects by name: .dynsym first (the default version of a versioned name), then .symtab. */
+  symbols: Map<string, ElfSymbol>;
+  segments: { vaddr: bigint; offset: number; filesz: number; memsz: number; flags: number }[];
+  /** GOT slots the loader fills at load time (R_X86_64_GLOB_DAT), by symbol name: link-time address of the slot. */
+  gotSlots: Map<string, bigint>;
+}
+
+const PT_LOAD = 1;
+const SHT_SYMTAB = 2;
+const SHT_RELA = 4;
+const SHT_DYNSYM = 11;
+const R_X86_64_GLOB_DAT = 6;
+const ET_EXEC = 2;
+/** A symbol table larger than this is not read (a debug build's .symtab can be hundreds of MB). */
+const MAX_TABLE = 64 * 1024 * 1024;
+
+export async function readElfObject(path: string, opts: { symtab?: boolean } = {}): Promise<ElfObject> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (cause) {
+    throw new HeapgapError('PTRACE_DENIED', `cannot read ${path}`, { cause, hint: 'heapgap reads the target\'s libraries through /proc/PID/root or /proc/PID/map_files; run it with the target\'s privileges.' });
+  }
+  try {
+    return await parse(fh, path, opts.symtab ?? false);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise<ElfObject> {
+  const at = async (offset: number, length: number): Promise<Buffer> => {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  };
+  const h = await at(0, 64);
+  if (h.length < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) {
+    throw new HeapgapError('UNSUPPORTED_PLATFORM', `${path} is not a 64-bit little-endian ELF file`);
+  }
+  const phoff = Number(h.readBigUInt64LE(32));
+  const shoff = Number(h.readBigUInt64LE(40));
+  const [phentsize, phnum, shentsize, shnum] = [h.readUInt16LE(54), h.readUInt16LE(56), h.readUInt16LE(58), h.readUInt16LE(60)];
+  const ph = await at(phoff, phentsize * phnum);
+  const segments: ElfObject['segments'] = [];
+  for (let o = 0; o + 56 <= ph.length; o += phentsize) {
+    if (ph.readUInt32LE(o) !== PT_LOAD) continue;
+    segments.push({ flags: ph.readUInt32LE(o + 4), offset: Number(ph.readBigUInt64LE(o + 8)), vaddr: ph.readBigUInt64LE(o + 16), filesz: Number(ph.readBigUInt64LE(o + 32)), memsz: Number(ph.readBigUInt64LE(o + 40)) });
+  }
+  const sh = await at(shoff, shentsize * shnum);
+  const section = (i: number) => {
+    const o = i * shentsize;
+    if (o + 64 > sh.length) return null;
+    return { type: sh.readUInt32LE(o + 4), offset: Number(sh.readBigUInt64LE(o + 24)), size: Number(sh.readBigUInt64LE(o + 32)), link: sh.readUInt32LE(o + 40) };
+  };
+  const symbols = new Map<string, ElfSymbol>();
+  const tables = new Map<number, { syms: Buffer; strs: Buffer }>();
+  const load = async (i: number) => {
+    let t = tables.get(i);
+    if (t) return t;
+    const s = section(i);
+    const str = s ? section(s.link) : null;
+    if (!s || !str || s.size > MAX_TABLE || str.size > MAX_TABLE) return null;
+    t = { syms: await at(s.offset, s.size), strs: await at(str.offset, str.size) };
+    tables.set(i, t);
+    return t;
+  };
+  const gotSlots = new Map<string, bigint>();
+  for (const wanted of withSymtab ? [SHT_DYNSYM, SHT_SYMTAB] : [SHT_DYNSYM]) {
+    for (let i = 0; i < shnum; i++) {
+      if (section(i)?.type !== wanted) continue;
+      const t = await load(i);
+      if (t) readSymbols(t, symbols);
+    }
+  }
+  for (let i = 0; i < shnum; i++) {
+    const s = section(i);
+    if (s?.type !== SHT_RELA || s.size > MAX_TABLE || section(s.link)?.type !== SHT_DYNSYM) continue;
+    const t = await load(s.link);
+    if (!t) continue;
+    const rela = await at(s.offset, s.size);
+    for (let o = 0; o + 24 <= rela.length; o += 24) {
+      const info = rela.readBigUInt64LE(o + 8);
+      if (Number(info & 0xffffffffn) !== R_X86_64_GLOB_DAT) continue;
+      const name = symbolName(t, Number(info >> 32n));
+      if (name && !gotSlots.has(name)) gotSlots.set(name, rela.readBigUInt64LE(o));
+    }
+  }
+  return { path, type: h.readUInt16LE(16) === ET_EXEC ? 'exec' : 'dyn', symbols, segments, gotSlots };
+}
+
+function symbolName(t: { syms: Buffer; strs: Buffer }, index: number): string | null {
+  const s = index * 24;
+  if (s + 24 > t.syms.length) return null;
+  const start = t.syms.readUInt32LE(s);
+  const end = t.strs.indexOf(0, start);
+  return end < 0 ? null : t.strs.toString('latin1', start, end);
+}
+
+function readSymbols(t: { syms: Buffer; strs: Buffer }, into: Map<string, ElfSymbol>): void {
+  for (let s = 0; s + 24 <= t.syms.length; s += 24) {
+    const type = t.syms[s + 4]! & 0xf;
+    const value = t.syms.readBigUInt64LE(s + 8);
+    // STT_OBJECT, STT_FUNC, STT_GNU_IFUNC with an address; undefined (imported) symbols have none.
+    if (value === 0n || (type !== 1 && type !== 2 && type !== 10) || t.syms.readUInt16LE(s + 6) === 0) continue;
+    const name = symbolName(t, s / 24);
+    // The default version of a versioned name comes first in .dynsym; .dynsym comes before .symtab.
+    if (name && !into.has(name)) into.set(name, { value, size: Number(t.syms.readBigUInt64LE(s + 16)) });
+  }
+}
+
+/** The load bias of an object mapped at `base` (its offset-0 mapping): 0 for ET_EXEC. */
+export function loadBias(obj: ElfObject, base: bigint): bigint {
+  return obj.type === 'exec' ? 0n : base - lowestVaddr(obj);
+}
+
+function lowestVaddr(obj: ElfObject): bigint {
+  return obj.segments.reduce((m, s) => (s.vaddr < m ? s.vaddr : m), obj.segments[0]?.vaddr ?? 0n) & ~0xfffn;
+}
+
+/** Executable segments at their runtime addresses. */
+export function execRanges(obj: ElfObject, bias: bigint): [bigint, bigint][] {
+  return obj.segments.filter((s) => (s.flags & 1) !== 0).map((s) => [bias + s.vaddr, bias + s.vaddr + BigInt(s.memsz)]);
+}
