@@ -39,10 +39,11 @@ export function gdbArgs(s: GdbSession): string[] {
     : ['-ex', `source ${join(ASSETS, 'driver.py')}`];
   return [
     // No --readnever: it also stops gdb from reading .eh_frame, and without call-frame information
-    // the driver's stack check sees only the innermost frame (a thread waiting on an arena lock inside
-    // malloc looked like any thread parked in a futex). libc is read whole (symbols and .eh_frame, no
-    // DWARF: separate debug files are switched off below); the executable, which may carry DWARF of
-    // any size, is still read with -readnever.
+    // the driver's stack check sees only the innermost two frames (a thread waiting for an arena
+    // lock two frames below free() looked like any thread parked in a futex). libc and the
+    // executable are read with their symbols and .eh_frame, no DWARF: separate debug files are
+    // switched off below, and an executable with DWARF of its own is not given to gdb
+    // (exe-debug-info.ts; `file -readnever` for it makes gdb 13 fail an assertion when it unwinds).
     '-nx', '--batch',
     // Its own process group, so a Ctrl-C at the terminal (sent to the foreground group) never reaches
     // gdb mid-call. Not its own session (setsid): a new session is a new scheduler autogroup, and a
@@ -75,7 +76,7 @@ export function gdbArgs(s: GdbSession): string[] {
     ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
     ...(s.withExe === false
       ? ['-iex', 'set exec-file-mismatch off', '-ex', `exec-file ${s.libc.path}`]
-      : ['-ex', `file -readnever /proc/${s.pid}/exe`]),
+      : ['-ex', `file /proc/${s.pid}/exe`]),
     // Marks between the file loads: a gdb that crashes says, by the last one, what it was reading.
     '-ex', `python print("${STOP_MARK}exe", flush=True)`,
     '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
+import { hasDebugInfo } from './exe-debug-info.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
 import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
 import { driverParams } from './params.js';
@@ -38,7 +39,7 @@ export { preflight, uninterruptibleThreads } from './preflight.js';
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
-  let withExe = true;
+  let withExe = !(await hasDebugInfo(`/proc/${req.pid}/exe`));
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     let dir: string | null = null;
