@@ -316,23 +316,24 @@ async function heapgapArm(pid, cli, mode) {
 /** heapgap's own gdb command line without the driver: what attach + detach cost by themselves. */
 async function floorSession(pid) {
   const dist = (p) => import(pathToFileURL(join(dirname(CLI), '..', p)).href);
-  const [{ gdbArgs, startDecoy }, { preflight }, { readMaps }, { detectAllocator }, { locateLibc }] = await Promise.all([
+  const [{ gdbArgs, startDecoy }, { preflight }, { readMaps }, { mappedObjects }, { locateLibc }] = await Promise.all([
     dist('collect/safe-call/gdb-argv.js'),
     dist('collect/safe-call/index.js'),
     dist('collect/pipeline.js'),
-    dist('allocators/detect.js'),
+    dist('allocators/mapped-objects.js'),
     dist('collect/elf.js'),
   ]);
   const before = await preflight(pid);
-  const guess = detectAllocator(readMaps(pid));
-  const libc = { path: await locateLibc(pid, guess.libc), base: guess.libc.base };
+  const libcObject = mappedObjects(readMaps(pid)).find((o) => /\/libc\.so\.6$|\/libc-[\d.]+\.so$/.test(o.path));
+  if (!libcObject) throw new Error(`process ${pid} has no glibc mapped`);
+  const libc = { path: await locateLibc(pid, libcObject), base: libcObject.base };
   return async () => {
-    const decoy = startDecoy()?.child;
+    const decoy = startDecoy();
     const t0 = performance.now();
     // spawned as heapgap spawns gdb (same session, no cleanup kill), so the two compare fairly
     const r = await execa('gdb', gdbArgs({ pid, status: before.status, libc, decoyPid: decoy?.pid ?? null, bare: true }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C' } });
     const wallMs = performance.now() - t0;
-    decoy?.kill('SIGKILL');
+    await decoy?.stop();
     const m = marksOf(r.stdout);
     const from = m.first ?? m.attach;
     const ok = r.exitCode === 0 && from !== undefined && m.detached !== undefined;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { hasSignal } from '../../parse/status.js';
 import type { ProcStatus } from '../../types.js';
 
@@ -95,8 +95,10 @@ export function gdbArgs(s: GdbSession): string[] {
 /**
  * A process of our own for gdb's first attach. Only where attaching to a non-descendant is allowed
  * (no Yama, scope 0, or root): otherwise gdb would just print an error and nothing is gained.
+ * Spawned with node's own spawn, not execa: it needs no output, and execa's set-up cost more than
+ * the process itself.
  */
-export function startDecoy() {
+export function startDecoy(): { pid: number; stop(): Promise<void> } | null {
   let scope: string | undefined;
   try {
     scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'latin1').trim();
@@ -104,9 +106,20 @@ export function startDecoy() {
     scope = undefined;
   }
   if (scope !== undefined && scope !== '0' && !(scope === '1' && process.getuid?.() === 0)) return null;
-  const child = execa('sleep', ['60'], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
-  // Wrapped: returning execa's thenable from a function that is awaited would wait for it to exit.
-  return child.pid === undefined ? null : { child };
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const exited = new Promise<void>((done) => {
+    child.once('exit', () => done());
+    child.once('error', () => done()); // not spawned (no sleep on PATH): gdb runs without a decoy
+  });
+  if (child.pid === undefined) return null;
+  const pid = child.pid;
+  return {
+    pid,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /**

@@ -83,7 +83,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
   const paramsFile = join(dir, 'params.json');
   await writeFile(files.gateFile, '');
   await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, files)));
-  const decoy = startDecoy()?.child;
+  const decoy = startDecoy();
   const marks = new Map<string, number>();
   let attachedOnce = false;
   let lastMark = Date.now();
@@ -130,8 +130,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
     clearTimeout(timer);
     stall.stop();
     req.signal?.removeEventListener('abort', stopOrKill);
-    decoy?.kill('SIGKILL');
-    await decoy?.catch(() => undefined);
+    await decoy?.stop();
   }
   if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
   if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
