@@ -31,7 +31,10 @@
 //   trim:    node dist/cli/main.js trim PID --json
 //   floor:   gdb attach + detach, no driver and no call, with heapgap's own gdb command line
 //            (gdbArgs({ bare: true }) from dist/collect/safe-call/gdb-argv.js), decoy included
-//   idle:    nothing, for as long as that round's inspect took (the noise floor of the meter itself)
+//   inspect-nocheck, trim-nocheck (only with --arms naming them): the same with
+//            HEAPGAP_SKIP_HEAP_CHECK=1, the free-list check before the calls off (it walks every free
+//            chunk inside the stop: this shows what it costs)
+//   idle:    nothing, for as long as that round's inspect took, at most 5 s (the meter's own noise)
 // Reported per target and arm: felt (median, min–max), heapgap's stoppedMs and reported/felt, the
 // ratios felt/plain and felt/floor (medians), wall times. Nothing here asserts on time.
 import { existsSync, readFileSync } from 'node:fs';
@@ -57,7 +60,7 @@ const MARK = 'heapgap-t ';
 // what gdb does): the start of its stop window.
 const FIRST_HOOK = `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${MARK}first %.6f" % time.monotonic(), flush=True)))`;
 const TARGETS = ['c', 'node', 'python', 'java', 'big-heap', 'many-vmas'];
-const ARMS = ['plain', 'inspect', 'trim', 'floor'];
+const ARMS = ['plain', 'inspect', 'trim', 'floor', 'inspect-nocheck', 'trim-nocheck'];
 
 const PYTHON_METER = String.raw`
 import json, os, signal, threading, time
@@ -86,7 +89,7 @@ while True:
 const USAGE = 'usage: node scripts/bench-pause.mjs [--rounds 5] [--targets c,node,python,big-heap,many-vmas,java] [--arms plain,inspect,trim,floor] [--heap-mib 4096] [--vmas 60000] [--vma-threads 64] [--settle ms] [--python python3] [--plain-timeout s] [--cli dist/cli/main.js] [--cli-b other/main.js] [--json]';
 
 function parseArgs(argv) {
-  const o = { rounds: 5, targets: ['c', 'node', 'python', 'big-heap', 'many-vmas'], arms: [...ARMS], heapMib: 4096, vmas: 60000, vmaThreads: 64, settle: 300, json: false, python: 'python3', plainTimeout: 120 };
+  const o = { rounds: 5, targets: ['c', 'node', 'python', 'big-heap', 'many-vmas'], arms: ['plain', 'inspect', 'trim', 'floor'], heapMib: 4096, vmas: 60000, vmaThreads: 64, settle: 300, json: false, python: 'python3', plainTimeout: 120 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -184,7 +187,10 @@ async function startMeter(kind, dir, opts) {
     args = ['-c', PYTHON_METER];
   }
   // stdout -> /dev/null: the plain recipe's malloc_info(0, stdout) output lands there, harmlessly.
-  const child = execa(file, args, { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', reject: false, buffer: false, cleanup: true, env, extendEnv: true });
+  // Its own session, as a service has: in this script's session it would share a scheduler
+  // autogroup with heapgap's node and gdb, and their CPU before and after the stop would show up as
+  // the target's stalls.
+  const child = execa(file, args, { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', reject: false, buffer: false, cleanup: true, detached: true, env, extendEnv: true });
   const reports = [];
   const waiters = [];
   const otherStderr = [];
@@ -263,11 +269,13 @@ function procState(pid) {
  * What the target felt of a stop in window [from, to] (monotonic s): the longest gap of any ticker
  * that overlaps it (C meters list their gaps), else the longest gap since the reset.
  */
-function felt(report, window) {
-  if (!Array.isArray(report.tickers) || window === null) return { ms: report.maxGapMs, matched: false };
+function felt(report, window, calls = []) {
+  if (!Array.isArray(report.tickers) || window === null) return { ms: report.maxGapMs, inStopsMs: null, matched: false };
   const [from, to] = window;
-  const per = report.tickers.map((t) => Math.max(0, ...t.gaps.filter(([a, b]) => b > from && a < to).map(([a, b]) => (b - a) * 1000)));
-  return { ms: Math.max(...per), matched: true };
+  const longest = (keep) => Math.max(0, ...report.tickers.flatMap((t) => t.gaps.filter(keep).map(([a, b]) => (b - a) * 1000)));
+  // gaps that lie wholly inside a call (every thread runs then) are the machine's, not the stop's
+  const inCall = ([a, b]) => calls.some(([x, y]) => a >= x && b <= y);
+  return { ms: longest(([a, b]) => b > from && a < to), inStopsMs: longest(([a, b]) => b > from && a < to && !inCall([a, b])), matched: true };
 }
 
 const marksOf = (text) => {
@@ -289,9 +297,10 @@ async function plainArm(pid, timeoutS) {
   return { wallMs, ok, window: first ? [first, end] : null, detail: ok ? null : `gdb exit ${r.exitCode ?? r.signal}${r.timedOut ? ' (timed out, SIGKILLed)' : ''}: ${tail(r.stdout + '\n' + r.stderr)}` };
 }
 
-async function heapgapArm(pid, cli, mode) {
+async function heapgapArm(pid, cli, mode, env = {}) {
   const t0 = performance.now();
-  const r = await execa(process.execPath, [cli, mode, String(pid), '--json'], { stdin: 'ignore', reject: false, timeout: 300_000, env: { HEAPGAP_DEBUG: '1' } });
+  // --timeout 120s: the free-list check can hold the stop for tens of seconds on a big heap
+  const r = await execa(process.execPath, [cli, mode, String(pid), '--json', '--timeout', '120s'], { stdin: 'ignore', reject: false, timeout: 300_000, env: { HEAPGAP_DEBUG: '1', ...env } });
   const wallMs = performance.now() - t0;
   let report = null;
   try {
@@ -300,11 +309,15 @@ async function heapgapArm(pid, cli, mode) {
   const ok = r.exitCode === 0 && report !== null;
   const from = Number(/^first thread attached \(monotonic s\): ([\d.]+)$/m.exec(r.stderr)?.[1] ?? NaN);
   const to = marksOf(r.stderr).detached;
+  const calls = (/^threads ran during calls \(monotonic s\): (.*)$/m.exec(r.stderr)?.[1] ?? '').trim().split(' ').filter(Boolean).map((w) => w.split('-').map(Number));
   return {
     wallMs,
     ok,
     window: Number.isFinite(from) && to ? [from, to] : null,
+    calls,
     stoppedMs: report?.pause?.stoppedMs ?? null,
+    stoppedTotalMs: report?.pause?.stoppedTotalMs ?? null,
+    stops: report?.pause?.stops ?? null,
     callThreadMs: report?.pause?.callThreadMs ?? null,
     attachMs: report?.pause?.attachMs ?? null,
     callMs: report?.pause?.callMs ?? null,
@@ -368,18 +381,21 @@ async function benchTarget(kind, dir, opts) {
         else if (arm === 'inspect') res = await heapgapArm(meter.pid, CLI, 'inspect');
         else if (arm === 'inspectB') res = await heapgapArm(meter.pid, CLI_B, 'inspect');
         else if (arm === 'trim') res = await heapgapArm(meter.pid, CLI, 'trim');
+        else if (arm === 'inspect-nocheck') res = await heapgapArm(meter.pid, CLI, 'inspect', { HEAPGAP_SKIP_HEAP_CHECK: '1' });
+        else if (arm === 'trim-nocheck') res = await heapgapArm(meter.pid, CLI, 'trim', { HEAPGAP_SKIP_HEAP_CHECK: '1' });
         else if (arm === 'floor') res = await floor();
         else {
           const from = mono();
           await sleep(idleMs);
           res = { ok: true, wallMs: idleMs, window: [from, mono()] };
         }
-        if (arm === 'inspect' && res.ok) idleMs = res.wallMs;
+        if (arm === 'inspect' && res.ok) idleMs = Math.min(res.wallMs, 5000);
         if (!meter.alive()) throw new Error(`${kind} target died after the ${arm} arm of round ${round + 1}; its stderr:\n${meter.stderr.join('\n')}`);
         const rep = await meter.ask();
-        const f = felt(rep, res.window);
-        const entry = { ...res, feltMs: r3(f.ms), matched: f.matched, windowMs: res.window ? r3((res.window[1] - res.window[0]) * 1000) : null, wallMs: r3(res.wallMs) };
+        const f = felt(rep, res.window, res.calls);
+        const entry = { ...res, feltMs: r3(f.ms), feltInStopsMs: r3(f.inStopsMs), matched: f.matched, windowMs: res.window ? r3((res.window[1] - res.window[0]) * 1000) : null, wallMs: r3(res.wallMs) };
         delete entry.window;
+        delete entry.calls;
         rec[arm] = entry;
         if (res.ok) rows[arm].push(entry);
         else out.errors.push(`round ${round + 1} ${arm}: ${res.detail}`);
@@ -394,10 +410,12 @@ async function benchTarget(kind, dir, opts) {
   }
   const arm = (list) => ({
     feltMs: stats(list.map((e) => e.feltMs)),
+    feltInStopsMs: stats(list.map((e) => e.feltInStopsMs)),
     stoppedMs: stats(list.map((e) => e.stoppedMs)),
     callThreadMs: stats(list.map((e) => e.callThreadMs)),
     // per round: what heapgap reported over what the target felt
     reportedOverFelt: stats(list.map((e) => (typeof e.stoppedMs === 'number' && e.feltMs > 0 ? e.stoppedMs / e.feltMs : null))),
+    reportedOverFeltInStops: stats(list.map((e) => (typeof e.stoppedMs === 'number' && e.feltInStopsMs > 0 ? e.stoppedMs / e.feltInStopsMs : null))),
     wallMs: stats(list.map((e) => e.wallMs)),
   });
   out.arms = Object.fromEntries(Object.entries(rows).map(([a, list]) => [a, arm(list)]));
@@ -412,6 +430,8 @@ async function benchTarget(kind, dir, opts) {
     inspectOverFloor: ratio('inspect', 'floor'),
     trimOverFloor: ratio('trim', 'floor'),
     trimOverInspect: ratio('trim', 'inspect'),
+    inspectNocheckOverFloor: ratio('inspect-nocheck', 'floor'),
+    trimNocheckOverFloor: ratio('trim-nocheck', 'floor'),
     ...(CLI_B ? { inspectBOverPlain: ratio('inspectB', 'plain') } : {}),
   };
   return out;
@@ -421,12 +441,12 @@ const fmt = (x) => (x === null || x === undefined ? '-' : typeof x === 'number' 
 const mm = (s) => (!s || s.n === 0 ? '-' : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`);
 
 function table(results) {
-  const head = ['target', 'arm', 'n', 'felt ms', 'reported stoppedMs', 'reported/felt', 'felt/plain', 'felt/floor', 'wall ms'];
+  const head = ['target', 'arm', 'n', 'felt ms', 'felt in stops ms', 'reported stoppedMs', 'reported/felt', 'reported/in stops', 'felt/plain', 'felt/floor', 'wall ms'];
   const lines = [];
   for (const r of results) {
     for (const [a, s] of Object.entries(r.arms)) {
       const over = (b) => (a === b || !r.arms[b] || !s.feltMs.median || !r.arms[b].feltMs.median ? '-' : (s.feltMs.median / r.arms[b].feltMs.median).toFixed(3));
-      lines.push([r.target, a, String(s.feltMs.n), mm(s.feltMs), mm(s.stoppedMs), s.reportedOverFelt.n ? fmt(s.reportedOverFelt.median) : '-', over('plain'), over('floor'), mm(s.wallMs)]);
+      lines.push([r.target, a, String(s.feltMs.n), mm(s.feltMs), mm(s.feltInStopsMs), mm(s.stoppedMs), s.reportedOverFelt.n ? fmt(s.reportedOverFelt.median) : '-', s.reportedOverFeltInStops.n ? fmt(s.reportedOverFeltInStops.median) : '-', over('plain'), over('floor'), mm(s.wallMs)]);
     }
   }
   const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -475,7 +495,7 @@ async function main() {
   };
   const text = table(results);
   const notes = [
-    'felt = longest ticker gap overlapping the arm\'s stop window (C targets; else the longest gap since the reset); ratios are of medians.',
+    'felt = longest ticker gap overlapping the arm\'s session window (C targets; else the longest gap since the reset); felt in stops = the same without the gaps that lie wholly inside a call, when every thread runs (heapgap arms); ratios are of medians.',
     `load average (1 min) before -> after: ${doc.machine.loadavg1.join(' -> ')}`,
     ...results.flatMap((r) => r.errors.map((e) => `error: ${r.target}: ${e}`)),
     ...failed.map((f) => `failed: ${f}`),

@@ -54,7 +54,9 @@ export async function stopAllMeters(): Promise<void> {
 /** Builds fixtures/targets/<name>.c and starts it; waits for its ready line (builds can be slow). */
 export async function startMeter(name: string, args: string[], readyTimeoutMs = 120_000): Promise<Meter> {
   const bin = await buildTarget(name);
-  const child = execa(bin, args, { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false, cleanup: true });
+  // Its own session, as a service has: in the test's session it would share a scheduler autogroup
+  // with heapgap, and heapgap's CPU before and after the stop would show up as the target's stalls.
+  const child = execa(bin, args, { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false, cleanup: true, detached: true });
   const lines: Record<string, unknown>[] = [];
   const other: string[] = [];
   const waiters: (() => void)[] = [];
