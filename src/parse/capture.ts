@@ -65,6 +65,7 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
     checkGlibc(glibc, src, 'sections.glibc.');
     checkGlibcCapture(glibc.internals, src, 'sections.glibc.internals');
   }
+  checkOtherSections(sections, src);
   if (o.trim !== undefined) {
     const trim = record(o.trim, src, 'trim');
     num(trim, 'pad', src, 'trim.');
@@ -88,6 +89,34 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
   }
   if (o.rollupAfter !== undefined && o.rollupAfter !== null) str(o, 'rollupAfter', src);
   return o as unknown as Snapshot;
+}
+
+/** The other allocators' sections: the figures their analysers read without looking twice. */
+function checkOtherSections(sections: Record<string, unknown>, src: string): void {
+  const need: Record<string, string[]> = {
+    jemalloc: ['page', 'narenas', 'allocated', 'active', 'resident', 'mapped', 'retained', 'metadata', 'pdirty', 'pmuzzy'],
+    tcmalloc: [],
+    mimalloc: [],
+  };
+  for (const [name, fields] of Object.entries(need)) {
+    if (sections[name] === undefined) continue;
+    const at = `sections.${name}.`;
+    const s = record(sections[name], src, `sections.${name}`);
+    str(s, 'object', src, at);
+    for (const k of fields) num(s, k, src, at);
+    if (name === 'jemalloc') list(s, 'arenas', src).forEach((a, i) => { for (const k of ['index', 'nthreads', 'pactive', 'pdirty', 'pmuzzy']) num(record(a, src, `${at}arenas[${i}]`), k, src, `${at}arenas[${i}].`); });
+    if (name === 'tcmalloc') {
+      const p = record(s.properties, src, `${at}properties`);
+      for (const k of ['generic.current_allocated_bytes', 'generic.heap_size']) num(p, k, src, `${at}properties.`);
+      list(s, 'claims', src).forEach((c, i) => { const claim = record(c, src, `${at}claims[${i}]`); hexStr(claim, 'start', src, `${at}claims[${i}].`); hexStr(claim, 'end', src, `${at}claims[${i}].`); num(claim, 'rss', src, `${at}claims[${i}].`); });
+    }
+    if (name === 'mimalloc') {
+      const p = record(s.processInfo, src, `${at}processInfo`);
+      for (const k of ['currentCommit', 'peakCommit', 'currentRss', 'peakRss', 'pageFaults', 'elapsedMs']) num(p, k, src, `${at}processInfo.`);
+      list(s, 'claims', src).forEach((c, i) => { const claim = record(c, src, `${at}claims[${i}]`); hexStr(claim, 'start', src, `${at}claims[${i}].`); hexStr(claim, 'end', src, `${at}claims[${i}].`); num(claim, 'rss', src, `${at}claims[${i}].`); });
+    }
+  }
+  if (sections.musl !== undefined) str(record(sections.musl, src, 'sections.musl'), 'object', src, 'sections.musl.');
 }
 
 /** The free-list check before the calls (capture/2, sections.glibc.heapCheck). */
@@ -138,11 +167,12 @@ const INSPECT: Spec = {
   breakdown: { list: { category: CATEGORIES, rss: 'num', size: 'num', vmas: 'num' } },
   arenas: {
     list: {
-      index: 'num', kind: ['main', 'thread'], address: 'hex?',
+      // Other allocators' arenas (contract v2) have no kind and null where a figure does not apply.
+      index: 'num', allocator: opt(ALLOCATORS, 'glibc'), kind: { nullableOf: ['main', 'thread'] }, address: 'hex?',
       heaps: { list: { start: 'hex', end: 'hex', size: 'num', rss: 'num', mappedBytes: opt('num', 0), vmas: opt({ list: { start: 'hex', end: 'hex', rss: 'num', perm: 'str' } }, []) } },
-      systemBytes: 'num', inUseBytes: 'num', freeBytes: 'num', fastFreeBytes: 'num', binFreeBytes: 'num', topBytes: 'num',
-      rssBytes: 'num', heldFreeRssBytes: 'num', pinnedTop: 'bool',
-      predictedTrimBytes: opt('num', 0), join: opt(['memory', 'inferred'], 'memory'),
+      systemBytes: 'num?', inUseBytes: 'num?', freeBytes: 'num?', fastFreeBytes: 'num?', binFreeBytes: 'num?', topBytes: 'num?',
+      rssBytes: 'num?', heldFreeRssBytes: 'num?', pinnedTop: 'bool?',
+      predictedTrimBytes: opt('num?', 0), purgeableBytes: opt('num?', null), join: opt(['memory', 'inferred', 'allocator', 'none'], 'memory'),
       pinning: { optional: PINNING_SPEC, fallback: undefined }, pageMaps: { optional: { list: PAGE_MAP_SPEC }, fallback: undefined },
     },
   },

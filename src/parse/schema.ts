@@ -6,8 +6,9 @@ import { HeapgapError, excerpt } from '../errors.js';
  * after the contract may be missing (`optional` supplies its default).
  */
 export type Spec =
-  | 'num' | 'num?' | 'str' | 'str?' | 'bool' | 'hex' | 'hex?' | 'strmap'
+  | 'num' | 'num?' | 'str' | 'str?' | 'bool' | 'bool?' | 'hex' | 'hex?' | 'strmap'
   | readonly string[] // one of these strings
+  | { readonly nullableOf: readonly string[] } // one of these strings, or null
   | { readonly list: Spec }
   | { readonly optional: Spec; readonly fallback: unknown }
   | { readonly [field: string]: Spec };
@@ -21,6 +22,11 @@ function walk(v: unknown, spec: Spec, src: string, path: string): void {
   if (typeof spec === 'string') return leaf(v, spec, src, path);
   if (Array.isArray(spec)) {
     if (typeof v !== 'string' || !spec.includes(v)) fail(src, path, `one of ${spec.join(', ')}`, v);
+    return;
+  }
+  if ('nullableOf' in spec && Object.keys(spec).length === 1) {
+    const options = spec.nullableOf as readonly string[];
+    if (v !== null && (typeof v !== 'string' || !options.includes(v))) fail(src, path, `one of ${options.join(', ')}`, v, true);
     return;
   }
   if ('list' in spec && Object.keys(spec).length === 1) {

@@ -88,13 +88,13 @@ function inspect(doc: InspectReport): string[] {
     `Rss **${formatBytes(total)}** (anon ${formatBytes(doc.rss.anon)}, file ${formatBytes(doc.rss.file)}, ` +
       `shmem ${formatBytes(doc.rss.shmem)}, swap ${formatBytes(doc.rss.swap)}, pss ${formatBytes(doc.rss.pss)}); ` +
       `held free in arenas **${formatBytes(t.heldFreeRssBytes)}** (${formatPercent(t.heldFreeRssBytes, total)}), ` +
-      `malloc\\_trim would return about ${formatBytes(t.predictedTrimBytes)}.`,
+      `${doc.target.allocator === 'glibc' ? 'malloc\\_trim' : `${md(doc.target.allocator)}'s release call`} would return about ${formatBytes(t.predictedTrimBytes)}.`,
     '', '### Rss breakdown',
     ...table(['category', 'rss', '% of Rss', 'size', 'VMAs'], breakdown, [1, 2, 3, 4]),
     ...layerSections(doc).flatMap((sec) => [`### ${md(sec.title)}`, ...(sec.lines.length ? ['', ...sec.lines.map(md)] : []), ...(sec.table ? table(sec.table.head, sec.table.rows.map((row) => row.map(md)), sec.table.right) : [''])]),
     '### Arenas',
     ...table(['#', 'kind', 'heaps', 'system', 'in use', 'free', 'rss', 'held-free rss', 'pinned top'], arenas, [0, 2, 3, 4, 5, 6, 7]),
-    `${m.arenas} arenas for ${m.threads} threads on ${m.cpus} CPUs; limit ${m.configured ?? `${m.defaultLimit} (default)`}. ` +
+    m.arenas === 0 ? '' : `${m.arenas} arenas for ${m.threads} threads on ${m.cpus} CPUs; limit ${m.configured ?? `${m.defaultLimit} (default)`}. ` +
       `${doc.mmapChunks.count} mmap'd chunks hold ${formatBytes(doc.mmapChunks.bytes)} (${formatBytes(doc.mmapChunks.rss)} resident).`,
     '', '### Findings', ...findingList(doc.findings),
     '### Pause', '', pauseLine(doc.pause),

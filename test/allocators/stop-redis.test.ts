@@ -17,7 +17,8 @@ afterAll(async () => {
 
 describe.skipIf(redisMissing())('redis-server (Debian, jemalloc)', () => {
   it('reads allocated/active/resident within 3% of INFO memory; the purge\'s release matches the Rss drop; redis still answers', async () => {
-    redis = await startRedis();
+    // decay off (MALLOC_CONF, read by the system jemalloc): the burst's dirty pages wait for the purge
+    redis = await startRedis({ MALLOC_CONF: 'dirty_decay_ms:-1' });
     await redis.fill(0, 200_000, 300);
     await redis.del(0, 200_000, 2);
     // A burst that is deleted whole: its pages are dirty, what a purge returns (until decay does).

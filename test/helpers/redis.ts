@@ -37,10 +37,10 @@ export interface Redis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<Redis> {
+export async function startRedis(env: Record<string, string> = {}): Promise<Redis> {
   const port = await freePort();
   const child = execa(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
-    stdin: 'ignore', buffer: false, reject: false, cleanup: true, forceKillAfterDelay: 3000,
+    stdin: 'ignore', buffer: false, reject: false, cleanup: true, forceKillAfterDelay: 3000, env, extendEnv: true,
   });
   const cli = async (...args: string[]) => (await execa(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 60_000 })).stdout;
   const pipe = async (lines: Iterable<string>) => {

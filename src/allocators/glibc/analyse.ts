@@ -79,6 +79,8 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
     const params = section.internals?.params ?? null;
     const findings = glibcFindings({ ...input, arenas, mmapChunks, trimThreshold: th.trimThreshold, thresholds: th, arenaMax: params ? params.arenaMax : null, topInRest: figures.every((f) => f.topBytes !== null) });
     if (section.heapCheck && !section.heapCheck.complete) findings.push(finding('heap-check-incomplete', 'info', null, { steps: section.heapCheck.steps ?? 0, ms: section.heapCheck.ms }));
+    const unverified = section.heapCheck?.unverified ?? [];
+    if (unverified.length) notes.push(`arena ${unverified.join(', ')}: a stopped thread was changing ${unverified.length === 1 ? 'it' : 'them'} when heapgap checked the free lists, so ${unverified.length === 1 ? 'its lists were' : 'their lists were'} not verified before malloc_info (which waited for the lock)`);
     return { arenas, claims, stats: glibcStats(section.internals), mmapChunks, findings, notes };
   },
 };

@@ -19,6 +19,7 @@ interface RawProblem {
 export interface RawCheck {
   skipped?: boolean;
   ms: number;
+  unverified?: number[];
   steps?: number;
   incomplete: boolean;
   corrupt: RawProblem[];
@@ -50,6 +51,7 @@ export function heapCheckOf(raw: RawCheck): HeapCheck {
   return {
     ms: raw.ms,
     complete: !raw.incomplete,
+    unverified: raw.unverified ?? [],
     ...(typeof raw.steps === 'number' ? { steps: raw.steps } : {}),
     corrupt: raw.corrupt.map(problem),
     arenas: raw.arenas.map((a) => {

@@ -1,6 +1,7 @@
 /** An arena's heaps as reported: the main arena's brk heap, a thread arena's heap_info blocks. */
 import type { HeapEntry, Vma } from '../../types.js';
 import { hex, sum } from '../../units.js';
+import { firstEndingAfter } from './claims.js';
 import type { Claim } from '../types.js';
 
 /** A claim of the capture, with the permissions of the VMA it lies in. */
@@ -29,14 +30,7 @@ export function threadHeaps(claims: SectionClaim[], nr: number, chain: { start: 
 
 /** Permissions of the VMA holding addr (claims are parts of VMAs; smaps lists VMAs sorted). */
 export function permAt(vmas: Vma[], addr: bigint): string {
-  let lo = 0;
-  let hi = vmas.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (vmas[mid]!.end <= addr) lo = mid + 1;
-    else hi = mid;
-  }
-  const vma = vmas[lo];
+  const vma = vmas[firstEndingAfter(vmas, addr)];
   return vma && vma.start <= addr ? vma.perms : '';
 }
 

@@ -29,6 +29,8 @@ export interface HeapCheck {
   complete: boolean;
   /** The step budget (chunks visited at most). */
   steps?: number;
+  /** Arenas a stopped thread was changing (its lock held, its lists half-updated): not verified. */
+  unverified?: number[];
   /** Corruptions found in arenas whose lock was free; the calls are not made when there is one. */
   corrupt: HeapProblem[];
   arenas: {

@@ -24,6 +24,8 @@ export function driverFailure(pid: number, result: DriverResult, interrupted: fa
   const message = result.error?.message ?? 'the allocator call produced no output';
   const kind = result.error?.kind;
   if (kind === 'call-failed' && result.failure) return callFailure(pid, result.failure, interrupted);
+  // A refusal that came after heapgap was asked to stop is that stop (the user's Ctrl-C, the timeout).
+  if (interrupted && kind === 'busy') return new HeapgapError(interrupted === 'timeout' ? 'TIMEOUT' : 'INTERRUPTED', `${interrupted === 'timeout' ? 'timed out' : 'interrupted'}; detached from ${pid} cleanly (${message}; no call was made)`);
   if (kind === 'heap-corrupt') {
     return new HeapgapError('HEAP_CORRUPT', `process ${pid}: ${message}`, {
       hint: `${CORRUPT_HINT} \`heapgap inspect ${pid}\` reports every corrupt list and what can still be measured.`,
