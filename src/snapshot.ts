@@ -33,11 +33,12 @@ export interface Snapshot {
   sections: Sections;
   stackPointers: string[];
   /**
-   * A trim: smaps after detach (raw.smaps is from before attach), and smaps_rollup read in the
-   * stop right before and after the release call, so `report` can replay it; whose release call it
-   * was and what it said (allocators other than glibc report their own figures around the call).
+   * A trim: smaps after detach (raw.smaps is from before attach), and /proc/PID/status read in the
+   * stop right before and after the release call (its Rss), so `report` can replay it; whose
+   * release call it was and what it said (allocators other than glibc report their own figures
+   * around the call). rollupBefore/After: smaps_rollup instead of status, in earlier captures.
    */
-  trim?: { pad: number; returned: number | null; smapsAfter: string; rollupBefore?: string | null; rollupAfter?: string | null; allocator?: AllocatorName; release?: unknown };
+  trim?: TrimRaw;
   pause: Pause | null;
   notes: string[];
   /** Read before attach without stopping the target: command line, JVM hsperfdata (absent in older captures). */
@@ -84,4 +85,17 @@ export function upgradeCapture(v1: SnapshotV1): Snapshot {
   const { heapMax, layout, claims, trimmable, raw, schema: _schema, ...rest } = v1;
   const glibc: GlibcSection | undefined = raw.mallocInfo === null ? undefined : { heapMax, mallocInfo: raw.mallocInfo, layout, claims, ...(trimmable ? { trimmable } : {}) };
   return { ...rest, schema: 'heapgap.capture/2', allocators: [v1.allocator], raw: { smaps: raw.smaps, status: raw.status }, sections: glibc ? { glibc } : {} };
+}
+
+/** What a trim adds to a capture: see Snapshot.trim. */
+export interface TrimRaw {
+  pad: number;
+  returned: number | null;
+  smapsAfter: string;
+  statusBefore?: string | null;
+  statusAfter?: string | null;
+  rollupBefore?: string | null;
+  rollupAfter?: string | null;
+  allocator?: AllocatorName;
+  release?: unknown;
 }

@@ -265,7 +265,7 @@ export interface InspectReport {
 }
 
 /** pause in documents: inspect/1 had no callThreadMs or mode. */
-export type Pause = Pick<PauseFigures, 'stoppedMs' | 'callMs' | 'attachMs'> & Partial<Pick<PauseFigures, 'callThreadMs' | 'mode'>>;
+export type Pause = Pick<PauseFigures, 'stoppedMs' | 'callMs' | 'attachMs'> & Partial<Pick<PauseFigures, 'callThreadMs' | 'mode' | 'stoppedTotalMs' | 'stops'>>;
 
 export interface TrimArenaRow {
   index: number;

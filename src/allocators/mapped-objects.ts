@@ -64,19 +64,25 @@ export function codeRanges(o: OpenedObject): [bigint, bigint][] {
 }
 
 /**
- * For an allocator linked statically into a bigger object (upstream redis: jemalloc with the je_
- * prefix), the span from its first to its last symbol: its objects are linked as one group, so the
- * span covers its static (unnamed) functions too, and no more of the program than lies between.
+ * The code of the symbols that pass `test`, as address ranges (adjacent ones merged). A static copy
+ * of an allocator shares its object with the program: one span from its first function to its last
+ * could also cover the program's own (the linker puts .text.startup and .text.unlikely first), and
+ * the thread check, which sees the program's frames, would then refuse every thread.
  */
-export function symbolSpan(o: OpenedObject, test: (name: string) => boolean): [bigint, bigint] | null {
-  let lo: bigint | null = null;
-  let hi: bigint | null = null;
+export function symbolRanges(o: OpenedObject, test: (name: string) => boolean): [bigint, bigint][] {
   const text = execRanges(o.image, 0n);
+  const found: [bigint, bigint][] = [];
   for (const [name, s] of o.image.symbols) {
     if (s.size === 0 || !test(name) || !text.some(([a, b]) => s.value >= a && s.value < b)) continue;
-    if (lo === null || s.value < lo) lo = s.value;
-    const end = s.value + BigInt(s.size);
-    if (hi === null || end > hi) hi = end;
+    found.push([o.bias + s.value, o.bias + s.value + BigInt(s.size)]);
   }
-  return lo === null || hi === null ? null : [o.bias + lo, o.bias + hi];
+  found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const merged: [bigint, bigint][] = [];
+  for (const r of found) {
+    const last = merged[merged.length - 1];
+    // functions are aligned to 16 bytes: padding between two of the allocator's own is its own
+    if (last && r[0] <= last[1] + 16n) last[1] = last[1] > r[1] ? last[1] : r[1];
+    else merged.push([r[0], r[1]]);
+  }
+  return merged;
 }

@@ -7,15 +7,21 @@ import { SCHEMAS } from '../contract.js';
 import type { AllocatorName } from '../contract.js';
 import { parseRollup } from '../parse/rollup.js';
 import { parseSmaps } from '../parse/smaps.js';
+import { parseStatus } from '../parse/status.js';
 import type { ArenaEntry, ArenaReport, InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { finding } from './findings/index.js';
 import { rssFigures } from './inspect.js';
 
-/** A capture's trim: smaps after the call, smaps_rollup around it, and what the call itself returned. */
+/**
+ * A capture's trim: smaps after the call, /proc/PID/status around it (smaps_rollup in captures of
+ * earlier builds), and what the call itself returned.
+ */
 export interface TrimAfter {
   smapsAfter: string;
   returned: number | null;
+  statusBefore?: string | null;
+  statusAfter?: string | null;
   rollupBefore?: string | null;
   rollupAfter?: string | null;
   /** Whose release call it was (absent in captures from before other allocators: glibc). */
@@ -63,10 +69,7 @@ export function analyseTrim(inspect: InspectReport, pad: number, after: TrimAfte
     returned: after === null || after.returned === null || allocator !== 'glibc' ? null : after.returned === 0 ? 0 : 1,
     before,
     after: afterSide,
-    // The call's own effect where the stop measured it (smaps_rollup around the call); else smaps.
-    releasedBytes: after?.rollupBefore && after.rollupAfter
-      ? parseRollup(after.rollupBefore).rss - parseRollup(after.rollupAfter).rss
-      : afterSide ? before.rss.total - afterSide.rss.total : null,
+    releasedBytes: after ? callEffect(after) ?? (afterSide ? before.rss.total - afterSide.rss.total : null) : null,
     // Other allocators: what they held as returnable at the moment of the call, by their own count.
     predictedBytes: release ? release.predictedBytes : rows.length > 0 && ownPredicted.length === 0 ? null : sum(ownPredicted),
     arenas: rows.map((r) => ({ index: r.a.index, kind: r.a.kind, beforeRss: r.b, afterRss: r.x, releasedBytes: r.released, predictedBytes: r.predicted })),
@@ -103,6 +106,19 @@ function overlapRss(vmas: Vma[], heaps: { start: string; end: string }[]): numbe
 }
 
 /** trim --settle: Rss a while after the release, with what THP refilled and what is only lazily freed. */
+/**
+ * The release call's own effect where the stop measured it: the process's Rss right before and
+ * right after the call (status's VmRSS, from the kernel's counters; smaps_rollup in older captures).
+ */
+function callEffect(t: TrimAfter): number | null {
+  if (t.statusBefore && t.statusAfter) {
+    const [b, a] = [parseStatus(t.statusBefore, 'status before the release call').vmRss, parseStatus(t.statusAfter, 'status after the release call').vmRss];
+    return b === null || a === null ? null : b - a;
+  }
+  if (t.rollupBefore && t.rollupAfter) return parseRollup(t.rollupBefore).rss - parseRollup(t.rollupAfter).rss;
+  return null;
+}
+
 export function settledFigures(afterMs: number, vmas: Vma[], rollup: string): NonNullable<TrimReport['settled']> {
   const r = parseRollup(rollup, 'smaps_rollup after --settle');
   return { afterMs, rss: rssFigures(vmas), anonHugePagesBytes: r.anonHugePages, lazyFreeBytes: r.lazyFree };

@@ -80,7 +80,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     for (const p of withCollector) prepared.push(await COLLECTORS[p.name]!.prepare(target));
   }
   // trim: the "before" picture is read now, while the target runs; the stop holds only the call and
-  // two smaps_rollup reads around it, so it does not grow with the number of VMAs.
+  // two reads of /proc/PID/status around it, so it grows with neither the VMAs nor the heap.
   const beforeTrim = opts.mode === 'trim' ? readSmaps(pid, opts.keepRawSmaps ?? false) : null;
   // The glibc line keeps its shape ("glibc V at PATH; attaching to PID"): scripts read it.
   const malloc = found.serving === 'glibc' && found.present.length <= 1 ? '' : ` (malloc: ${found.serving}${found.present.length > 1 ? `; allocators: ${found.present.map((p) => p.name).join(', ')}` : ''})`;
@@ -102,7 +102,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   if (call) opts.onProgress?.('detached; measuring');
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
-  const smapsAfter = opts.mode === 'trim' && call && call.rollupAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
+  const smapsAfter = opts.mode === 'trim' && call && call.statusAfter !== null ? Buffer.concat(readProcChunks(pid, 'smaps')).toString('latin1') : null;
   const [statusText, sps, cgroup] = await Promise.all([readProc(pid, 'status'), stackPointers(pid), readCgroup(pid)]);
   const memory = await ProcMemory.open(pid);
   try {
@@ -143,7 +143,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
       sections: sections as Sections,
       stackPointers: sps.map(hex),
       ...(smapsAfter !== null && call && releaser
-        ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, rollupBefore: call.rollupBefore, rollupAfter: call.rollupAfter, allocator: releaser, release: call.released } }
+        ? { trim: { pad: opts.pad ?? 0, returned: numberOrNull(call.released?.returned), smapsAfter, statusBefore: call.statusBefore, statusAfter: call.statusAfter, allocator: releaser, release: call.released } }
         : {}),
       pause: call?.pause ?? null,
       notes,

@@ -70,7 +70,7 @@ function checkCapture(o: Record<string, unknown>, src: string): Snapshot {
     const trim = record(o.trim, src, 'trim');
     num(trim, 'pad', src, 'trim.');
     str(trim, 'smapsAfter', src, 'trim.');
-    for (const k of ['rollupBefore', 'rollupAfter']) if (trim[k] !== undefined && trim[k] !== null) str(trim, k, src, 'trim.');
+    for (const k of ['statusBefore', 'statusAfter', 'rollupBefore', 'rollupAfter']) if (trim[k] !== undefined && trim[k] !== null) str(trim, k, src, 'trim.');
   }
   if (o.runtime !== undefined && o.runtime !== null) {
     const rt = record(o.runtime, src, 'runtime');

@@ -4,7 +4,7 @@
 //   try { ... t.truth.threads[0].liveBytes ... } finally { await t.stop(); }
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,8 +143,9 @@ export function buildTarget(name: string): Promise<string> {
 async function doBuild(name: string): Promise<string> {
   const src = join(TARGETS_DIR, `${name}.c`);
   const source = await readFile(src);
-  const prelude = await readFile(join(TARGETS_DIR, 'prelude.h'));
-  const hash = createHash('sha256').update(GCC_FLAGS.join(' ')).update('\0').update(source).update(prelude).digest('hex').slice(0, 16);
+  // every shared header (prelude.h, meter.h): a target's binary is rebuilt when one changes
+  const headers = await Promise.all((await readdir(TARGETS_DIR)).filter((f) => f.endsWith('.h')).sort().map((f) => readFile(join(TARGETS_DIR, f))));
+  const hash = headers.reduce((h, b) => h.update(b), createHash('sha256').update(GCC_FLAGS.join(' ')).update('\0').update(source)).digest('hex').slice(0, 16);
   const out = join(CACHE_DIR, `${name}-${hash}`);
   try {
     await access(out, fsc.X_OK);

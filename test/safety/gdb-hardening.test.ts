@@ -70,7 +70,7 @@ describe('a gdb that crashes on the target\'s files', () => {
       '#!/usr/bin/env python3',
       'import os, signal, sys',
       'args = sys.argv[1:]',
-      `if ${always ? 'True' : 'any(a.startswith("file /proc/") for a in args)'}:`,
+      `if ${always ? 'True' : 'any(a.startswith("file ") and "/proc/" in a for a in args)'}:`,
       '    sys.stderr.write("Fatal signal: Segmentation fault\\n"); sys.stderr.flush()',
       '    os.kill(os.getpid(), signal.SIGSEGV)',
       `os.execv(${JSON.stringify(real)}, ["gdb"] + args)`,

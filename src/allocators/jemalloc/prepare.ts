@@ -3,7 +3,7 @@ import { HeapgapError } from '../../errors.js';
 import { stopScript } from '../common.js';
 import type { StopPlan } from '../../collect/safe-call/types.js';
 import type { AllocatorPresence } from '../detect-all.js';
-import { addressOf, codeRanges, openObject, symbolSpan } from '../mapped-objects.js';
+import { addressOf, codeRanges, openObject, symbolRanges } from '../mapped-objects.js';
 import type { OpenedObject } from '../mapped-objects.js';
 
 /** Arenas whose own figures are read (ten calls each); the merged figures always cover them all. */
@@ -18,12 +18,12 @@ export async function prepareJemalloc(pid: number, p: AllocatorPresence, opened?
   }
   // A static copy shares its object with the program: only jemalloc's own span is off limits.
   // Its internal functions carry the je_ private namespace whatever the public prefix.
-  const span = p.static ? symbolSpan(o, (n) => n.startsWith('je_') || (p.prefix !== '' && n.startsWith(p.prefix))) : null;
+  const own = p.static ? symbolRanges(o, (n) => n.startsWith('je_') || (p.prefix !== '' && n.startsWith(p.prefix))) : null;
   return {
     name: 'jemalloc',
     calls: 'mallctl',
     script: stopScript('jemalloc'),
     params: { addr: { [name]: at }, mallctl: name, arenaLimit: ARENA_LIMIT },
-    forbiddenRanges: p.static ? (span ? [span] : []) : codeRanges(o),
+    forbiddenRanges: own ?? codeRanges(o),
   };
 }

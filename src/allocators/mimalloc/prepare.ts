@@ -5,7 +5,7 @@ import { hex } from '../../units.js';
 import { stopScript } from '../common.js';
 import type { StopPlan } from '../../collect/safe-call/types.js';
 import type { AllocatorPresence } from '../detect-all.js';
-import { addressOf, codeRanges, openObject, symbolSpan } from '../mapped-objects.js';
+import { addressOf, codeRanges, openObject, symbolRanges } from '../mapped-objects.js';
 import { SEGMENT } from './section.js';
 
 const API = {
@@ -36,7 +36,7 @@ export async function prepareMimalloc(pid: number, p: AllocatorPresence, maps: V
   }
   if (fputs) addr.fputs = fputs;
   const rw = o.image.segments.find((s) => (s.flags & 2) !== 0 && s.memsz <= MAX_DATA);
-  const span = p.static ? symbolSpan(o, (n) => /^_?mi_/.test(n)) : null;
+  const own = p.static ? symbolRanges(o, (n) => /^_?mi_/.test(n)) : null;
   return {
     name: 'mimalloc',
     calls: 'mi_process_info',
@@ -46,7 +46,7 @@ export async function prepareMimalloc(pid: number, p: AllocatorPresence, maps: V
       dataSegment: rw && !p.static ? [hex(o.bias + rw.vaddr), rw.memsz] : null,
       segmentCandidates: segmentCandidates(maps),
     },
-    forbiddenRanges: p.static ? (span ? [span] : []) : codeRanges(o),
+    forbiddenRanges: own ?? codeRanges(o),
   };
 }
 

@@ -5,7 +5,7 @@ import { hex } from '../../units.js';
 import { stopScript } from '../common.js';
 import type { StopPlan } from '../../collect/safe-call/types.js';
 import type { AllocatorPresence } from '../detect-all.js';
-import { addressOf, codeRanges, openObject, symbolSpan } from '../mapped-objects.js';
+import { addressOf, codeRanges, openObject, symbolRanges } from '../mapped-objects.js';
 
 const API = {
   getProperty: 'MallocExtension_GetNumericProperty',
@@ -26,13 +26,13 @@ export async function prepareTcmalloc(pid: number, p: AllocatorPresence, maps: V
   if (!addr[API.getProperty] || !addr[API.releaseFreeMemory]) {
     throw new HeapgapError('UNSUPPORTED_ALLOCATOR', `${p.object.path} has no MallocExtension C API`, { hint: 'heapgap reads gperftools tcmalloc through MallocExtension_GetNumericProperty; Google\'s newer tcmalloc has no C API.' });
   }
-  const span = p.static ? symbolSpan(o, (n) => /^(MallocExtension|tc_|_ZN8tcmalloc|_ZN\d*(PageHeap|ThreadCache|CentralFreeList|SpinLock))/.test(n)) : null;
+  const own = p.static ? symbolRanges(o, (n) => /^(MallocExtension|tc_|_ZN8tcmalloc|_ZN\d*(PageHeap|ThreadCache|CentralFreeList|SpinLock))/.test(n)) : null;
   return {
     name: 'tcmalloc',
     calls: 'MallocExtension_GetNumericProperty',
     script: stopScript('tcmalloc'),
     params: { addr, ...API, ownershipCandidates: ownershipCandidates(maps) },
-    forbiddenRanges: p.static ? (span ? [span] : []) : codeRanges(o),
+    forbiddenRanges: own ?? codeRanges(o),
   };
 }
 

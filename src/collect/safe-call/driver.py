@@ -6,6 +6,7 @@
 # file named by $HEAPGAP_PARAMS. This core picks a thread that holds no allocator lock, owns the call
 # token, the watchdog and cleanup, and hands each allocator's stop.py (src/allocators/<name>/) a Ctx
 # through which every call is made. It never raises: every outcome goes to the result file.
+import bisect
 import ctypes
 import json
 import os
@@ -20,7 +21,7 @@ P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 T_ENTER = 0.0
 RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {},
           "noCalls": None, "failure": None,
-          "released": None, "rollupBefore": None, "rollupAfter": None, "trimReturned": None,
+          "released": None, "statusBefore": None, "statusAfter": None, "trimReturned": None,
           "callMs": 0.0, "interrupted": False, "cleanup": [], "resumed": []}
 INF = None  # bound by heapgap_main(), once attached
 PID = 0
@@ -68,7 +69,8 @@ def give_gate():
 
 
 def step(msg):
-    RESULT["steps"].append([round((time.monotonic() - T_ENTER) * 1000, 3), msg])
+    # [ms since attach, what, gdb's CPU ms so far (load-independent: what the stop costs gdb itself)]
+    RESULT["steps"].append([round((time.monotonic() - T_ENTER) * 1000, 3), msg, round(time.process_time() * 1000, 3)])
     mark("step")
 
 
@@ -87,13 +89,31 @@ def u64(addr):
 # ---- choosing the thread -------------------------------------------------------------------
 
 FORBID = re.compile(P["forbiddenFrames"])
-RANGES = [(int(a, 16), int(b, 16)) for a, b in P["forbiddenRanges"]]
+def merged(ranges):
+    out = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out
+
+
+# Sorted and merged before attach: a statically linked allocator gives one range per function.
+RANGES = merged((int(a, 16), int(b, 16)) for a, b in P["forbiddenRanges"])
+RANGE_STARTS = [lo for lo, hi in RANGES]
 TEXT = [(int(a, 16), int(b, 16)) for a, b in P["libcText"]]
 OUTERMOST = {"start_thread", "__libc_start_main", "__libc_start_call_main", "clone", "clone3", "_start"}
 
 
 def in_ranges(pc, ranges):
     return any(lo <= pc < hi for lo, hi in ranges)
+
+
+def forbidden(pc):
+    """pc inside code a calling thread must not be in (RANGES, by bisection)."""
+    i = bisect.bisect_right(RANGE_STARTS, pc) - 1
+    return i >= 0 and pc < RANGES[i][1]
 
 
 def verdict(th):
@@ -115,7 +135,7 @@ def verdict(th):
             return "running a signal handler", False
         name = frame.name() or ""
         at = frame.pc() - (0 if depth == 0 else 1)
-        if (name and FORBID.search(name)) or in_ranges(at, RANGES):
+        if (name and FORBID.search(name)) or forbidden(at):
             return "inside %s" % (name or hex(at)), False
         if name in OUTERMOST:
             return None, True
@@ -124,7 +144,9 @@ def verdict(th):
         except gdb.error:
             break
         depth += 1
-    return None, False
+    # complete: the unwinder itself ended the chain (libc's frames are unwound from its .eh_frame;
+    # without names for start_thread & co., that end is how a whole stack is recognised)
+    return None, frame is None
 
 
 def choose_thread():
@@ -167,7 +189,7 @@ def allocator_frames(th):
         while frame is not None and depth < 96:
             name = frame.name() or ""
             at = frame.pc() - (0 if depth == 0 else 1)
-            if (name and FORBID.search(name)) or in_ranges(at, RANGES):
+            if (name and FORBID.search(name)) or forbidden(at):
                 return True
             frame, depth = frame.older(), depth + 1
     except gdb.error:
@@ -186,33 +208,59 @@ def thread_syscall(tid):
 class Watchdog(threading.Thread):
     """Unwinds a call that waits on a lock past its time budget (or on abort).
     Only a thread blocked in futex is interrupted: a call that is computing may hold an arena
-    lock, and unwinding it then would leave that lock held. The exception is a call given
+    lock, and unwinding it then would leave that lock held. The exception is a call armed with
     `unwind_after` = (grace, limit) in seconds: once heapgap has asked to stop (its --timeout,
     Ctrl-C, SIGTERM) for `grace`, or once the call has run `limit` (None: no limit), it is unwound
     wherever it is, and the failure hook (after_failure) deals with the lock it held. Without it a
-    call that never returns (a cyclic free list) would hold heapgap, and the lock, forever."""
+    call that never returns (a cyclic free list) would hold heapgap, and the lock, forever.
+    One thread for the session, started when this file is sourced (before attach) and armed for
+    each call: starting a thread waits for the scheduler to run it, and inside the stop that wait
+    is the target's."""
 
-    def __init__(self, tid, sig, budget_ms, unwind_after=None):
+    def __init__(self):
         super().__init__(daemon=True)
-        self.tid, self.sig, self.budget = tid, sig, budget_ms / 1000.0
-        self.grace, self.limit = unwind_after if unwind_after else (None, None)
-        self.done = threading.Event()
+        self.lock = threading.Lock()  # held while deciding and signalling: disarm() waits for it
+        self.armed = None             # what the current call is armed with (see arm())
+        self.wake = threading.Event()
         self.fired = None  # "waiting", "computing" (asked to stop) or "limit" once it fired
 
+    def arm(self, tid, sig, budget_ms, unwind_after=None):
+        grace, limit = unwind_after if unwind_after else (None, None)
+        with self.lock:
+            self.armed = {"tid": tid, "sig": sig, "budget": budget_ms / 1000.0, "grace": grace, "limit": limit,
+                          "start": time.monotonic(), "asked": None}
+            self.fired = None
+        self.wake.set()
+
+    def disarm(self):
+        """Once this returns, no signal for the call just finished can still be sent."""
+        with self.lock:
+            self.armed = None
+            self.wake.clear()
+
     def run(self):
-        start = time.monotonic()
-        asked = None
-        while not self.done.wait(0.005):
-            late = time.monotonic() - start > self.budget
-            if aborted() and asked is None:
-                asked = time.monotonic()
-            waiting = thread_syscall(self.tid) == SYS_FUTEX
-            pressed = self.grace is not None and asked is not None and time.monotonic() - asked > self.grace
-            too_long = self.limit is not None and time.monotonic() - start > self.limit
-            if ((late or asked is not None) and waiting) or pressed or too_long:
-                self.fired = "waiting" if waiting else "computing" if pressed else "limit"
-                LIBC.syscall(SYS_TGKILL, PID, self.tid, self.sig)
-                return
+        while True:
+            self.wake.wait()
+            time.sleep(0.005)
+            with self.lock:
+                a = self.armed
+                if a is None:
+                    continue
+                now = time.monotonic()
+                if aborted() and a["asked"] is None:
+                    a["asked"] = now
+                waiting = thread_syscall(a["tid"]) == SYS_FUTEX
+                late = now - a["start"] > a["budget"]
+                pressed = a["grace"] is not None and a["asked"] is not None and now - a["asked"] > a["grace"]
+                too_long = a["limit"] is not None and now - a["start"] > a["limit"]
+                if ((late or a["asked"] is not None) and waiting) or pressed or too_long:
+                    self.fired = "waiting" if waiting else "computing" if pressed else "limit"
+                    self.armed = None
+                    LIBC.syscall(SYS_TGKILL, PID, a["tid"], a["sig"])
+
+
+WATCHDOG = Watchdog()
+WATCHDOG.start()
 
 
 # Signal stops gdb reports while a call runs (with unwindonsignal on, before it unwinds the call):
@@ -252,26 +300,26 @@ def call(expr, interruptible=None, cleanup=False, what=None):
     if cleanup and interruptible is None and CLEANUP_GUARD:
         # A cleanup call (fclose, munmap, a futex wake) only ever waits: never for good.
         interruptible = CLEANUP_GUARD[0]
-    dog = Watchdog(*interruptible) if interruptible else None
     t0 = time.monotonic()
     stops = len(SIGNAL_STOPS)
     failure = None
     mark("call")
-    if dog:
-        dog.start()
+    if interruptible:
+        WATCHDOG.arm(*interruptible)
     try:
         value = gdb.parse_and_eval(expr)
         STATE["calls"] += 1
         return int(value)
     except gdb.error:
         signaled = SIGNAL_STOPS[stops:]
-        if dog:
-            dog.done.set()
-            dog.join()
-        if dog and dog.fired == "waiting" and cleanup:
+        fired = None
+        if interruptible:
+            WATCHDOG.disarm()
+            fired = WATCHDOG.fired
+        if fired == "waiting" and cleanup:
             RESULT["cleanup"].append("unwound while waiting on a lock: %s" % (what or expr))
             return -1
-        if dog and dog.fired == "waiting":
+        if fired == "waiting":
             RESULT["interrupted"] = True
             if aborted():
                 raise Refused("the call was unwound on request; the target's state was restored")
@@ -279,12 +327,11 @@ def call(expr, interruptible=None, cleanup=False, what=None):
                           "the target's state was restored" % int(interruptible[2]))
         if not signaled or cleanup:
             raise
-        failure = (what or expr, signaled[-1], dog.fired if dog else None)
+        failure = (what or expr, signaled[-1], fired)
     finally:
-        # The watchdog is finished before anything else: a late tgkill would unwind the next call.
-        if dog:
-            dog.done.set()
-            dog.join()
+        # The watchdog is disarmed before anything else: a late tgkill would unwind the next call.
+        if interruptible:
+            WATCHDOG.disarm()
         # gdb has restored the registers (or unwound the call) by the time it returns here
         mark("return")
         give_gate()
@@ -512,6 +559,11 @@ def on_call(event):
 
 gdb.events.inferior_call.connect(on_call)
 
+# When gdb attached the first thread: the stop begins there. `attach` itself may take a while to get
+# that far on a busy machine (measured: up to 11 ms after the command began, the target still ran).
+ATTACHED_FIRST = []
+gdb.events.new_thread.connect(lambda event: ATTACHED_FIRST or ATTACHED_FIRST.append(time.monotonic()))
+
 
 # ---- the session ---------------------------------------------------------------------------
 
@@ -546,18 +598,18 @@ def run():
             step("%s collected" % spec["name"])
         if P["mode"] == "trim" and not aborted():
             spec, plugin = next((s, p) for s, p in PLUGINS if s["name"] == P["release"])
-            # The process's Rss right before and after the release call, summed by the kernel: not
-            # smaps (43 MB of text for 60,000 VMAs, ~90 ms each): the per-arena picture is read
-            # outside the stop, before attach and after detach.
-            RESULT["rollupBefore"] = read_bytes("/proc/%d/smaps_rollup" % PID).decode("latin-1")
-            step("rollup before")
+            # The process's Rss right before and after the release call, from the kernel's counters
+            # (/proc/PID/status: a few microseconds whatever the process). Not smaps, nor even
+            # smaps_rollup: both walk every page table (26 ms of kernel time per GiB resident) and
+            # the whole process would wait for it. The per-arena picture is read outside the stop.
+            RESULT["statusBefore"] = read_bytes("/proc/%d/status" % PID).decode("latin-1")
+            step("status before")
             # A release call is not unwound while it works (it holds the allocator's locks): only long
             # after heapgap asked to stop (glibc's stop.py), and then after_failure checks the lock.
             RESULT["released"] = plugin["release"](ctxs[PLUGINS.index((spec, plugin))], dict(spec["params"], pad=P["pad"]))
+            RESULT["statusAfter"] = read_bytes("/proc/%d/status" % PID).decode("latin-1")
             RESULT["trimReturned"] = RESULT["released"].get("returned")
             step("released")
-            RESULT["rollupAfter"] = read_bytes("/proc/%d/smaps_rollup" % PID).decode("latin-1")
-            step("rollup after")
     finally:
         for ctx in ctxs:
             ctx.release_maps()
@@ -610,6 +662,7 @@ def heapgap_main():
         RESULT["error"] = {"kind": "failed", "message": "%s: %s" % (type(e).__name__, e)}
     RESULT["driverMs"] = (time.monotonic() - T_ENTER) * 1000
     RESULT["resumed"] = [r for r in RUNS if r[1] is not None]
+    RESULT["stoppedFrom"] = ATTACHED_FIRST[0] if ATTACHED_FIRST else None
     mark("done")
 
 

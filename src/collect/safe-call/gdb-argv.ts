@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { hasSignal } from '../../parse/status.js';
 import type { ProcStatus } from '../../types.js';
 
@@ -18,6 +18,11 @@ export interface GdbSession {
   libc: { path: string; base: bigint };
   decoyPid: number | null;
   /**
+   * Attach and detach only, no driver and no call: the floor any gdb-based stop stands on, with
+   * everything else as heapgap does it (scripts/bench-pause.mjs measures heapgap against it).
+   */
+  bare?: boolean;
+  /**
    * Load the target's executable (its symbols name the frames of the thread check). false after
    * gdb crashed reading it: gdb is then given libc as its executable and told to keep it, so it
    * does not load the target's own file on attach either.
@@ -26,14 +31,31 @@ export interface GdbSession {
 }
 
 export function gdbArgs(s: GdbSession): string[] {
+  // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
+  const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];
+  const driver = s.bare
+    // the driver's clock for the stop's start, without the driver: when gdb attached the first thread
+    ? ['-ex', `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${STOP_MARK}first %.6f" % time.monotonic(), flush=True)))`]
+    : ['-ex', `source ${join(ASSETS, 'driver.py')}`];
   return [
-    // --readnever: no DWARF of the target's files is read. (It also keeps libc's .eh_frame from being
-    // used, so the thread check unwinds less deep; dropping it made gdb 13 hit an internal error in
-    // dwarf2_frame_cache on an exe read with -readnever: see the closing note, branch pause.)
-    '-nx', '--batch', '--readnever',
+    // No --readnever: it also stops gdb from reading .eh_frame, and without call-frame information
+    // the driver's stack check sees only the innermost two frames (a thread waiting for an arena
+    // lock two frames below free() looked like any thread parked in a futex). libc and the
+    // executable are read with their symbols and .eh_frame, no DWARF: separate debug files are
+    // switched off below, and an executable with DWARF of its own is not given to gdb
+    // (exe-debug-info.ts; `file -readnever` for it makes gdb 13 fail an assertion when it unwinds).
+    '-nx', '--batch',
+    // Its own process group, so a Ctrl-C at the terminal (sent to the foreground group) never reaches
+    // gdb mid-call. Not its own session (setsid): a new session is a new scheduler autogroup, and a
+    // fresh autogroup gets a small CPU share on a busy machine (measured: the attach phase took
+    // 2-3x as long, all of it with the target stopped). Before this line runs nothing is attached,
+    // and a Ctrl-C that reaches gdb that early reaches heapgap too, which then ends gdb.
+    '-iex', 'python import os; os.setpgid(0, 0)',
     // Nothing the target supplies runs in gdb: no .debug_gdb_scripts, no gdbinit of its files.
     '-iex', 'set auto-load off',
     '-iex', 'set debuginfod enabled off',
+    // libc6-dbg and the like: their DWARF would be read, some of it inside the stop, for nothing
+    '-iex', 'set debug-file-directory /nonexistent',
     // An internal error in gdb must not leave a 50 MB core in the user's directory.
     '-iex', 'maint set internal-error corefile no',
     '-iex', 'maint set internal-warning corefile no',
@@ -59,22 +81,24 @@ export function gdbArgs(s: GdbSession): string[] {
     '-ex', `python print("${STOP_MARK}exe", flush=True)`,
     '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
     '-ex', `python print("${STOP_MARK}libc", flush=True)`,
-    '-ex', `source ${join(ASSETS, 'driver.py')}`,
-    '-ex', `python import time; print("${STOP_MARK}attach %.6f" % time.monotonic(), flush=True)`,
+    ...driver,
+    ...mark('attach'),
     '-ex', `attach ${s.pid}`,
-    '-ex', `python print("${STOP_MARK}attached %.6f" % time.monotonic(), flush=True)`,
-    '-ex', 'python heapgap_main()',
+    ...mark('attached'),
+    ...(s.bare ? [] : ['-ex', 'python heapgap_main()']),
     '-ex', 'detach',
-    '-ex', `python print("${STOP_MARK}detached %.6f" % time.monotonic(), flush=True)`,
-    '-ex', 'python heapgap_finish()',
+    ...mark('detached'),
+    ...(s.bare ? [] : ['-ex', 'python heapgap_finish()']),
   ];
 }
 
 /**
  * A process of our own for gdb's first attach. Only where attaching to a non-descendant is allowed
  * (no Yama, scope 0, or root): otherwise gdb would just print an error and nothing is gained.
+ * Spawned with node's own spawn, not execa: it needs no output, and execa's set-up cost more than
+ * the process itself.
  */
-export function startDecoy() {
+export function startDecoy(): { pid: number; stop(): Promise<void> } | null {
   let scope: string | undefined;
   try {
     scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'latin1').trim();
@@ -82,9 +106,20 @@ export function startDecoy() {
     scope = undefined;
   }
   if (scope !== undefined && scope !== '0' && !(scope === '1' && process.getuid?.() === 0)) return null;
-  const child = execa('sleep', ['60'], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
-  // Wrapped: returning execa's thenable from a function that is awaited would wait for it to exit.
-  return child.pid === undefined ? null : { child };
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const exited = new Promise<void>((done) => {
+    child.once('exit', () => done());
+    child.once('error', () => done()); // not spawned (no sleep on PATH): gdb runs without a decoy
+  });
+  if (child.pid === undefined) return null;
+  const pid = child.pid;
+  return {
+    pid,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /**

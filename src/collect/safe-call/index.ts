@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
+import { hasDebugInfo } from './exe-debug-info.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
 import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
 import { driverParams } from './params.js';
@@ -38,7 +39,7 @@ export { preflight, uninterruptibleThreads } from './preflight.js';
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
-  let withExe = true;
+  let withExe = !(await hasDebugInfo(`/proc/${req.pid}/exe`));
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     let dir: string | null = null;
@@ -82,7 +83,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
   const paramsFile = join(dir, 'params.json');
   await writeFile(files.gateFile, '');
   await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, files)));
-  const decoy = startDecoy()?.child;
+  const decoy = startDecoy();
   const marks = new Map<string, number>();
   let attachedOnce = false;
   let lastMark = Date.now();
@@ -91,7 +92,9 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
     cwd: dir,
     extendEnv: true,
     stdin: 'ignore',
-    detached: true, // its own session: a Ctrl-C at the terminal must not reach gdb mid-call
+    // Its own process group (gdb-argv.ts): a Ctrl-C at the terminal must not reach gdb mid-call.
+    // Never killed when heapgap exits: ending gdb during a call kills the target.
+    cleanup: false,
     reject: false,
     buffer: true,
     lines: false,
@@ -127,8 +130,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
     clearTimeout(timer);
     stall.stop();
     req.signal?.removeEventListener('abort', stopOrKill);
-    decoy?.kill('SIGKILL');
-    await decoy?.catch(() => undefined);
+    await decoy?.stop();
   }
   if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
   if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
@@ -146,7 +148,9 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
         hint: `${notes.length ? `${notes.join('; ')}. ` : ''}run with HEAPGAP_DEBUG=1 to see gdb's output.`,
       });
     }
-    throw attachFailure(req.pid, String(run.stderr ?? ''), run.exitCode, req.signal?.aborted === true, Date.now() >= req.deadline);
+    // --timeout aborts the signal too: that is a timeout (exit 3), not an interruption (130)
+    const timedOut = req.signal?.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT';
+    throw attachFailure(req.pid, String(run.stderr ?? ''), run.exitCode, req.signal?.aborted === true && !timedOut, timedOut || Date.now() >= req.deadline);
   }
   if (result.error || !result.ok) {
     const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
@@ -155,8 +159,8 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
   return {
     allocators: result.allocators,
     released: result.released,
-    rollupBefore: result.rollupBefore,
-    rollupAfter: result.rollupAfter,
+    statusBefore: result.statusBefore,
+    statusAfter: result.statusAfter,
     thread: result.thread ?? req.pid,
     pause: pauseFigures(marks, result),
     notes,
@@ -164,20 +168,33 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
 }
 
 /**
- * From gdb's marks around attach/detach and the driver's resume/stop events: the whole process is
- * stopped from attach to detach except while a call runs (every thread runs then); the calling
- * thread is taken from the program for the whole of it.
+ * From gdb's own events and marks: the process is stopped from the moment gdb attached its first
+ * thread (new_thread event; the `attach` mark when there is none) until `detach` returned, except
+ * while a call runs (InferiorCallPre..Post: every thread runs then). That makes one stretch before
+ * the first call, one between each two calls and one after the last: stoppedMs is the longest (what
+ * the program's threads feel as a stall), stoppedTotalMs all of them. The calling thread is taken
+ * from the program for the whole session.
  */
-export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResult, 'resumed' | 'callMs'>): PauseFigures {
-  const t0 = marks.get('attach');
+export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResult, 'resumed' | 'callMs'> & { stoppedFrom?: number | null }): PauseFigures {
+  const mark = marks.get('attach');
+  const first = typeof result.stoppedFrom === 'number' ? result.stoppedFrom * 1000 : undefined;
+  const t0 = first !== undefined && mark !== undefined && first >= mark ? first : mark;
   const t1 = marks.get('attached');
   const t2 = marks.get('detached');
-  const running = result.resumed.reduce((s, [a, b]) => s + (b - a) * 1000, 0);
-  const total = t0 !== undefined && t2 !== undefined ? t2 - t0 : null;
+  if (t0 === undefined || t2 === undefined) return { stoppedMs: null, stoppedTotalMs: null, stops: null, callThreadMs: null, attachMs: null, callMs: round(result.callMs), mode: 'all-stop' };
+  const stretches: number[] = [];
+  let from = t0;
+  for (const [a, b] of result.resumed.map(([x, y]) => [x * 1000, y * 1000] as const).filter(([x, y]) => x >= t0 && y <= t2).sort((p, q) => p[0] - q[0])) {
+    stretches.push(Math.max(0, a - from));
+    from = Math.max(from, b);
+  }
+  stretches.push(Math.max(0, t2 - from));
   return {
-    stoppedMs: total === null ? null : round(Math.max(0, total - running)),
-    callThreadMs: total === null ? null : round(total),
-    attachMs: t0 !== undefined && t1 !== undefined ? round(t1 - t0) : null,
+    stoppedMs: round(Math.max(...stretches)),
+    stoppedTotalMs: round(stretches.reduce((x, y) => x + y, 0)),
+    stops: stretches.length,
+    callThreadMs: round(t2 - t0),
+    attachMs: t1 !== undefined ? round(t1 - t0) : null,
     callMs: round(result.callMs),
     mode: 'all-stop',
   };
@@ -192,9 +209,13 @@ async function readResult(file: string): Promise<DriverResult | null> {
 }
 
 function debugDump(run: { stdout?: unknown; stderr?: unknown }, result: DriverResult | null): void {
-  process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach)\n`);
-  for (const [ms, what] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)}  ${what}\n`);
-  if (result) process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\n`);
+  process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach, gdb's CPU ms)\n`);
+  for (const [ms, what, cpu] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)} ${cpu === undefined ? '' : cpu.toFixed(1).padStart(8)}  ${what}\n`);
+  if (!result) return;
+  process.stderr.write(`rejected threads: ${JSON.stringify(result.rejected)}\ncalling thread: ${result.thread ?? '-'}\n`);
+  // gdb's monotonic clock (CLOCK_MONOTONIC): lay these next to a target's own timestamps
+  process.stderr.write(`first thread attached (monotonic s): ${result.stoppedFrom?.toFixed(6) ?? '-'}\n`);
+  process.stderr.write(`threads ran during calls (monotonic s): ${result.resumed.map(([a, b]) => `${a.toFixed(6)}-${b.toFixed(6)}`).join(' ')}\n`);
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

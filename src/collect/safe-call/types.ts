@@ -36,9 +36,16 @@ export interface SafeCallRequest {
 
 /** How long the target was taken from its work, from gdb's own events. */
 export interface PauseFigures {
-  /** The whole process stopped: attach to detach, less the time every thread ran during calls. */
+  /**
+   * The longest stretch with the whole process stopped (what its threads feel as one stall): the
+   * session (first thread attached to detach) is cut by the calls, during which every thread runs.
+   */
   stoppedMs: number | null;
-  /** The calling thread, stopped or running heapgap's calls: attach to detach. */
+  /** Every such stretch added up (the session less the calls). */
+  stoppedTotalMs: number | null;
+  /** How many stretches: one more than the calls. */
+  stops: number | null;
+  /** The calling thread, stopped or running heapgap's calls: first thread attached to detach. */
   callThreadMs: number | null;
   attachMs: number | null;
   /** Sum of the calls' durations (every thread runs during a call: scheduler-locking is off). */
@@ -51,9 +58,10 @@ export interface SafeCallResult {
   allocators: Record<string, unknown>;
   /** trim: what the release call returned (e.g. { returned: 1 }). */
   released: Record<string, unknown> | null;
-  /** trim: /proc/PID/smaps_rollup right before and right after the release call, in the stop. */
-  rollupBefore: string | null;
-  rollupAfter: string | null;
+  /** trim: /proc/PID/status right before and right after the release call, in the stop (its Rss
+   * counters cost nothing to read; smaps_rollup walks every page table). */
+  statusBefore: string | null;
+  statusAfter: string | null;
   thread: number;
   pause: PauseFigures;
   notes: string[];
@@ -67,15 +75,18 @@ export interface DriverResult {
   rejected: Record<string, string>;
   allocators: Record<string, unknown>;
   released: Record<string, unknown> | null;
-  rollupBefore: string | null;
-  rollupAfter: string | null;
+  statusBefore: string | null;
+  statusAfter: string | null;
   trimReturned: number | null;
   callMs: number;
   interrupted: boolean;
   cleanup: string[];
-  steps: [number, string][];
+  /** [ms since attach, what, gdb's CPU ms so far] */
+  steps: [number, string, number?][];
   /** [resumed, stopped] gdb monotonic seconds of every resume (inferior calls). */
   resumed: [number, number][];
+  /** gdb monotonic seconds when the first thread was attached (the stop's start), if gdb said. */
+  stoppedFrom?: number | null;
   /** Each allocator's check of its own structures before any call (driver.py precheck). */
   checks?: Record<string, unknown>;
   /** Why no call was made although the session went through (e.g. "heap-corrupt"). */
