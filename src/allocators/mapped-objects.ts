@@ -64,17 +64,36 @@ export function codeRanges(o: OpenedObject): [bigint, bigint][] {
 }
 
 /**
- * The code of the symbols that pass `test`, as address ranges (adjacent ones merged). A static copy
- * of an allocator shares its object with the program: one span from its first function to its last
- * could also cover the program's own (the linker puts .text.startup and .text.unlikely first), and
- * the thread check, which sees the program's frames, would then refuse every thread.
+ * The code of a static allocator in an object it shares with the program, as address ranges
+ * (adjacent ones merged): the functions whose names pass `test`, their compiler clones
+ * (`name.cold`, `name.part.0`), and the static functions listed under the source files that are
+ * mostly those (.symtab's STT_FILE groups). Internal functions without the prefix in files of
+ * their own are not found: a thread in one has the prefixed caller in its frames. Not
+ * one span from its first function to its last: the linker puts .text.startup and .text.unlikely
+ * first, so the span would cover the program's main and workers, and the thread check, which sees
+ * the program's frames, would then refuse every thread.
  */
 export function symbolRanges(o: OpenedObject, test: (name: string) => boolean): [bigint, bigint][] {
   const text = execRanges(o.image, 0n);
+  const base = (n: string) => n.replace(/\.(cold|part|constprop|isra|lto_priv|localalias)(\.\d+)*.*$/, '');
+  const fns = o.image.functions.length > 0 ? o.image.functions : [...o.image.symbols].map(([name, s]) => ({ name, value: s.value, size: s.size, local: false, file: -1 }));
+  // A source file counts as the allocator's when a quarter of its static functions pass `test`
+  // (the program may have a static je_something of its own; hidden symbols the linker made local
+  // are listed together under one unnamed file).
+  const perFile = new Map<number, { all: number; own: number }>();
+  for (const f of fns) {
+    if (f.file < 0) continue;
+    const c = perFile.get(f.file) ?? { all: 0, own: 0 };
+    c.all += 1;
+    if (test(base(f.name))) c.own += 1;
+    perFile.set(f.file, c);
+  }
+  const files = new Set([...perFile].filter(([, c]) => c.own * 4 >= c.all && c.own > 0).map(([file]) => file));
   const found: [bigint, bigint][] = [];
-  for (const [name, s] of o.image.symbols) {
-    if (s.size === 0 || !test(name) || !text.some(([a, b]) => s.value >= a && s.value < b)) continue;
-    found.push([o.bias + s.value, o.bias + s.value + BigInt(s.size)]);
+  for (const f of fns) {
+    if (f.size === 0 || !text.some(([a, b]) => f.value >= a && f.value < b)) continue;
+    if (!test(base(f.name)) && !files.has(f.file)) continue;
+    found.push([o.bias + f.value, o.bias + f.value + BigInt(f.size)]);
   }
   found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const merged: [bigint, bigint][] = [];

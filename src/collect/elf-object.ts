@@ -27,6 +27,20 @@ export interface ElfObject {
    * program takes gets its PLT stub as its one address, and every library's GOT slot points there.
    */
   pltStubs: Map<string, bigint>;
+  /**
+   * Every function of .symtab (when read), duplicates included, with the source file its local
+   * symbols are listed under (STT_FILE): which object of a static link a static function came from.
+   */
+  functions: ElfFunction[];
+}
+
+export interface ElfFunction {
+  name: string;
+  value: bigint;
+  size: number;
+  local: boolean;
+  /** Index of the STT_FILE group it is listed under (local symbols only), or -1. */
+  file: number;
 }
 
 const PT_LOAD = 1;
@@ -79,6 +93,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
   };
   const symbols = new Map<string, ElfSymbol>();
   const pltStubs = new Map<string, bigint>();
+  const functions: ElfFunction[] = [];
   const tables = new Map<number, { syms: Buffer; strs: Buffer }>();
   const load = async (i: number) => {
     let t = tables.get(i);
@@ -96,6 +111,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
       if (section(i)?.type !== wanted) continue;
       const t = await load(i);
       if (t) readSymbols(t, symbols, wanted === SHT_DYNSYM ? pltStubs : null);
+      if (t && wanted === SHT_SYMTAB) readFunctions(t, functions);
     }
   }
   for (let i = 0; i < shnum; i++) {
@@ -111,7 +127,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
       if (name && !gotSlots.has(name)) gotSlots.set(name, rela.readBigUInt64LE(o));
     }
   }
-  return { path, type: h.readUInt16LE(16) === ET_EXEC ? 'exec' : 'dyn', symbols, segments, gotSlots, pltStubs };
+  return { path, type: h.readUInt16LE(16) === ET_EXEC ? 'exec' : 'dyn', symbols, segments, gotSlots, pltStubs, functions };
 }
 
 function symbolName(t: { syms: Buffer; strs: Buffer }, index: number): string | null {
@@ -136,6 +152,21 @@ function readSymbols(t: { syms: Buffer; strs: Buffer }, into: Map<string, ElfSym
     const name = symbolName(t, s / 24);
     // The default version of a versioned name comes first in .dynsym; .dynsym comes before .symtab.
     if (name && !into.has(name)) into.set(name, { value, size: Number(t.syms.readBigUInt64LE(s + 16)) });
+  }
+}
+
+function readFunctions(t: { syms: Buffer; strs: Buffer }, into: ElfFunction[]): void {
+  let file = -1;
+  for (let s = 0; s + 24 <= t.syms.length; s += 24) {
+    const info = t.syms[s + 4]!;
+    const type = info & 0xf;
+    const local = info >> 4 === 0;
+    if (type === 4) file = s / 24; // STT_FILE: the local symbols after it are that file's
+    if (type !== 2 && type !== 10) continue;
+    const value = t.syms.readBigUInt64LE(s + 8);
+    if (value === 0n || t.syms.readUInt16LE(s + 6) === 0) continue;
+    const name = symbolName(t, s / 24);
+    if (name) into.push({ name, value, size: Number(t.syms.readBigUInt64LE(s + 16)), local, file: local ? file : -1 });
   }
 }
 

@@ -3,6 +3,7 @@
 // compared with the reading the target takes of itself through the allocator's own API.
 import { afterEach, describe, expect, it } from 'vitest';
 import { detectProcess } from '../../src/allocators/detect-process.js';
+import { addressOf, openObject } from '../../src/allocators/mapped-objects.js';
 import { analyseJemalloc } from '../../src/allocators/jemalloc/analyse.js';
 import { prepareJemalloc } from '../../src/allocators/jemalloc/prepare.js';
 import { jemallocSection } from '../../src/allocators/jemalloc/section.js';
@@ -135,8 +136,16 @@ describe.skipIf(!existsSync(JEMALLOC_STATIC.path))(`two allocators: jemalloc lin
     const je = found.present[1]!;
     expect(je.static).toBe(true);
     const plan = await prepareJemalloc(t.pid, je);
-    // Only jemalloc's span of the executable is off limits, not the program's own code.
-    expect(plan.forbiddenRanges).toHaveLength(1);
+    // Only jemalloc's functions in the executable are off limits, not the program's own code.
+    const exe = await openObject(t.pid, je.object, { symtab: true });
+    const inside = (name: string) => {
+      const at = BigInt(addressOf(exe, name)!);
+      return plan.forbiddenRanges.some(([a, b]) => at >= a && at < b);
+    };
+    expect(plan.forbiddenRanges.length).toBeGreaterThan(0);
+    expect(inside(`${je.prefix}mallctl`)).toBe(true);
+    expect(inside('main')).toBe(false);
+    expect(inside('worker')).toBe(false);
     const run = await runStop(t.pid, plan, 'inspect');
     expect(run.error).toBeNull();
     const section = jemallocSection(run.collect, { object: je.object.path, prefix: je.prefix });

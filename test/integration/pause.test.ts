@@ -25,12 +25,14 @@ interface Run {
 const agrees = (reported: number, felt: number) => Math.abs(reported - felt) <= Math.max(0.3 * felt, 10);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-async function run(m: Meter, mode: 'inspect' | 'trim', env: Record<string, string>): Promise<Run> {
+async function run(m: Meter, mode: 'inspect' | 'trim', env: Record<string, string>, notes?: string[]): Promise<Run> {
   await m.ask(); // reset the tickers
   const r = await runCli([mode, String(m.pid), '--json'], { env: { HEAPGAP_DEBUG: '1', ...env }, timeout: 120_000 });
   const report = await m.ask();
   expect(r.exitCode, r.stderr.slice(-3000)).toBe(0);
-  const pause = (JSON.parse(r.stdout) as { pause: { stoppedMs: number; callThreadMs: number } }).pause;
+  const out = JSON.parse(r.stdout) as { pause: { stoppedMs: number; callThreadMs: number }; notes: string[] };
+  const pause = out.pause;
+  notes?.push(out.notes.find((n) => n.startsWith('free-list check')) ?? 'no free-list check note');
   const from = Number(/^first thread attached \(monotonic s\): ([\d.]+)$/m.exec(r.stderr)?.[1]);
   const to = Number(/^heapgap-t detached ([\d.]+)/m.exec(r.stderr)?.[1]);
   const thread = Number(/^calling thread: (\d+)$/m.exec(r.stderr)?.[1]);
@@ -68,6 +70,25 @@ describe('pause', () => {
     const reported = (mode: string) => median(runs.filter((r) => r.mode === mode).map((r) => r.stoppedMs));
     expect(felt('trim'), table).toBeLessThanOrEqual(felt('inspect') + Math.max(10, 0.3 * felt('inspect')));
     expect(reported('trim'), table).toBeLessThanOrEqual(reported('inspect') + Math.max(10, 0.3 * reported('inspect')));
+    await m.stop();
+  });
+
+  it('the free-list check walks before attach, so the stop does not grow with the free chunks (default) as it does with the whole walk in the stop', { timeout: 300_000 }, async () => {
+    // 128 MiB of chunks, every other one free: about 64,000 free chunks, a walk of hundreds of ms.
+    const m = await startMeter('big-heap', ['128', '2048', '2', '1', '3']);
+    const inStop: Run[] = [];
+    const split: Run[] = [];
+    const notes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      inStop.push(await run(m, 'inspect', { HEAPGAP_HEAP_CHECK_STOP_MS: '0' }));
+      split.push(await run(m, 'inspect', {}, notes));
+    }
+    const table = [...inStop, ...split].map((r) => `stoppedMs ${r.stoppedMs} felt ${r.felt.toFixed(1)}`).join('\n');
+    expect(notes.every((n) => /walking the lists before attach/.test(n)), notes.join('\n')).toBe(true);
+    // what the target felt: the split check's stop is a small part of the whole walk's
+    expect(median(split.map((r) => r.felt)) * 3, table).toBeLessThan(median(inStop.map((r) => r.felt)));
+    // and each arm's stoppedMs is what was felt (one of two: a busy machine can delay one run's wake-ups)
+    for (const arm of [inStop, split]) expect(arm.filter((r) => agrees(r.stoppedMs, r.felt)).length, table).toBeGreaterThanOrEqual(1);
     await m.stop();
   });
 

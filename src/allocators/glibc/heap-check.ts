@@ -22,6 +22,8 @@ export interface RawCheck {
   unverified?: number[];
   steps?: number;
   incomplete: boolean;
+  before?: { ms?: number; complete?: boolean; clean?: boolean; error?: string } | null;
+  coveredBefore?: boolean;
   corrupt: RawProblem[];
   ring: RawProblem[];
   arenas: {
@@ -53,6 +55,8 @@ export function heapCheckOf(raw: RawCheck): HeapCheck {
     complete: !raw.incomplete,
     unverified: raw.unverified ?? [],
     ...(typeof raw.steps === 'number' ? { steps: raw.steps } : {}),
+    ...(raw.before && typeof raw.before.ms === 'number' ? { before: { ms: raw.before.ms, complete: raw.before.complete === true, clean: raw.before.clean === true } } : {}),
+    ...(raw.coveredBefore ? { coveredBefore: true } : {}),
     corrupt: raw.corrupt.map(problem),
     arenas: raw.arenas.map((a) => {
       const f = a.figures;

@@ -10,6 +10,7 @@
 # step budget, memory is bounded (a capped page cache, a capped visited set), and no exception
 # escapes: whatever the heap holds, the result is a list of problems.
 import struct
+import time
 from collections import OrderedDict
 
 MINSIZE = 32
@@ -36,13 +37,17 @@ class OutOfSteps(Exception):
 
 
 class Budget:
-    """Steps shared by every list of every arena checked in one stop (one step = one chunk visited)."""
+    """Steps shared by every list of every arena checked in one stop (one step = one chunk visited),
+    and optionally a deadline (time.monotonic() value), looked at every 64 steps."""
 
-    def __init__(self, steps):
-        self.left = steps
+    def __init__(self, steps, deadline=None):
+        self.left, self.deadline, self.timed_out = steps, deadline, False
 
     def take(self):
         self.left -= 1
+        if self.deadline is not None and self.left % 64 == 0 and time.monotonic() > self.deadline:
+            self.timed_out = True
+            return False
         return self.left >= 0
 
 

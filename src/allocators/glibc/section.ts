@@ -29,6 +29,14 @@ export interface HeapCheck {
   complete: boolean;
   /** The step budget (chunks visited at most). */
   steps?: number;
+  /**
+   * The walk made before attach, while the process ran (racy: only a complete and clean one is
+   * trusted). When it was, the walk in the stop has a time budget and what it had no time for is
+   * covered by this one (`coveredBefore`): malloc_info only reads the lists.
+   */
+  before?: { ms: number; complete: boolean; clean: boolean };
+  /** The walk in the stop was cut by its time budget; the walk before attach covered the rest. */
+  coveredBefore?: boolean;
   /** Arenas a stopped thread was changing (its lock held, its lists half-updated): not verified. */
   unverified?: number[];
   /** Corruptions found in arenas whose lock was free; the calls are not made when there is one. */

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import struct
 import sys
+import time
 
 
 def sibling(name):
@@ -27,14 +28,54 @@ checks = sibling("stop_checks")
 SEEN = {"ring": []}  # the arenas of the last check, in ring order (for after_failure)
 
 
+PRE = {}  # the walk made before attach, while the process ran
+
+
+def checking(p):
+    return p.get("layout") and p.get("heapCheck") and not p["heapCheck"].get("skip")
+
+
+def before_attach(p):
+    """Every list walked once while the process still runs (through /proc/PID/mem, racy: lists
+    change under the walk), so that the walk in the stop can be short. Only a walk that found
+    nothing wrong is trusted, and only for malloc_info, which reads the lists (see precheck)."""
+    if not checking(p) or not p["heapCheck"].get("stopMs"):
+        return None
+    try:
+        fd, read = checks.proc_mem_reader(p["heapCheck"]["pid"])
+    except OSError as e:
+        PRE["check"] = {"error": str(e)}
+        return PRE["check"]
+    try:
+        v = checks.check_heap(read, p)
+    finally:
+        os.close(fd)
+    PRE["check"] = {"ms": v["ms"], "complete": not v["incomplete"], "clean": not v["corrupt"] and not v["busy"] and not v["ring"],
+                    "arenas": len(v["arenas"]), "pageReads": v["pageReads"]}
+    return PRE["check"]
+
+
 def precheck(ctx, p):
-    if not p.get("layout") or not p.get("heapCheck") or p["heapCheck"].get("skip"):
+    if not checking(p):
         return {"skipped": True}
     # An arena whose lock a stopped thread holds may be caught half way through an update (seen on
     # busy targets: top's size not yet written). malloc_info waits for that lock, and by the time it
     # has it the update is done: such an arena is left unverified rather than called corrupt, and a
     # real corruption there is caught by the failure path. Not so before malloc_trim (release).
-    return verdict(checks.check_heap(ctx.read, p), strict=False)
+    #
+    # When the walk before attach found every list it reached whole, the walk in the stop
+    # gets heapCheck.stopMs: what it had no time for is covered by that earlier walk (malloc_info only
+    # reads the lists, and a list that broke in between is bounded by the failure path). Otherwise,
+    # and always before malloc_trim, the stop walks every list itself.
+    # A walk before attach that ran out of steps covered as many chunks as a walk in the stop would
+    # (the same budget), so it is trusted as far as it went; the check is then incomplete either way.
+    pre = PRE.get("check") or {}
+    deadline = time.monotonic() + p["heapCheck"]["stopMs"] / 1000.0 if pre.get("clean") else None
+    v = checks.check_heap(ctx.read, p, deadline)
+    v["before"] = pre or None
+    if v["timedOut"] and not v["corrupt"]:
+        v["incomplete"], v["coveredBefore"] = not pre.get("complete"), True
+    return verdict(v, strict=False)
 
 
 def verdict(v, strict):
@@ -70,7 +111,7 @@ def collect(ctx, p):
 
 
 def release(ctx, p):
-    if p.get("layout") and p.get("heapCheck") and not p["heapCheck"].get("skip"):
+    if checking(p):
         v = verdict(checks.check_heap(ctx.read, p), strict=True)
         ctx.step("checked again before malloc_trim")
         if v["corrupt"]:

@@ -91,18 +91,18 @@ def main_bounds(mem, p, main, fresh):
     return out
 
 
-def check_heap(read, p):
+def check_heap(read, p, deadline=None):
     """Every arena checked; the verdict:
     corrupt     problems in arenas whose lock is free (no thread can be half way through an update:
                 every allocator path that changes a list holds the lock, fastbin pushes are atomic,
                 and a single-threaded process was stopped outside the allocator)
     busy        problems only in arenas whose lock a stopped thread holds: caught mid-update, maybe
-    incomplete  the step budget ran out: some lists were not walked."""
+    incomplete  the step budget (or the deadline) ran out: some lists were not walked."""
     t0 = time.monotonic()
     mem = hc.Memory(read)
     lay = layout_of(p)
     main, ring, ring_problems = find_ring(mem, p)
-    budget = hc.Budget(p["heapCheck"]["steps"])
+    budget = hc.Budget(p["heapCheck"]["steps"], deadline)
     arenas, corrupt, busy, incomplete = [], list(ring_problems), [], False
     for i, a in enumerate(ring):
         figures = {}
@@ -125,7 +125,7 @@ def check_heap(read, p):
     for x in ring_problems:
         x["text"] = hc.problem_text(x)
     return {"ms": round((time.monotonic() - t0) * 1000, 3), "main": hc.hx(main) if main else None, "arenas": arenas,
-            "ring": ring_problems, "corrupt": corrupt, "busy": busy, "incomplete": incomplete, "pageReads": mem.reads,
+            "ring": ring_problems, "corrupt": corrupt, "busy": busy, "incomplete": incomplete, "timedOut": budget.timed_out, "pageReads": mem.reads,
             "steps": p["heapCheck"]["steps"]}
 
 
@@ -141,3 +141,13 @@ def held_locks(read, ring):
         if v:
             out.append((a, v))
     return out
+
+
+def proc_mem_reader(pid):
+    """read(addr, n) over /proc/PID/mem, for a walk while the process runs (before attach)."""
+    fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+
+    def read(addr, n):
+        return os.pread(fd, n, addr)
+
+    return fd, read

@@ -9,6 +9,11 @@ import type { OpenedObject } from '../mapped-objects.js';
 /** Arenas whose own figures are read (ten calls each); the merged figures always cover them all. */
 export const ARENA_LIMIT = 64;
 
+/** jemalloc's public functions, unprefixed. */
+const JEMALLOC_API = new Set(['malloc', 'calloc', 'realloc', 'free', 'posix_memalign', 'aligned_alloc', 'memalign', 'valloc', 'pvalloc',
+  'malloc_usable_size', 'mallctl', 'mallctlnametomib', 'mallctlbymib', 'malloc_stats_print', 'mallocx', 'rallocx', 'xallocx', 'sallocx',
+  'dallocx', 'sdallocx', 'nallocx', 'malloc_message']);
+
 export async function prepareJemalloc(pid: number, p: AllocatorPresence, opened?: OpenedObject): Promise<StopPlan> {
   const o = opened ?? (await openObject(pid, p.object, { symtab: p.static }));
   const name = `${p.prefix}mallctl`;
@@ -18,7 +23,8 @@ export async function prepareJemalloc(pid: number, p: AllocatorPresence, opened?
   }
   // A static copy shares its object with the program: only jemalloc's own span is off limits.
   // Its internal functions carry the je_ private namespace whatever the public prefix.
-  const own = p.static ? symbolRanges(o, (n) => n.startsWith('je_') || (p.prefix !== '' && n.startsWith(p.prefix))) : null;
+  // Linked unprefixed and hidden (--exclude-libs), its public names are local symbols of the program.
+  const own = p.static ? symbolRanges(o, (n) => n.startsWith('je_') || (p.prefix !== '' && n.startsWith(p.prefix)) || (p.prefix === '' && JEMALLOC_API.has(n))) : null;
   return {
     name: 'jemalloc',
     calls: 'mallctl',

@@ -19,7 +19,7 @@ import gdb
 
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 T_ENTER = 0.0
-RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {},
+RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {}, "beforeAttach": {},
           "noCalls": None, "failure": None,
           "released": None, "statusBefore": None, "statusAfter": None, "trimReturned": None,
           "callMs": 0.0, "interrupted": False, "cleanup": [], "resumed": []}
@@ -541,6 +541,23 @@ def load_plugin(spec):
 
 
 PLUGINS = [(spec, load_plugin(spec)) for spec in P["allocators"]]
+
+
+def heapgap_before_attach():
+    """Each allocator's before_attach(params), run right before `attach` while the process runs
+    (glibc walks its free lists there, so that its walk in the stop can be short)."""
+    for spec, plugin in PLUGINS:
+        hook = plugin.get("before_attach")
+        if hook is None or aborted():
+            continue
+        mark("prewalk")
+        t0 = time.monotonic()
+        try:
+            out = hook(spec["params"])
+        except Exception as e:  # noqa: BLE001 - the walk in the stop then does it all
+            out = {"error": "%s: %s" % (type(e).__name__, e)}
+        if out is not None:
+            RESULT["beforeAttach"][spec["name"]] = dict(out, wallMs=round((time.monotonic() - t0) * 1000, 3))
 
 
 # ---- how long the process was really stopped (gdb's own events) -----------------------------------

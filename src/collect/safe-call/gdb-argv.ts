@@ -82,6 +82,7 @@ export function gdbArgs(s: GdbSession): string[] {
     '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
     '-ex', `python print("${STOP_MARK}libc", flush=True)`,
     ...driver,
+    ...(s.bare ? [] : ['-ex', 'python heapgap_before_attach()']),
     ...mark('attach'),
     '-ex', `attach ${s.pid}`,
     ...mark('attached'),
