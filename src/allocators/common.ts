@@ -2,14 +2,14 @@
  * What the jemalloc, tcmalloc, mimalloc and musl modules share: where their stop.py is, the input
  * their pure analyses take, and small readers of stop.py's results.
  */
-import { fileURLToPath } from 'node:url';
 import { HeapgapError } from '../errors.js';
 import type { Severity } from '../types.js';
 import type { AnalyseInput, Target } from './types.js';
+import { packagePath } from '../paths.js';
 
-/** src/allocators/<name>/stop.py, from dist/allocators/*.js or src/allocators/*.ts. */
+/** src/allocators/<name>/stop.py (shipped as source). */
 export function stopScript(name: string): string {
-  return fileURLToPath(new URL(`../../src/allocators/${name}/stop.py`, import.meta.url));
+  return packagePath('src', 'allocators', name, 'stop.py');
 }
 
 /** What the non-glibc analyses need of the process besides their section. */

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, access } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HeapgapError } from '../errors.js';
+import { packagePath } from '../paths.js';
 
-const SOURCE = fileURLToPath(new URL('../../fixtures/targets/fragmenter.c', import.meta.url));
-const PRELUDE = fileURLToPath(new URL('../../fixtures/targets/prelude.h', import.meta.url));
+const SOURCE = packagePath('fixtures', 'targets', 'fragmenter.c');
+const PRELUDE = packagePath('fixtures', 'targets', 'prelude.h');
 
 /** Builds (once, cached by source hash) and starts the bundled demo target; waits for its ready line. */
 export async function demoTarget(ctx: { signal: AbortSignal; progress: (msg: string) => void }): Promise<{ pid: number; stop: () => Promise<void> }> {

@@ -186,11 +186,12 @@ describe('safety', () => {
   });
 
   it('SIGINT while the CLI is still loading: a clean interruption (exit 130, one line), not a silent death', async () => {
-    // A loader hook holds the import of program.js (commander, execa, every command) for 1.5 s; the
+    // A loader hook holds the import of program.js (commander, execa, every command; a chunk of the
+    // bundle, scripts/bundle.mjs) for 1.5 s; the
     // signal comes in that window, after main.ts installed its handlers.
     const hooks = join(dir, 'delay-hooks.mjs');
     const register = join(dir, 'delay-register.mjs');
-    await writeFile(hooks, "export async function resolve(s, c, next) { if (s === './program.js') { process.stderr.write('test-hook: delaying program.js\\n'); await new Promise((r) => setTimeout(r, 1500)); } return next(s, c); }\n");
+    await writeFile(hooks, "export async function resolve(s, c, next) { if (/^\\.\\/(bundle\\/)?program(-\\w+)?\\.js$/.test(s)) { process.stderr.write('test-hook: delaying program.js\\n'); await new Promise((r) => setTimeout(r, 1500)); } return next(s, c); }\n");
     await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
     const c = spawn(process.execPath, ['--import', register, CLI_PATH, 'inspect', String(main.t.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

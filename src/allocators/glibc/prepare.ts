@@ -2,7 +2,6 @@
  * glibc malloc, collect side. Before attach: the heap candidates, struct offsets and function
  * addresses stop.py needs. After detach: the ranges glibc owns and what a trim would release.
  */
-import { fileURLToPath } from 'node:url';
 import { readOptional } from '../../collect/procfs.js';
 import { tunable } from '../../parse/environ.js';
 import { hex } from '../../units.js';
@@ -13,8 +12,9 @@ import type { RawCheck } from './heap-check.js';
 import { measureGlibc } from './measure.js';
 import { DEFAULT_HEAP_MAX, PAGE, layoutFor, versionAtLeast } from './layout.js';
 import type { GlibcLayout, GlibcSection } from './section.js';
+import { stopScript } from '../common.js';
 
-const STOP_PY = fileURLToPath(new URL('../../../src/allocators/glibc/stop.py', import.meta.url));
+const STOP_PY = stopScript('glibc');
 /** What stop.py calls: the two allocator functions, and syscall (futex wake when releasing a lock). */
 const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
 /**

@@ -1,13 +1,13 @@
 /** gdb's command line for one session, and the throwaway process its first attach goes to. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { hasSignal } from '../../parse/status.js';
 import type { ProcStatus } from '../../types.js';
+import { packagePath } from '../../paths.js';
 
 /** driver.py and the SSE-only target description, shipped as source files next to this module. */
-export const ASSETS = fileURLToPath(new URL('../../../src/collect/safe-call/', import.meta.url));
+export const ASSETS = packagePath('src', 'collect', 'safe-call');
 /** Lines gdb prints around attach and detach, with its monotonic clock: the stop's edges. */
 export const STOP_MARK = 'heapgap-t ';
 
