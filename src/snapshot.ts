@@ -87,7 +87,10 @@ export function upgradeCapture(v1: SnapshotV1): Snapshot {
   return { ...rest, schema: 'heapgap.capture/2', allocators: [v1.allocator], raw: { smaps: raw.smaps, status: raw.status }, sections: glibc ? { glibc } : {} };
 }
 
-/** What a trim adds to a capture: see Snapshot.trim. */
+/**
+ * What a trim adds to a capture (see Snapshot.trim): smaps after the call, /proc/PID/status around
+ * it (smaps_rollup in captures of earlier builds), and what the call itself returned.
+ */
 export interface TrimRaw {
   pad: number;
   returned: number | null;
@@ -96,6 +99,8 @@ export interface TrimRaw {
   statusAfter?: string | null;
   rollupBefore?: string | null;
   rollupAfter?: string | null;
+  /** Whose release call it was (absent in captures from before other allocators: glibc). */
   allocator?: AllocatorName;
+  /** What the release call itself said (stop.py's release() result). */
   release?: unknown;
 }

@@ -4,31 +4,17 @@ import { purgeEnvLine } from '../allocators/mimalloc/analyse.js';
 import { releaseFigures } from '../allocators/release.js';
 import type { ReleaseFigures } from '../allocators/release.js';
 import { SCHEMAS } from '../contract.js';
-import type { AllocatorName } from '../contract.js';
 import { parseRollup } from '../parse/rollup.js';
 import { parseSmaps } from '../parse/smaps.js';
 import { parseStatus } from '../parse/status.js';
+import type { TrimRaw } from '../snapshot.js';
 import type { ArenaEntry, ArenaReport, InspectReport, TrimReport, TrimSide, Vma } from '../types.js';
 import { sum } from '../units.js';
 import { finding } from './findings/index.js';
 import { rssFigures } from './inspect.js';
 
-/**
- * A capture's trim: smaps after the call, /proc/PID/status around it (smaps_rollup in captures of
- * earlier builds), and what the call itself returned.
- */
-export interface TrimAfter {
-  smapsAfter: string;
-  returned: number | null;
-  statusBefore?: string | null;
-  statusAfter?: string | null;
-  rollupBefore?: string | null;
-  rollupAfter?: string | null;
-  /** Whose release call it was (absent in captures from before other allocators: glibc). */
-  allocator?: AllocatorName;
-  /** What the release call itself said (stop.py's release() result). */
-  release?: unknown;
-}
+/** A capture's trim (Snapshot.trim without its pad). */
+export type TrimAfter = Omit<TrimRaw, 'pad'>;
 
 const isGlibc = (a: ArenaEntry): a is ArenaReport => (a.allocator ?? 'glibc') === 'glibc';
 

@@ -92,6 +92,24 @@ describe('pause', () => {
     await m.stop();
   });
 
+  it('a heap with more free chunks than the check walks: inspect goes on with a short stop and says so; trim refuses before any call', { timeout: 120_000 }, async () => {
+    const m = await startMeter('big-heap', ['64', '2048', '2', '1', '1']);
+    const env = { HEAPGAP_HEAP_CHECK_STEPS: '3000', HEAPGAP_DEBUG: '1' };
+    const i = await runCli(['inspect', String(m.pid), '--json'], { env, timeout: 60_000 });
+    expect(i.exitCode, i.stderr.slice(-2000)).toBe(0);
+    const doc = JSON.parse(i.stdout) as { findings: { kind: string }[]; notes: string[] };
+    expect(doc.findings.map((f) => f.kind)).toContain('heap-check-incomplete');
+    expect(doc.notes.some((n) => /walking the lists before attach/.test(n)), doc.notes.join('\n')).toBe(true);
+    const t = await runCli(['trim', String(m.pid), '--json'], { env, timeout: 60_000 });
+    expect(t.exitCode, t.stderr.slice(-2000)).toBe(3);
+    expect(t.stderr).toMatch(/more free chunks than heapgap checks in one stop \(3000\).*checked whole/);
+    // refused by the check itself, before malloc_info or any other call
+    expect(t.stderr).not.toMatch(/malloc_info returned|channel ready/);
+    expect(procState(m.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    expect(procState(m.pid).state).not.toMatch(/^[Tt]$/);
+    await m.stop();
+  });
+
   it('as heapgap runs by default (free-list check on), on a process with a small heap: stoppedMs is what it felt', { timeout: 300_000 }, async () => {
     const m = await startMeter('stall-meter', ['3', '3']);
     await agreement(m);

@@ -55,6 +55,11 @@ def before_attach(p):
     return PRE["check"]
 
 
+def too_big(p):
+    return ("the heap has more free chunks than heapgap checks in one stop (%d); malloc_trim, which madvises by the sizes it reads, "
+            "is only called on a heap checked whole" % p["heapCheck"]["steps"])
+
+
 def precheck(ctx, p):
     if not checking(p):
         return {"skipped": True}
@@ -70,6 +75,10 @@ def precheck(ctx, p):
     # A walk before attach that ran out of steps covered as many chunks as a walk in the stop would
     # (the same budget), so it is trusted as far as it went; the check is then incomplete either way.
     pre = PRE.get("check") or {}
+    if p.get("mode") == "trim" and pre.get("clean") and not pre.get("complete"):
+        # malloc_trim is only called on a heap checked whole, and the walk in the stop has the same
+        # step budget: it would stop the process for as long only to refuse.
+        raise Refused(too_big(p))
     deadline = time.monotonic() + p["heapCheck"]["stopMs"] / 1000.0 if pre.get("clean") else None
     v = checks.check_heap(ctx.read, p, deadline)
     v["before"] = pre or None
@@ -119,8 +128,7 @@ def release(ctx, p):
         if v["busy"]:
             raise Refused(v["busy"], "busy")
         if v["incomplete"]:
-            raise Refused("the heap has more free chunks than heapgap checks in one stop (%d); malloc_trim, which madvises by the sizes it reads, "
-                          "is only called on a heap checked whole" % p["heapCheck"]["steps"])
+            raise Refused(too_big(p))
     # Not unwound while it waits or works: it holds each arena lock through its madvise loop. Only
     # when heapgap has asked to stop and it still runs 10 s later (a loop in a broken heap) is it
     # unwound; after_failure then checks the arena before giving its lock back.

@@ -645,7 +645,7 @@ def precheck():
         check = plugin.get("precheck")
         if check is None:
             continue
-        verdict = check(Ctx(None, spec["params"].get("addr", {})), spec["params"])
+        verdict = check(Ctx(None, spec["params"].get("addr", {})), dict(spec["params"], mode=P["mode"]))
         RESULT["checks"][spec["name"]] = verdict
         step("%s checked" % spec["name"])
         if verdict.get("busy"):
