@@ -26,7 +26,7 @@ const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
  */
 const HEAP_CHECK_STEPS = 200_000;
 /** Milliseconds of the stop the free-list walk may take (inspect) when the walk before attach found nothing wrong. */
-const HEAP_CHECK_STOP_MS = 10;
+const HEAP_CHECK_STOP_MS = 5;
 
 export const glibcCollector: Collector<GlibcSection> = {
   name: 'glibc',
