@@ -39,20 +39,37 @@ describe.each(RELEASES)('glibc $glibc (Debian $name, in its own root and namespa
   const ready = isRoot && existsSync(join(root, 'usr/bin/python3'));
   it.skipIf(!ready)(`inspect reads its main arena as glibc itself does; trim returns memory (needs ${root}: scripts/make-chroots.sh, as root)`, { timeout: 120_000 }, async () => {
     copyFileSync(join(TARGETS_DIR, 'py-alloc.py'), join(root, 'tmp/py-alloc.py'));
-    const child = execa('unshare', ['--mount', '--pid', '--fork', '--kill-child=SIGKILL', 'chroot', root, '/usr/bin/python3', '/tmp/py-alloc.py', '20000', '2000'], { reject: false, env: { PATH: '/usr/bin:/bin' }, extendEnv: false });
+    const child = execa('unshare', ['--mount', '--pid', '--fork', '--kill-child=SIGKILL', 'chroot', root, '/usr/bin/python3', '/tmp/py-alloc.py', '20000', '2000'], { reject: false, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false });
     children.push(child);
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        if (buf.includes('\n')) resolve(buf.split('\n')[0]!);
-      });
-      void child.then((r) => reject(new Error(`python3 in ${root} exited: ${r.stderr}`)));
+    const lines: string[] = [];
+    const waiting: ((line: string) => void)[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const w = waiting.shift();
+        if (w) w(line);
+        else lines.push(line);
+      }
     });
-    const truth = JSON.parse(line) as { pid: number; self: Reading };
+    const exited = child.then((r) => Promise.reject(new Error(`python3 in ${root} exited: ${r.stderr}`)));
+    exited.catch(() => undefined);
+    const next = () => Promise.race([exited, new Promise<string>((resolve) => (lines.length ? resolve(lines.shift()!) : waiting.push(resolve)))]);
+    const truth = JSON.parse(await next()) as { pid: number; self: Reading };
     expect(truth.pid).toBe(1);
     expect(truth.self.call).toBe(glibc >= '2.33' ? 'mallinfo2' : 'mallinfo');
     const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
+    // glibc's reading, in the target, right before and right after heapgap's inspect (SIGUSR1 asks
+    // for one). Each reading allocates a little after mallinfo returns (python builds and prints
+    // the line, about 2 KiB): heapgap's figures must lie between the two.
+    const reading = async () => {
+      process.kill(pid, 'SIGUSR1');
+      return (JSON.parse(await next()) as { self: Reading }).self;
+    };
+    await reading();
+    const before = await reading();
 
     const r = await runCli(['inspect', String(pid), '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -60,11 +77,16 @@ describe.each(RELEASES)('glibc $glibc (Debian $name, in its own root and namespa
     expect(report.target.glibcVersion).toBe(glibc);
     expect(report.target.allocator).toBe('glibc');
     // one thread: the main arena is all of malloc's heap, and python is idle since its reading
+    const after = await reading();
     const main = report.arenas.find((a) => a.kind === 'main')!;
-    expect(main.systemBytes).toBe(truth.self.arena);
-    expect(main.freeBytes).toBe(truth.self.fordblks);
-    expect(main.inUseBytes).toBe(truth.self.uordblks);
-    expect(report.mmapChunks.bytes).toBe(truth.self.hblkhd);
+    const between = (v: number, a: number, b: number) => v >= Math.min(a, b) && v <= Math.max(a, b);
+    const table = `heapgap system ${main.systemBytes} in use ${main.inUseBytes} free ${main.freeBytes}; glibc before ${JSON.stringify(before)} after ${JSON.stringify(after)}`;
+    expect(after.arena, table).toBe(before.arena);
+    expect(Math.abs(after.uordblks - before.uordblks), table).toBeLessThan(8192);
+    expect(main.systemBytes, table).toBe(before.arena);
+    expect(between(main.inUseBytes, before.uordblks, after.uordblks), table).toBe(true);
+    expect(between(main.freeBytes, before.fordblks, after.fordblks), table).toBe(true);
+    expect(report.mmapChunks.bytes, table).toBe(before.hblkhd);
     expect(main.join).toBe('memory');
     expect(procState(pid)).toMatchObject({ alive: true, tracerPid: 0 });
 
