@@ -27,6 +27,8 @@ const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
 const HEAP_CHECK_STEPS = 200_000;
 /** Milliseconds of the stop the free-list walk may take (inspect) when the walk before attach found nothing wrong. */
 const HEAP_CHECK_STOP_MS = 5;
+/** Milliseconds the walk before attach may take; cut by time, it is not trusted. */
+const HEAP_CHECK_BEFORE_MS = 5_000;
 
 export const glibcCollector: Collector<GlibcSection> = {
   name: 'glibc',
@@ -46,6 +48,8 @@ export const glibcCollector: Collector<GlibcSection> = {
       steps: Number(process.env.HEAPGAP_HEAP_CHECK_STEPS) || HEAP_CHECK_STEPS,
       // the walk's share of the stop when a walk before attach covered every list (0: walk all in the stop)
       stopMs: process.env.HEAPGAP_HEAP_CHECK_STOP_MS !== undefined ? Number(process.env.HEAPGAP_HEAP_CHECK_STOP_MS) : HEAP_CHECK_STOP_MS,
+      // the walk before attach: at most this long (a busy machine gives gdb little CPU)
+      beforeMs: Number(process.env.HEAPGAP_HEAP_CHECK_BEFORE_MS) || HEAP_CHECK_BEFORE_MS,
       skip: process.env.HEAPGAP_SKIP_HEAP_CHECK === '1',
       // glibc 2.32+ masks fastbin links (safe-linking)
       safeLinking: versionAtLeast(image.version, 2, 32),

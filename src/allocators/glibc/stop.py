@@ -42,16 +42,27 @@ def before_attach(p):
     if not checking(p) or not p["heapCheck"].get("stopMs"):
         return None
     try:
-        fd, read = checks.proc_mem_reader(p["heapCheck"]["pid"])
+        fd, pread = checks.proc_mem_reader(p["heapCheck"]["pid"])
     except OSError as e:
         PRE["check"] = {"error": str(e)}
         return PRE["check"]
+    reads = [0]
+
+    def read(addr, n):
+        # heapgap tells a slow gdb from a stuck one by the driver's progress marks
+        reads[0] += 1
+        if reads[0] % 1024 == 0:
+            progress("prewalk")
+        return pread(addr, n)
+
+    # Bounded in time too (a busy machine gives gdb little CPU): heapgap is waiting, and a walk cut
+    # by time is not trusted (precheck then walks every list in the stop, as without this walk).
     try:
-        v = checks.check_heap(read, p)
+        v = checks.check_heap(read, p, time.monotonic() + p["heapCheck"]["beforeMs"] / 1000.0)
     finally:
         os.close(fd)
-    PRE["check"] = {"ms": v["ms"], "complete": not v["incomplete"], "clean": not v["corrupt"] and not v["busy"] and not v["ring"],
-                    "arenas": len(v["arenas"]), "pageReads": v["pageReads"]}
+    PRE["check"] = {"ms": v["ms"], "complete": not v["incomplete"], "timedOut": v["timedOut"],
+                    "clean": not v["corrupt"] and not v["busy"] and not v["ring"], "arenas": len(v["arenas"]), "pageReads": v["pageReads"]}
     return PRE["check"]
 
 
@@ -75,6 +86,8 @@ def precheck(ctx, p):
     # A walk before attach that ran out of steps covered as many chunks as a walk in the stop would
     # (the same budget), so it is trusted as far as it went; the check is then incomplete either way.
     pre = PRE.get("check") or {}
+    if pre.get("timedOut"):
+        pre = dict(pre, clean=False)  # not trusted: it did not get as far as the walk in the stop would
     if p.get("mode") == "trim" and pre.get("clean") and not pre.get("complete"):
         # malloc_trim is only called on a heap checked whole, and the walk in the stop has the same
         # step budget: it would stop the process for as long only to refuse.

@@ -534,7 +534,7 @@ def read_channel(ctx, fd):
 def load_plugin(spec):
     """Each allocator's stop.py, executed as its own namespace: collect(ctx, params) and, for trim,
     release(ctx, params). A file of heapgap's, never of the target's."""
-    ns = {"__name__": "heapgap_" + spec["name"], "__file__": spec["script"], "Refused": Refused}
+    ns = {"__name__": "heapgap_" + spec["name"], "__file__": spec["script"], "Refused": Refused, "progress": mark}
     with open(spec["script"]) as f:
         exec(compile(f.read(), spec["script"], "exec"), ns)
     return ns

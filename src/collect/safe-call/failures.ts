@@ -56,7 +56,7 @@ export function callFailure(pid: number, f: CallFailure, interrupted: false | 't
   const where = f.frames.find((x) => !/^0x/.test(x)) ?? f.frames[0];
   const at = where ? ` in ${where}` : '';
   const what = f.interrupted === 'computing'
-    ? `${f.call} did not return after heapgap was asked to stop (a free list that never ends?); heapgap interrupted it with ${f.signal}${at}`
+    ? `${f.call} did not return after heapgap was asked to stop (a heap too large for the time left on a busy machine, or a free list that never ends); heapgap interrupted it with ${f.signal}${at}`
     : f.interrupted === 'limit'
       ? `${f.call} ran past its time limit without returning (a free list that never ends?); heapgap interrupted it with ${f.signal}${at}`
       : `${f.call} was stopped by ${f.signal} inside the allocator${where ? ` (in ${where})` : ''}`;
@@ -73,7 +73,9 @@ export function callFailure(pid: number, f: CallFailure, interrupted: false | 't
   const message = `${what}; gdb restored the calling thread; ${locks.join('; ') || 'the arena locks were not checked'}`;
   const code = interrupted === 'timeout' ? 'TIMEOUT' : interrupted === 'signal' ? 'INTERRUPTED' : 'CALL_FAILED';
   return new HeapgapError(code, message, {
-    hint: f.signal === 'SIGWINCH' || f.signal === 'SIGURG'
+    hint: f.interrupted === 'computing' && interrupted === 'timeout'
+      ? `it walks every free chunk: on a large heap and a busy machine a longer --timeout lets it finish; if it never does, the heap is probably corrupt: \`heapgap inspect ${pid}\` checks its free lists without calling into it.`
+      : f.signal === 'SIGWINCH' || f.signal === 'SIGURG'
       ? `the heap is probably corrupt: \`heapgap inspect ${pid}\` checks its free lists without calling into it.`
       : `the heap is probably corrupt (if glibc aborted, it printed why on the process's stderr); \`heapgap inspect ${pid}\` checks the free lists without calling into it.`,
   });
