@@ -27,7 +27,7 @@ const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
 const HEAP_CHECK_STEPS = 200_000;
 /** Milliseconds of the stop the free-list walk may take (inspect) when the walk before attach found nothing wrong. */
 const HEAP_CHECK_STOP_MS = 5;
-/** Milliseconds the walk before attach may take; cut by time, it is not trusted. */
+/** Milliseconds the walk before attach may take (cut by time, the check is incomplete; trim then walks all in the stop). */
 const HEAP_CHECK_BEFORE_MS = 5_000;
 
 export const glibcCollector: Collector<GlibcSection> = {
