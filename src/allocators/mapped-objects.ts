@@ -76,7 +76,7 @@ export function codeRanges(o: OpenedObject): [bigint, bigint][] {
 export function symbolRanges(o: OpenedObject, test: (name: string) => boolean): [bigint, bigint][] {
   const text = execRanges(o.image, 0n);
   const base = (n: string) => n.replace(/\.(cold|part|constprop|isra|lto_priv|localalias)(\.\d+)*.*$/, '');
-  const fns = o.image.functions.length > 0 ? o.image.functions : [...o.image.symbols].map(([name, s]) => ({ name, value: s.value, size: s.size, local: false, file: -1 }));
+  const fns = o.image.functions.length > 0 ? o.image.functions : [...o.image.symbols].map(([name, s]) => ({ name, value: s.value, size: s.size, file: -1 }));
   // A source file counts as the allocator's when a quarter of its static functions pass `test`
   // (the program may have a static je_something of its own; hidden symbols the linker made local
   // are listed together under one unnamed file).

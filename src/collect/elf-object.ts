@@ -38,7 +38,6 @@ export interface ElfFunction {
   name: string;
   value: bigint;
   size: number;
-  local: boolean;
   /** Index of the STT_FILE group it is listed under (local symbols only), or -1. */
   file: number;
 }
@@ -160,13 +159,13 @@ function readFunctions(t: { syms: Buffer; strs: Buffer }, into: ElfFunction[]): 
   for (let s = 0; s + 24 <= t.syms.length; s += 24) {
     const info = t.syms[s + 4]!;
     const type = info & 0xf;
-    const local = info >> 4 === 0;
     if (type === 4) file = s / 24; // STT_FILE: the local symbols after it are that file's
     if (type !== 2 && type !== 10) continue;
     const value = t.syms.readBigUInt64LE(s + 8);
     if (value === 0n || t.syms.readUInt16LE(s + 6) === 0) continue;
     const name = symbolName(t, s / 24);
-    if (name) into.push({ name, value, size: Number(t.syms.readBigUInt64LE(s + 16)), local, file: local ? file : -1 });
+    // only local symbols are listed under a file; global ones come after every file's
+    if (name) into.push({ name, value, size: Number(t.syms.readBigUInt64LE(s + 16)), file: info >> 4 === 0 ? file : -1 });
   }
 }
 

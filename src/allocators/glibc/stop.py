@@ -80,12 +80,11 @@ def precheck(ctx, p):
     # has it the update is done: such an arena is left unverified rather than called corrupt, and a
     # real corruption there is caught by the failure path. Not so before malloc_trim (release).
     #
-    # When the walk before attach found every list it reached whole, the walk in the stop
-    # gets heapCheck.stopMs: what it had no time for is covered by that earlier walk (malloc_info only
-    # reads the lists, and a list that broke in between is bounded by the failure path). Otherwise,
-    # and always before malloc_trim, the stop walks every list itself.
-    # A walk before attach that ran out of steps covered as many chunks as a walk in the stop would
-    # (the same budget), so it is trusted as far as it went; the check is then incomplete either way.
+    # When the walk before attach (before_attach) found nothing wrong in the lists it reached, the
+    # walk in the stop gets heapCheck.stopMs and that earlier walk covers the rest: malloc_info only
+    # reads the lists, and one that broke in between is bounded by the failure path. A walk cut by
+    # its step budget went as far as one in the stop would, so the check is incomplete either way.
+    # Before malloc_trim (release) the stop always walks every list itself.
     pre = PRE.get("check") or {}
     if pre.get("timedOut") and p.get("mode") == "trim":
         # before malloc_trim the lists are walked whole in the stop; a walk cut by time says nothing
