@@ -1,4 +1,6 @@
 // Run the built heapgap CLI (dist/cli/main.js) as a child process.
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,4 +59,28 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
     timedOut: r.timedOut,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * The CLI as a child the test can signal: `on` sees stderr as it arrives (and the child, to kill it).
+ * Resolves like runCli; SIGKILLed (timedOut) after `boundMs`.
+ */
+export function spawnCli(args: string[], on?: (stderrSoFar: string, child: ChildProcessWithoutNullStreams) => void, opts: { env?: Record<string, string>; boundMs?: number } = {}): Promise<CliResult> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...opts.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    on?.(stderr, child);
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.boundMs ?? 60_000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? -1, signal: signal ?? undefined, stdout, stderr, timedOut: signal === 'SIGKILL', durationMs: Date.now() - started });
+    });
+  });
 }

@@ -2,8 +2,6 @@
 // mode, LD_PRELOAD): threads malloc/free without pause, so some thread is always inside the
 // allocator, holding its locks. Every run ends with the target alive, untraced, not stopped, no
 // memfd left, and still making progress; interruptions end cleanly; a trim is never a dry run.
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missing, startAllocTarget } from '../helpers/alloc-targets.js';
 import type { AllocTarget, OtherAllocator } from '../helpers/alloc-targets.js';
-import { CLI_PATH, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { procFds, procState } from '../helpers/proc.js';
 
@@ -47,25 +45,6 @@ function expectCleanFailure(r: CliResult, what: string): void {
   expect(r.stderr, `${what}: no stack trace`).not.toMatch(/^\s+at .+/m);
 }
 
-function spawnCli(args: string[], on: (stderr: string, child: ChildProcessWithoutNullStreams) => void): Promise<CliResult> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    on(stderr, child);
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ exitCode: code ?? -1, signal: signal ?? undefined, stdout, stderr, timedOut: signal === 'SIGKILL', durationMs: Date.now() - started });
-    });
-  });
-}
 
 let dir = '';
 beforeAll(async () => {

@@ -4,13 +4,11 @@
 // it returns). Then the failure path on its own (the check turned off): a call that aborts, faults
 // or never returns inside the allocator, and what heapgap says and does about the lock it left.
 // Needs gdb, gcc, python3.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, REPO_ROOT, runCli } from '../helpers/cli.js';
-import type { CliResult } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { KINDS, startCorrupt } from '../helpers/corrupt-target.js';
 import type { CorruptTarget, Mode } from '../helpers/corrupt-target.js';
 import { procState } from '../helpers/targets.js';
@@ -163,11 +161,11 @@ describe('a call that fails inside the allocator anyway (the check turned off)',
     const t = await startCorrupt('smallbin-cyclic', 'single');
     try {
       let scheduled = false;
-      const r = await spawnCli(['inspect', String(t.pid)], unchecked, (err, kill) => {
+      const r = await spawnCli(['inspect', String(t.pid)], (err, child) => {
         if (scheduled || !/attached; calling/.test(err)) return;
         scheduled = true;
-        setTimeout(() => kill('SIGTERM'), 1500);
-      });
+        setTimeout(() => child.kill('SIGTERM'), 1500);
+      }, { env: unchecked });
       expect(r.timedOut, r.stderr).toBe(false);
       expect(r.exitCode, r.stderr).toBe(130);
       expect(errorLines(r.stderr)[0]).toMatch(/malloc_info did not return after heapgap was asked to stop .*heapgap released it/);
@@ -177,23 +175,3 @@ describe('a call that fails inside the allocator anyway (the check turned off)',
     }
   });
 });
-
-/** The built CLI as a child we can signal; `on` sees stderr as it comes. Killed after 60 s. */
-function spawnCli(args: string[], env: Record<string, string>, on: (stderr: string, kill: (s: NodeJS.Signals) => void) => void): Promise<CliResult> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    on(stderr, (s) => child.kill(s));
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ exitCode: code ?? -1, signal: signal ?? undefined, stdout, stderr, timedOut: signal === 'SIGKILL', durationMs: Date.now() - started });
-    });
-  });
-}

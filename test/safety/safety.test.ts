@@ -3,14 +3,13 @@
 // are already traced, and targets that exit while heapgap works on them. Needs gdb, gcc, python3.
 // The long version of the first test is scripts/reliability.mjs (see fixtures/safety/README.md).
 import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { CLI_PATH, runCli, spawnCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { buildTarget, procFds, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
 import type { RunningTarget } from '../helpers/targets.js';
@@ -63,27 +62,6 @@ async function expectHealthy(c: Churn, what: string, tracer = 0): Promise<number
     if (p0 !== null && p !== null && p > p0) return Date.now() - t0;
   }
   throw new Error(`${what}: progress counter stuck at ${p0} for 2 s (state ${procState(c.t.pid).state})`);
-}
-
-/** The CLI as a child we can signal; resolves like runCli. `on` sees stderr as it arrives. */
-function spawnCli(args: string[], on?: (stderrSoFar: string, child: ChildProcessWithoutNullStreams) => void, boundMs = 60_000): Promise<CliResult> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    on?.(stderr, child);
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ exitCode: code ?? -1, signal: signal ?? undefined, stdout, stderr, timedOut: signal === 'SIGKILL', durationMs: Date.now() - started });
-    });
-  });
 }
 
 /** gdb processes that still name the target (a hung or orphaned session). */
@@ -281,7 +259,7 @@ describe('safety', () => {
     const tracer = await seize(tid);
     let r: CliResult | undefined;
     try {
-      r = await spawnCli(['inspect', String(c.t.pid), '--json', '--timeout', '5s'], undefined, 15_000);
+      r = await spawnCli(['inspect', String(c.t.pid), '--json', '--timeout', '5s'], undefined, { boundMs: 15_000 });
     } finally {
       // If heapgap hung, its gdb is still attached (and spinning): end it and resume the target so
       // the next tests can run.
