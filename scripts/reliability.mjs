@@ -212,7 +212,7 @@ async function buildJvm(work) {
 }
 
 /** Starts a target that prints one JSON ready line and writes its progress counter to a file. */
-async function startTarget(name, file, args, progressFile, env = {}) {
+async function startTarget(name, file, args, progressFile, env = {}, readyMs = 30_000) {
   const proc = execa(file, args, { stdin: 'ignore', buffer: false, reject: false, cleanup: true, env, extendEnv: true });
   let stderr = '';
   proc.stderr.setEncoding('utf8');
@@ -226,7 +226,7 @@ async function startTarget(name, file, args, progressFile, env = {}) {
   });
   const line = await new Promise((res, rej) => {
     let buf = '';
-    const timer = setTimeout(() => rej(new Error(`${name}: no ready line within 30 s; stderr: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => rej(new Error(`${name}: no ready line within ${readyMs / 1000} s; stderr: ${stderr}`)), readyMs);
     proc.stdout.setEncoding('utf8');
     proc.stdout.on('data', (d) => {
       buf += d;
@@ -575,7 +575,7 @@ async function main() {
       const r = await execa('gcc', ['-O1', '-g0', '-pthread', '-Wall', '-o', bin, join(ROOT, 'fixtures', 'targets', 'big-heap.c')], { reject: false, stdin: 'ignore' });
       if (r.exitCode !== 0) throw new Error(`gcc failed: ${r.stderr}`);
       const progress = join(work, 'big-heap.progress');
-      specs.push({ name: 'big-heap', start: () => startTarget('big-heap', bin, [String(opts.bigHeap), '2048', '3', '1', '0', progress], progress) });
+      specs.push({ name: 'big-heap', start: () => startTarget('big-heap', bin, [String(opts.bigHeap), '2048', '3', '1', '0', progress], progress, {}, 180_000) }); // filling 1 GiB next to busy targets: about 30 s
     }
     if (opts.jvm) {
       const cp = await buildJvm(work);
