@@ -80,7 +80,7 @@ export const glibcAnalyser: Analyser<GlibcSection> = {
     const findings = glibcFindings({ ...input, arenas, mmapChunks, trimThreshold: th.trimThreshold, thresholds: th, arenaMax: params ? params.arenaMax : null, topInRest: figures.every((f) => f.topBytes !== null) });
     if (section.heapCheck && !section.heapCheck.complete) findings.push(finding('heap-check-incomplete', 'info', null, { steps: section.heapCheck.steps ?? 0, ms: section.heapCheck.ms }));
     const hc = section.heapCheck;
-    if (hc?.coveredBefore && hc.before) notes.push(`free-list check: ${hc.before.ms.toFixed(0)} ms walking the lists before attach, while the process ran; ${hc.ms.toFixed(1)} ms walking them again in the stop, cut there by its time budget (HEAPGAP_HEAP_CHECK_STOP_MS=0 walks them all in the stop)`);
+    if (hc?.coveredBefore && hc.before) notes.push(`free-list check: ${hc.before.ms.toFixed(0)} ms walking the lists${hc.before.chunks !== undefined ? ` (${hc.before.chunks} free chunks)` : ''} before attach, while the process ran; ${hc.ms.toFixed(1)} ms walking them again in the stop, cut there by its time budget (HEAPGAP_HEAP_CHECK_STOP_MS=0 walks them all in the stop)`);
     const unverified = hc?.unverified ?? [];
     if (unverified.length) notes.push(`arena ${unverified.join(', ')}: a stopped thread was changing ${unverified.length === 1 ? 'it' : 'them'} when heapgap checked the free lists, so ${unverified.length === 1 ? 'its lists were' : 'their lists were'} not verified before malloc_info (which waited for the lock)`);
     return { arenas, claims, stats: glibcStats(section.internals), mmapChunks, findings, notes };

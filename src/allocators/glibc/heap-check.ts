@@ -22,7 +22,7 @@ export interface RawCheck {
   unverified?: number[];
   steps?: number;
   incomplete: boolean;
-  before?: { ms?: number; complete?: boolean; clean?: boolean; error?: string } | null;
+  before?: { ms?: number; complete?: boolean; clean?: boolean; chunks?: number; error?: string } | null;
   coveredBefore?: boolean;
   corrupt: RawProblem[];
   ring: RawProblem[];
@@ -55,7 +55,7 @@ export function heapCheckOf(raw: RawCheck): HeapCheck {
     complete: !raw.incomplete,
     unverified: raw.unverified ?? [],
     ...(typeof raw.steps === 'number' ? { steps: raw.steps } : {}),
-    ...(raw.before && typeof raw.before.ms === 'number' ? { before: { ms: raw.before.ms, complete: raw.before.complete === true, clean: raw.before.clean === true } } : {}),
+    ...(raw.before && typeof raw.before.ms === 'number' ? { before: { ms: raw.before.ms, complete: raw.before.complete === true, clean: raw.before.clean === true, ...(typeof raw.before.chunks === 'number' ? { chunks: raw.before.chunks } : {}) } } : {}),
     ...(raw.coveredBefore ? { coveredBefore: true } : {}),
     corrupt: raw.corrupt.map(problem),
     arenas: raw.arenas.map((a) => {

@@ -18,17 +18,23 @@ const STOP_PY = stopScript('glibc');
 /** What stop.py calls: the two allocator functions, and syscall (futex wake when releasing a lock). */
 const CALLS = ['malloc_info', 'malloc_trim', 'syscall'];
 /**
- * Chunks the check before the calls may visit in one stop. About 10 us each here (a page read per
- * free chunk on a fragmented heap): 200,000 is about 2 s in the worst case. Past it, inspect calls
- * malloc_info anyway (bounded by the failure path), and trim refuses. HEAPGAP_HEAP_CHECK_STEPS
- * changes it; HEAPGAP_SKIP_HEAP_CHECK=1 turns the check off (the tests use it to reach the failure
- * path on purpose).
+ * Chunks the check inside the stop may visit when it walks every list itself (the walk before attach
+ * found something wrong, or was not made). About 10 us each here (a page read per free chunk on a
+ * fragmented heap): 200,000 is about 2 s in the worst case. Past it, inspect calls malloc_info anyway
+ * (bounded by the failure path), and trim refuses. HEAPGAP_HEAP_CHECK_STEPS changes it;
+ * HEAPGAP_SKIP_HEAP_CHECK=1 turns the check off (the tests use it to reach the failure path on purpose).
  */
 const HEAP_CHECK_STEPS = 200_000;
-/** Milliseconds of the stop the free-list walk may take (inspect) when the walk before attach found nothing wrong. */
+/** Milliseconds of the stop the free-list walk may take (each time) when the walk before attach found nothing wrong. */
 const HEAP_CHECK_STOP_MS = 5;
-/** Milliseconds the walk before attach may take (cut by time, the check is incomplete; trim then walks all in the stop). */
+/**
+ * Milliseconds the walk before attach may take for inspect (cut by time, the check is incomplete).
+ * Before a trim it may take the time the rest of the session does not need (stop.py): malloc_trim is
+ * only called on a heap whose every list that walk reached.
+ */
 const HEAP_CHECK_BEFORE_MS = 5_000;
+/** Chunks the walk before attach may visit (about 10 us each; the process runs meanwhile). */
+const HEAP_CHECK_BEFORE_STEPS = 50_000_000;
 
 export const glibcCollector: Collector<GlibcSection> = {
   name: 'glibc',
@@ -50,6 +56,7 @@ export const glibcCollector: Collector<GlibcSection> = {
       stopMs: process.env.HEAPGAP_HEAP_CHECK_STOP_MS !== undefined ? Number(process.env.HEAPGAP_HEAP_CHECK_STOP_MS) : HEAP_CHECK_STOP_MS,
       // the walk before attach: at most this long (a busy machine gives gdb little CPU)
       beforeMs: Number(process.env.HEAPGAP_HEAP_CHECK_BEFORE_MS) || HEAP_CHECK_BEFORE_MS,
+      beforeSteps: Number(process.env.HEAPGAP_HEAP_CHECK_BEFORE_STEPS) || HEAP_CHECK_BEFORE_STEPS,
       skip: process.env.HEAPGAP_SKIP_HEAP_CHECK === '1',
       // glibc 2.32+ masks fastbin links (safe-linking)
       safeLinking: versionAtLeast(image.version, 2, 32),

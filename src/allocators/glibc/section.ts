@@ -34,7 +34,7 @@ export interface HeapCheck {
    * trusted). When it was, the walk in the stop has a time budget and what it had no time for is
    * covered by this one (`coveredBefore`): malloc_info only reads the lists.
    */
-  before?: { ms: number; complete: boolean; clean: boolean };
+  before?: { ms: number; complete: boolean; clean: boolean; chunks?: number };
   /** The walk in the stop was cut by its time budget; the walk before attach covered the rest. */
   coveredBefore?: boolean;
   /** Arenas a stopped thread was changing (its lock held, its lists half-updated): not verified. */

@@ -4,6 +4,7 @@
 # or loop holding the arena lock, so then no call is made at all.
 # collect(): malloc_info into a memfd, then the arena ring read from the target's memory (a few
 # hundred bytes). release(): the lists checked again (the threads ran in between), malloc_trim(pad).
+# before_attach(): the lists walked once while the process runs, so that the walks in the stop are short.
 # after_failure(): a call stopped by a signal inside the allocator: which arena lock it left held,
 # and whether releasing it is safe. Offsets and candidates were decided before attach by prepare.ts.
 import importlib.util
@@ -35,10 +36,17 @@ def checking(p):
     return p.get("layout") and p.get("heapCheck") and not p["heapCheck"].get("skip")
 
 
+# The walk before attach takes at most this share of the time left to the run; before a trim it may
+# take all of it but TRIM_RESERVE_S (inspect: heapCheck.beforeMs). Attach, malloc_info and
+# malloc_trim over the same lists, and heapgap's own reading of the heap afterwards, need the rest.
+WALK_SHARE = 0.75
+TRIM_RESERVE_S = 5.0
+
+
 def before_attach(p):
     """Every list walked once while the process still runs (through /proc/PID/mem, racy: lists
     change under the walk), so that the walk in the stop can be short. Only a walk that found
-    nothing wrong is trusted, and only for malloc_info, which reads the lists (see precheck)."""
+    nothing wrong is trusted; before malloc_trim, only one that reached every list (see precheck)."""
     if not checking(p) or not p["heapCheck"].get("stopMs"):
         return None
     try:
@@ -55,21 +63,49 @@ def before_attach(p):
             progress("prewalk")
         return pread(addr, n)
 
-    # Bounded in time too (a busy machine gives gdb little CPU, and heapgap is waiting). For inspect
-    # a walk cut by time is trusted as far as it went, like one cut by steps (the check is then
+    # Bounded in time (a busy machine gives gdb little CPU, and heapgap is waiting). For inspect a
+    # walk cut by time is trusted as far as it went, like one cut by steps (the check is then
     # incomplete, and says so): walking the rest in the stop stopped a 1 GiB heap for 6 s at load 5.
+    # Before a trim it may go on for most of the time the run has left.
+    hc = p["heapCheck"]
+    steps = hc.get("beforeSteps", hc["steps"])
+    limit = hc["beforeMs"] / 1000.0
+    if p.get("deadline"):
+        left = p["deadline"] / 1000.0 - time.time()
+        if p.get("mode") == "trim":
+            limit = max(limit, left - TRIM_RESERVE_S)
+        limit = min(limit, left * WALK_SHARE)
     try:
-        v = checks.check_heap(read, p, time.monotonic() + p["heapCheck"]["beforeMs"] / 1000.0)
+        v = checks.check_heap(read, dict(p, heapCheck=dict(hc, steps=steps)), time.monotonic() + limit)
     finally:
         os.close(fd)
     PRE["check"] = {"ms": v["ms"], "complete": not v["incomplete"], "timedOut": v["timedOut"],
-                    "clean": not v["corrupt"] and not v["busy"] and not v["ring"], "arenas": len(v["arenas"]), "pageReads": v["pageReads"]}
+                    "clean": not v["corrupt"] and not v["busy"] and not v["ring"], "arenas": len(v["arenas"]), "pageReads": v["pageReads"],
+                    "chunks": sum(a["figures"].get("fastChunks", 0) + a["figures"].get("binChunks", 0) for a in v["arenas"]), "steps": steps}
     return PRE["check"]
 
 
 def too_big(p):
     return ("the heap has more free chunks than heapgap checks in one stop (%d); malloc_trim, which madvises by the sizes it reads, "
             "is only called on a heap checked whole" % p["heapCheck"]["steps"])
+
+
+def not_reached(pre):
+    if pre.get("timedOut"):
+        return ("the walk of the free lists before attach had not reached every list when its time ran out (%d chunks in %.1f s, while "
+                "the process ran); malloc_trim, which madvises by the sizes it reads, is only called on a heap whose every list was "
+                "walked: raise --timeout (the walk takes about 10 us per free chunk)" % (pre.get("chunks", 0), pre.get("ms", 0) / 1000.0))
+    return ("the heap has more free chunks than the walk before attach visits (%d); malloc_trim, which madvises by the sizes it reads, "
+            "is only called on a heap whose every list was walked (HEAPGAP_HEAP_CHECK_BEFORE_STEPS)" % pre.get("steps", 0))
+
+
+def stop_deadline(p, pre):
+    """The walk in the stop is cut by time only after a clean walk before attach (inspect), or a
+    clean and complete one (trim): that walk covers what the short one does not reach."""
+    ms = p["heapCheck"].get("stopMs")
+    if not ms or not pre.get("clean") or (p.get("mode") == "trim" and not pre.get("complete")):
+        return None
+    return time.monotonic() + ms / 1000.0
 
 
 def precheck(ctx, p):
@@ -80,21 +116,16 @@ def precheck(ctx, p):
     # has it the update is done: such an arena is left unverified rather than called corrupt, and a
     # real corruption there is caught by the failure path. Not so before malloc_trim (release).
     #
-    # When the walk before attach (before_attach) found nothing wrong in the lists it reached, the
-    # walk in the stop gets heapCheck.stopMs and that earlier walk covers the rest: malloc_info only
-    # reads the lists, and one that broke in between is bounded by the failure path. A walk cut by
-    # its step budget went as far as one in the stop would, so the check is incomplete either way.
-    # Before malloc_trim (release) the stop always walks every list itself.
+    # When the walk before attach (before_attach) found nothing wrong, the walk in the stop gets
+    # heapCheck.stopMs and that earlier walk covers the rest. Trade-off: a list broken in the seconds
+    # between the two walks, in a part the short one did not reach, reaches the call; as one broken
+    # while the call runs would (every other thread runs during a call). malloc_info only reads the
+    # lists, and the failure path bounds it. Before malloc_trim the earlier walk must have reached
+    # every list: when it did not, trim refuses here, before any call.
     pre = PRE.get("check") or {}
-    if pre.get("timedOut") and p.get("mode") == "trim":
-        # before malloc_trim the lists are walked whole in the stop; a walk cut by time says nothing
-        # of how far that is
-        pre = dict(pre, clean=False)
     if p.get("mode") == "trim" and pre.get("clean") and not pre.get("complete"):
-        # malloc_trim is only called on a heap checked whole, and the walk in the stop has the same
-        # step budget: it would stop the process for as long only to refuse.
-        raise Refused(too_big(p))
-    deadline = time.monotonic() + p["heapCheck"]["stopMs"] / 1000.0 if pre.get("clean") else None
+        raise Refused(not_reached(pre))
+    deadline = stop_deadline(p, pre)
     v = checks.check_heap(ctx.read, p, deadline)
     v["before"] = pre or None
     if v["timedOut"] and not v["corrupt"]:
@@ -136,13 +167,15 @@ def collect(ctx, p):
 
 def release(ctx, p):
     if checking(p):
-        v = verdict(checks.check_heap(ctx.read, p), strict=True)
-        ctx.step("checked again before malloc_trim")
+        # The threads ran during malloc_info: the lists are walked again, with the same time budget
+        # as the first walk in the stop when the walk before attach reached every list cleanly.
+        v = verdict(checks.check_heap(ctx.read, p, stop_deadline(dict(p, mode="trim"), PRE.get("check") or {})), strict=True)
+        ctx.step("checked again before malloc_trim (%.1f ms%s)" % (v["ms"], ", cut by its time budget" if v["timedOut"] else ""))
         if v["corrupt"]:
             raise Refused("the heap is corrupt: %s; malloc_trim was not called" % v["corrupt"][0]["text"], "heap-corrupt")
         if v["busy"]:
             raise Refused(v["busy"], "busy")
-        if v["incomplete"]:
+        if v["incomplete"] and not v["timedOut"]:
             raise Refused(too_big(p))
     # Not unwound while it waits or works: it holds each arena lock through its madvise loop. Only
     # when heapgap has asked to stop and it still runs 10 s later (a loop in a broken heap) is it

@@ -553,7 +553,7 @@ def heapgap_before_attach():
         mark("prewalk")
         t0 = time.monotonic()
         try:
-            out = hook(spec["params"])
+            out = hook(dict(spec["params"], mode=P["mode"], deadline=P["deadline"]))
         except Exception as e:  # noqa: BLE001 - the walk in the stop then does it all
             out = {"error": "%s: %s" % (type(e).__name__, e)}
         if out is not None:

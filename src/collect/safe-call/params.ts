@@ -55,6 +55,8 @@ export async function driverParams(req: SafeCallRequest, status: ProcStatus, fil
     threadOrder: await threadOrder(req.pid, base, image),
     watchdogSignals: watchdogSignals(status),
     callBudgetMs: req.callBudgetMs,
+    // the run's end (epoch ms): a walk before attach may take what the rest of the session does not need
+    deadline: req.deadline,
     // Tests force the fallback channel this way; users never need to.
     channel: process.env.HEAPGAP_CHANNEL === 'mmap' ? 'mmap' : 'auto',
     pid: req.pid,
