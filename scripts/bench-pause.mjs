@@ -344,7 +344,7 @@ async function floorSession(pid) {
     const decoy = startDecoy();
     const t0 = performance.now();
     // spawned as heapgap spawns gdb (same session, no cleanup kill), so the two compare fairly
-    const r = await execa('gdb', gdbArgs({ pid, status: before.status, libc, decoyPid: decoy?.pid ?? null, bare: true }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C' } });
+    const r = await execa('gdb', gdbArgs({ pid, decoyPid: decoy?.pid ?? null, bare: { status: before.status, libc } }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C' } });
     const wallMs = performance.now() - t0;
     await decoy?.stop();
     const m = marksOf(r.stdout);

@@ -22,7 +22,7 @@ import { VERSION } from '../version.js';
 import { locateLibc, readLibcImage } from './elf.js';
 import { ProcMemory } from './memory.js';
 import { listTasks, onlineCpus, readProc, readProcBuffer, readProcChunks, readProcEach } from './procfs.js';
-import { preflight, safeCall } from './safe-call/index.js';
+import { discardEarly, preflight, safeCall, startEarly } from './safe-call/index.js';
 import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
 import { readCgroup } from './cgroup.js';
 import { jcmdVmInfo } from './jcmd.js';
@@ -54,6 +54,17 @@ export interface TakenSnapshot {
 }
 
 export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
+  // gdb starts now (it attaches nothing until safeCall gives it its parameters): its own start-up
+  // overlaps the reading below instead of following it
+  startEarly(pid);
+  try {
+    return await snapshotOf(pid, opts);
+  } finally {
+    await discardEarly(); // not taken: heapgap refused before attaching
+  }
+}
+
+async function snapshotOf(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
   // 1. before attach
   const before = await preflight(pid);
   const maps = readMaps(pid);

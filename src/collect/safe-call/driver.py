@@ -1,7 +1,9 @@
-# The core of heapgap's safe-call protocol, the part that runs inside gdb. gdb sources this file
-# BEFORE attaching (imports, the parameters, the regexes and every allocator's stop.py cost 7-15 ms
-# that would otherwise be spent with the target stopped); right after `attach` gdb runs
-# heapgap_main(), and after `detach` heapgap_finish(), which writes the result file. Everything that
+# The core of heapgap's safe-call protocol, the part that runs inside gdb. gdb is started before
+# heapgap has read the target, and sources this file as soon as it has loaded the executable; the file
+# waits for its parameters (wait_for_params) and loads them BEFORE attaching (imports, the parameters,
+# the regexes and every allocator's stop.py cost 7-15 ms that would otherwise be spent with the
+# target stopped). gdb then runs heapgap_load() (libc's symbols), heapgap_before_attach(), `attach`,
+# heapgap_main(), `detach`, and heapgap_finish(), which writes the result file and ends gdb. Everything that
 # could be decided outside the stop was decided by src/collect/safe-call/*.ts and arrives in the JSON
 # file named by $HEAPGAP_PARAMS. This core picks a thread that holds no allocator lock, owns the call
 # token, the watchdog and cleanup, and hands each allocator's stop.py (src/allocators/<name>/) a Ctx
@@ -17,7 +19,22 @@ import time
 
 import gdb
 
+def wait_for_params(path):
+    """The parameters arrive as a file renamed into place once heapgap has read the target. Until
+    then nothing is attached: heapgap ends this gdb if it gives up, and should heapgap itself die
+    first (this gdb is re-parented), gdb ends here on its own."""
+    parent = os.getppid()
+    while not os.path.exists(path):
+        if os.getppid() != parent:
+            os._exit(3)
+        time.sleep(0.002)
+
+
+wait_for_params(os.environ["HEAPGAP_PARAMS"])
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
+if P.get("quit"):
+    # heapgap refused before attaching, or ended: nothing was attached
+    os._exit(0)
 T_ENTER = 0.0
 RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {}, "beforeAttach": {},
           "noCalls": None, "failure": None,
@@ -543,6 +560,18 @@ def load_plugin(spec):
 PLUGINS = [(spec, load_plugin(spec)) for spec in P["allocators"]]
 
 
+def heapgap_load():
+    """What gdb needs of the target before attaching and could not be told on its command line:
+    the signals a call must not deliver (gdb-argv.ts segvHandling), and libc's symbols (as the
+    executable too, when the target's own is not loaded)."""
+    for sig in P["stopSignals"]:
+        gdb.execute("handle %s stop print nopass" % sig, to_string=True)
+    libc = P["libc"]
+    if not P["withExe"]:
+        gdb.execute("exec-file %s" % libc["path"], to_string=True)
+    gdb.execute("add-symbol-file %s -o %s" % (libc["path"], libc["base"]), to_string=True)
+
+
 def heapgap_before_attach():
     """Each allocator's before_attach(params), run right before `attach` while the process runs
     (glibc walks its free lists there, so that its walk in the stop can be short)."""
@@ -689,3 +718,8 @@ def heapgap_finish():
     mark("finish")
     with open(P["resultFile"], "w") as out:
         json.dump(RESULT, out)
+    # Detached, result written: gdb's own teardown (freeing its symbol tables, Python's) only delays
+    # heapgap, which waits for gdb to exit.
+    gdb.flush()
+    gdb.flush(gdb.STDERR)
+    os._exit(0)

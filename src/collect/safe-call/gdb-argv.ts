@@ -13,30 +13,49 @@ export const STOP_MARK = 'heapgap-t ';
 
 export interface GdbSession {
   pid: number;
-  status: ProcStatus;
-  /** The target's libc as this process can open it, and its load bias. */
-  libc: { path: string; base: bigint };
   decoyPid: number | null;
   /**
-   * Attach and detach only, no driver and no call: the floor any gdb-based stop stands on, with
-   * everything else as heapgap does it (scripts/bench-pause.mjs measures heapgap against it).
-   */
-  bare?: boolean;
-  /**
    * Load the target's executable (its symbols name the frames of the thread check). false after
-   * gdb crashed reading it: gdb is then given libc as its executable and told to keep it, so it
-   * does not load the target's own file on attach either.
+   * gdb crashed reading it, or when it carries DWARF (exe-debug-info.ts): gdb is then given libc as
+   * its executable and told to keep it, so it does not load the target's own file on attach either.
    */
   withExe?: boolean;
+  /**
+   * Attach and detach only, no driver and no call: the floor any gdb-based stop stands on, with
+   * everything else as heapgap does it (scripts/bench-pause.mjs measures heapgap against it). The
+   * driver reads the target's libc and status from its parameters; the floor gets them here.
+   */
+  bare?: { status: ProcStatus; libc: { path: string; base: bigint } };
 }
 
+/**
+ * gdb's command line. Nothing in it depends on what heapgap learns about the target before attaching
+ * (its libc, its signal handlers, the allocators' plans): gdb is started first, and while it starts,
+ * loads the executable and makes its throwaway attach, heapgap reads the target. The driver waits for
+ * its parameters file (driver.py) and does the rest: libc's symbols, the walk before attach, attach,
+ * the calls, detach.
+ */
 export function gdbArgs(s: GdbSession): string[] {
   // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
   const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];
-  const driver = s.bare
-    // the driver's clock for the stop's start, without the driver: when gdb attached the first thread
-    ? ['-ex', `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${STOP_MARK}first %.6f" % time.monotonic(), flush=True)))`]
-    : ['-ex', `source ${join(ASSETS, 'driver.py')}`];
+  const exe = s.withExe === false
+    ? (s.bare ? ['-iex', 'set exec-file-mismatch off', '-ex', `exec-file ${s.bare.libc.path}`] : ['-iex', 'set exec-file-mismatch off'])
+    : ['-ex', `file /proc/${s.pid}/exe`];
+  const session = s.bare
+    ? [
+      ...segvHandling(s.bare.status).flatMap((sig) => ['-iex', `handle ${sig} stop print nopass`]),
+      '-ex', `add-symbol-file ${s.bare.libc.path} -o 0x${s.bare.libc.base.toString(16)}`,
+      // the driver's clock for the stop's start, without the driver: when gdb attached the first thread
+      '-ex', `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${STOP_MARK}first %.6f" % time.monotonic(), flush=True)))`,
+    ]
+    : [
+      '-ex', `source ${join(ASSETS, 'driver.py')}`,
+      // Marks between the loads: a gdb that crashes says, by the last one, what it was reading.
+      ...mark('driver'),
+      '-ex', 'python heapgap_load()',
+      ...mark('libc'),
+      '-ex', 'python heapgap_before_attach()',
+    ];
   return [
     // No --readnever: it also stops gdb from reading .eh_frame, and without call-frame information
     // the driver's stack check sees only the innermost two frames (a thread waiting for an arena
@@ -70,25 +89,19 @@ export function gdbArgs(s: GdbSession): string[] {
     // scheduler-locking stays at gdb's default ("replay", which is off for a live process): locked,
     // the threads that hold an allocator lock could not run and the call would deadlock.
     '-iex', 'handle all nostop noprint pass',
-    ...segvHandling(s.status),
     // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
     // happen on a throwaway process of ours, not while the target waits.
     ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
-    ...(s.withExe === false
-      ? ['-iex', 'set exec-file-mismatch off', '-ex', `exec-file ${s.libc.path}`]
-      : ['-ex', `file /proc/${s.pid}/exe`]),
-    // Marks between the file loads: a gdb that crashes says, by the last one, what it was reading.
-    '-ex', `python print("${STOP_MARK}exe", flush=True)`,
-    '-ex', `add-symbol-file ${s.libc.path} -o 0x${s.libc.base.toString(16)}`,
-    '-ex', `python print("${STOP_MARK}libc", flush=True)`,
-    ...driver,
-    ...(s.bare ? [] : ['-ex', 'python heapgap_before_attach()']),
+    ...exe,
+    ...mark('exe'),
+    ...session,
     ...mark('attach'),
     '-ex', `attach ${s.pid}`,
     ...mark('attached'),
     ...(s.bare ? [] : ['-ex', 'python heapgap_main()']),
     '-ex', 'detach',
     ...mark('detached'),
+    // writes the result file, then ends gdb at once (its teardown is time the user waits)
     ...(s.bare ? [] : ['-ex', 'python heapgap_finish()']),
   ];
 }
@@ -99,7 +112,7 @@ export function gdbArgs(s: GdbSession): string[] {
  * Spawned with node's own spawn, not execa: it needs no output, and execa's set-up cost more than
  * the process itself.
  */
-export function startDecoy(): { pid: number; stop(): Promise<void> } | null {
+export function startDecoy(): { pid: number; stop(): Promise<void>; kill(): void; hold(held: boolean): void } | null {
   let scope: string | undefined;
   try {
     scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'latin1').trim();
@@ -116,6 +129,8 @@ export function startDecoy(): { pid: number; stop(): Promise<void> } | null {
   const pid = child.pid;
   return {
     pid,
+    kill: () => void child.kill('SIGKILL'),
+    hold: (held: boolean) => void (held ? child.ref() : child.unref()),
     async stop() {
       child.kill('SIGKILL');
       await exited;
@@ -126,9 +141,10 @@ export function startDecoy(): { pid: number; stop(): Promise<void> } | null {
 /**
  * A fault in the called function must be caught and unwound, not delivered. But runtimes that
  * install a SIGSEGV handler (JVM safepoint polls, V8, Python's faulthandler) raise it on purpose
- * in their own threads: those targets get their signals passed through untouched.
+ * in their own threads: those targets get their signals passed through untouched. The signals gdb
+ * stops on (the driver sets them before attach, from its parameters).
  */
-function segvHandling(status: ProcStatus): string[] {
+export function segvHandling(status: ProcStatus): string[] {
   const numbers: Record<string, number> = { SIGSEGV: 11, SIGBUS: 7, SIGILL: 4, SIGFPE: 8, SIGABRT: 6 };
-  return Object.keys(numbers).filter((s) => !hasSignal(status.sigCgt, numbers[s]!)).flatMap((s) => ['-iex', `handle ${s} stop print nopass`]);
+  return Object.keys(numbers).filter((s) => !hasSignal(status.sigCgt, numbers[s]!));
 }

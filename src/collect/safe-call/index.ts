@@ -18,15 +18,13 @@
  * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left
  *   (after-checks.ts).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa } from 'execa';
+import { readFile, writeFile } from 'node:fs/promises';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
 import { hasDebugInfo } from './exe-debug-info.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
-import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
+import { GdbProcess, discardEarly, takeEarly } from './gdb-process.js';
+import type { GdbRun } from './gdb-process.js';
 import { driverParams } from './params.js';
 import { preflight, refuseUninterruptible } from './preflight.js';
 import { driverProgress, readState, releaseStuck, watchForStall } from './token.js';
@@ -34,6 +32,7 @@ import type { Before, DriverResult, PauseFigures, SafeCallRequest, SafeCallResul
 
 export type { SafeCallRequest, SafeCallResult, StopPlan, PauseFigures } from './types.js';
 export { preflight, uninterruptibleThreads } from './preflight.js';
+export { startEarly, discardEarly } from './gdb-process.js';
 
 /** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
@@ -42,13 +41,11 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   let withExe = !(await hasDebugInfo(`/proc/${req.pid}/exe`));
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
-    let dir: string | null = null;
     try {
       // The caller's own checks stand for the first attempt; a retry looks again.
       const before = attempt === 0 && req.before ? req.before : await preflight(req.pid);
       await refuseUninterruptible(req.pid);
-      dir = await mkdtemp(join(tmpdir(), 'heapgap-'));
-      const result = await runGdb(req, before, dir, withExe);
+      const result = await runGdb(req, before, withExe);
       return retried.length ? { ...result, notes: [...retried, ...result.notes] } : result;
     } catch (error) {
       if (error instanceof GdbCrash && error.beforeAttach && withExe && !req.signal?.aborted && Date.now() < req.deadline) {
@@ -65,13 +62,14 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       req.onProgress?.(`${why[error.code as keyof typeof why]}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
-      if (dir) await rm(dir, { recursive: true, force: true });
+      // a refusal before the first session leaves the early gdb unused: it has attached nothing
+      await discardEarly();
     }
   }
 }
 
 /** Runs gdb against the target once, following the protocol above. */
-async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe: boolean): Promise<SafeCallResult> {
+async function runGdb(req: SafeCallRequest, before: Before, withExe: boolean): Promise<SafeCallResult> {
   // A signal that came before gdb exists must stop us here: its listener below would never fire.
   if (req.signal?.aborted || Date.now() >= req.deadline) {
     const timedOut = !req.signal?.aborted || (req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT');
@@ -79,66 +77,52 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
       ? new HeapgapError('TIMEOUT', `timed out before attaching; process ${req.pid} was not touched`, { hint: 'raise --timeout.' })
       : new HeapgapError('INTERRUPTED', `interrupted before attaching; process ${req.pid} was not touched`);
   }
-  const files = { resultFile: join(dir, 'result.json'), abortFile: join(dir, 'abort'), stateFile: join(dir, 'state'), gateFile: join(dir, 'gate') };
-  const paramsFile = join(dir, 'params.json');
-  await writeFile(files.gateFile, '');
-  await writeFile(paramsFile, JSON.stringify(await driverParams(req, before.status, files)));
-  const decoy = startDecoy();
-  const marks = new Map<string, number>();
-  let attachedOnce = false;
-  let lastMark = Date.now();
-  const child = execa('gdb', gdbArgs({ pid: req.pid, status: before.status, libc: req.libc, decoyPid: decoy?.pid ?? null, withExe }), {
-    env: { HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
-    cwd: dir,
-    extendEnv: true,
-    stdin: 'ignore',
-    // Its own process group (gdb-argv.ts): a Ctrl-C at the terminal must not reach gdb mid-call.
-    // Never killed when heapgap exits: ending gdb during a call kills the target.
-    cleanup: false,
-    reject: false,
-    buffer: true,
-    lines: false,
-  });
-  // Progress: gdb's own marks on stdout, and the driver's state file (see mark() in driver.py).
-  child.stdout?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('latin1').split('\n')) {
-      if (!line.startsWith(STOP_MARK)) continue;
-      const [what, when] = line.slice(STOP_MARK.length).split(' ');
-      if (what) marks.set(what, when ? Number(when) * 1000 : Date.now());
-      lastMark = Date.now();
-      if (what === 'attached') {
-        attachedOnce = true;
-        req.onProgress?.(`attached; calling ${req.plans.map((p) => p.calls).join(', ')}`);
-      }
-    }
-  });
+  // gdb started at the beginning of the snapshot (takeSnapshot) has been loading meanwhile
+  const gdb = (await takeEarly(req.pid, withExe)) ?? new GdbProcess(req.pid, withExe);
+  try {
+    return await session(req, before, gdb);
+  } finally {
+    await gdb.dispose();
+  }
+}
+
+async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): Promise<SafeCallResult> {
+  const { files, marks } = gdb;
+  let attachedOnce = marks.has('attached');
+  gdb.onMark = (what) => {
+    if (what !== 'attached') return;
+    attachedOnce = true;
+    req.onProgress?.(`attached; calling ${req.plans.map((p) => p.calls).join(', ')}`);
+  };
   const attached = () => marks.has('attach') && !marks.has('detached');
   const askToStop = () => void writeFile(files.abortFile, '').catch(() => undefined);
   // Before attach gdb may be killed; once `attach` has begun only the driver may end the session.
-  const stopOrKill = () => (attached() || attachedOnce ? askToStop() : child.kill('SIGKILL'));
+  const stopOrKill = () => (attached() || attachedOnce ? askToStop() : gdb.kill());
   const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
-  const stall = watchForStall({ pid: req.pid, stateFile: files.stateFile, gateFile: files.gateFile, deadline: req.deadline, attached, progressAt: () => lastMark, kill: () => child.kill('SIGKILL') });
+  const stall = watchForStall({ pid: req.pid, stateFile: files.stateFile, gateFile: files.gateFile, deadline: req.deadline, attached, progressAt: () => gdb.lastMark, kill: () => gdb.kill() });
   req.signal?.addEventListener('abort', stopOrKill, { once: true });
-  // An abort between the check on entry and this listener would otherwise be lost.
-  if (req.signal?.aborted) stopOrKill();
-  let run;
+  let run: GdbRun;
   try {
-    run = await child;
-  } catch (cause) {
-    throw gdbSpawnError(cause);
+    // An abort between the check on entry and the listener would otherwise be lost.
+    if (req.signal?.aborted) stopOrKill();
+    else gdb.give(await driverParams(req, before.status, files, gdb.withExe));
+    run = await gdb.done;
+  } catch (error) {
+    gdb.kill(); // the parameters could not be made: nothing was attached
+    await gdb.done;
+    throw error;
   } finally {
     clearTimeout(timer);
     stall.stop();
     req.signal?.removeEventListener('abort', stopOrKill);
-    await decoy?.stop();
   }
-  if (run.failed && run.exitCode === undefined && !run.isTerminated) throw gdbSpawnError(run); // never started
+  if (run.spawnError) throw gdbSpawnError(run.spawnError); // never started
   if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(files.resultFile);
   if (process.env.HEAPGAP_DEBUG) debugDump(run, result);
-  const crash = result ? null : gdbCrashed(run);
-  if (crash) throw new GdbCrash(req.pid, crash, marks.has('attach') ? 'attached' : marks.has('libc') ? 'driver' : marks.has('exe') ? 'libc' : 'exe', notes, withExe);
+  const crash = result ? null : gdbCrashed({ signal: run.signal ?? undefined, stderr: run.stderr });
+  if (crash) throw new GdbCrash(req.pid, crash, crashPhase(marks), notes, gdb.withExe);
   if (!result) {
     // No result file. If the driver had started, say what it had done, not "not touched".
     const state = readState(files.stateFile);
@@ -150,7 +134,7 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
     }
     // --timeout aborts the signal too: that is a timeout (exit 3), not an interruption (130)
     const timedOut = req.signal?.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT';
-    throw attachFailure(req.pid, String(run.stderr ?? ''), run.exitCode, req.signal?.aborted === true && !timedOut, timedOut || Date.now() >= req.deadline);
+    throw attachFailure(req.pid, run.stderr, run.exitCode ?? undefined, req.signal?.aborted === true && !timedOut, timedOut || Date.now() >= req.deadline);
   }
   if (result.error || !result.ok) {
     const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
@@ -165,6 +149,14 @@ async function runGdb(req: SafeCallRequest, before: Before, dir: string, withExe
     pause: pauseFigures(marks, result),
     notes,
   };
+}
+
+/** Where gdb was when it crashed, by the last mark it printed (gdb-argv.ts gives their order). */
+function crashPhase(marks: Map<string, number>): 'exe' | 'libc' | 'driver' | 'attached' {
+  if (marks.has('attach')) return 'attached';
+  if (marks.has('libc')) return 'driver';
+  if (marks.has('driver')) return 'libc';
+  return marks.has('exe') ? 'driver' : 'exe';
 }
 
 /**
@@ -208,7 +200,7 @@ async function readResult(file: string): Promise<DriverResult | null> {
   }
 }
 
-function debugDump(run: { stdout?: unknown; stderr?: unknown }, result: DriverResult | null): void {
+function debugDump(run: GdbRun, result: DriverResult | null): void {
   process.stderr.write(`--- gdb stdout\n${String(run.stdout)}\n--- gdb stderr\n${String(run.stderr)}\n--- driver steps (ms since attach, gdb's CPU ms)\n`);
   for (const [ms, what, cpu] of result?.steps ?? []) process.stderr.write(`${ms.toFixed(1).padStart(8)} ${cpu === undefined ? '' : cpu.toFixed(1).padStart(8)}  ${what}\n`);
   if (!result) return;

@@ -9,6 +9,7 @@ import { listTasks, readProc } from '../procfs.js';
 import { hasSignal } from '../../parse/status.js';
 import { parseSyscall } from '../../parse/syscall.js';
 import { MEMFD_NAME } from './after-checks.js';
+import { segvHandling } from './gdb-argv.js';
 import type { SafeCallRequest } from './types.js';
 
 /** Frames a calling thread must not have on its stack: it could hold a lock the call needs. */
@@ -21,7 +22,7 @@ const CORE_FUNCTIONS = ['memfd_create', 'fdopen', 'setvbuf', 'fclose', 'close', 
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-export async function driverParams(req: SafeCallRequest, status: ProcStatus, files: { resultFile: string; abortFile: string; stateFile: string; gateFile: string }) {
+export async function driverParams(req: SafeCallRequest, status: ProcStatus, files: { resultFile: string; abortFile: string; stateFile: string; gateFile: string }, withExe: boolean) {
   const { image, base } = req.libc;
   const addr: Record<string, string> = {};
   for (const name of CORE_FUNCTIONS) {
@@ -44,6 +45,10 @@ export async function driverParams(req: SafeCallRequest, status: ProcStatus, fil
     .map(([, s]) => [base + s.value, base + s.value + BigInt(s.size)] as [bigint, bigint]);
   const forbiddenRanges = [...libcForbidden, ...req.plans.flatMap((p) => p.forbiddenRanges)].map(([a, b]) => [hex(a), hex(b)]);
   return {
+    // what gdb loads before attaching (driver.py heapgap_load): libc's symbols at its load bias
+    libc: { path: req.libc.path, base: hex(req.libc.base) },
+    withExe,
+    stopSignals: segvHandling(status),
     mode: req.mode,
     release: req.release,
     pad: req.pad,
