@@ -5,7 +5,10 @@
 //
 //   node scripts/reliability.mjs [--calls 1000] [--interrupts 60] [--out FILE] [--seed N]
 //                                [--no-jvm] [--no-allocators] [--jvm-threads 30] [--churn-threads 4]
-//                                [--big-heap MIB] [--cli PATH] [--verbose]
+//                                [--big-heap MIB] [--minutes M] [--cli PATH] [--verbose]
+//
+// --minutes bounds the calls' part of the run: it stops starting calls after M minutes (the
+// interruptions still follow) and the summary says how many were made.
 //
 // --big-heap (default 1024, 0 for none) adds fixtures/targets/big-heap.c: a main-arena heap of that
 // many MiB in millions of chunks, a third of them free, whose main thread keeps allocating: the
@@ -35,7 +38,7 @@ const PROGRESS_WINDOW_MS = 2_000;
 // ---- options ---------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const o = { calls: 1000, interrupts: 60, out: null, seed: 20240601, jvm: true, allocators: true, jvmThreads: 30, churnThreads: 4, bigHeap: 1024, verbose: false };
+  const o = { calls: 1000, interrupts: 60, out: null, seed: 20240601, jvm: true, allocators: true, jvmThreads: 30, churnThreads: 4, bigHeap: 1024, minutes: 0, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -57,6 +60,7 @@ function parseArgs(argv) {
     else if (a === '--jvm-threads') o.jvmThreads = int();
     else if (a === '--churn-threads') o.churnThreads = int();
     else if (a === '--big-heap') o.bigHeap = int();
+    else if (a === '--minutes') o.minutes = int();
     else if (a === '--verbose' || a === '-v') o.verbose = true;
     else if (a === '--cli') o.cli = resolve(val());
     else if (a === '--help' || a === '-h') usage(null);
@@ -66,7 +70,7 @@ function parseArgs(argv) {
 }
 
 function usage(err) {
-  const text = 'usage: node scripts/reliability.mjs [--calls N] [--interrupts N] [--out FILE] [--seed N] [--no-jvm] [--no-allocators] [--jvm-threads N] [--churn-threads N] [--big-heap MIB] [--cli PATH] [--verbose]\n';
+  const text = 'usage: node scripts/reliability.mjs [--calls N] [--interrupts N] [--out FILE] [--seed N] [--no-jvm] [--no-allocators] [--jvm-threads N] [--churn-threads N] [--big-heap MIB] [--minutes M] [--cli PATH] [--verbose]\n';
   if (err) {
     process.stderr.write(`reliability: ${err}\n${text}`);
     process.exit(2);
@@ -590,7 +594,14 @@ async function main() {
 
     // a. calls, alternating between targets; every 10th call on a target is a trim.
     const calls = Object.fromEntries(specs.map((s) => [s.name, newCounters()]));
+    const callsUntil = opts.minutes > 0 ? Date.now() + opts.minutes * 60_000 : Infinity;
+    let made = 0;
     for (let i = 0; i < opts.calls; i++) {
+      if (Date.now() >= callsUntil) {
+        log(`--minutes ${opts.minutes} reached after ${i} of ${opts.calls} calls`);
+        break;
+      }
+      made = i + 1;
       const k = i % targets.length;
       const t = targets[k];
       const c = calls[t.name];
@@ -625,6 +636,7 @@ async function main() {
       schema: 'heapgap.reliability/1',
       startedAt,
       wallSeconds: Math.round((Date.now() - t0) / 1000),
+      callsMade: made,
       options: opts,
       host: { node: process.version, gdb: spawnSync('gdb', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? null, nproc: (await import('node:os')).availableParallelism() },
       calls: Object.fromEntries(Object.entries(calls).map(([n, c]) => [n, {
