@@ -26,6 +26,7 @@ import { preflight, safeCall } from './safe-call/index.js';
 import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
 import { readCgroup } from './cgroup.js';
 import { jcmdVmInfo } from './jcmd.js';
+import { mark } from '../marks.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -55,6 +56,7 @@ export interface TakenSnapshot {
 
 export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
   // 1. before attach
+  mark('snapshot');
   const before = await preflight(pid);
   const maps = readMaps(pid);
   const found = await detectProcess(pid, maps);
@@ -86,6 +88,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   const malloc = found.serving === 'glibc' && found.present.length <= 1 ? '' : ` (malloc: ${found.serving}${found.present.length > 1 ? `; allocators: ${found.present.map((p) => p.name).join(', ')}` : ''})`;
   opts.onProgress?.(libc ? `glibc ${libc.image.version ?? '?'} at ${libc.path}${malloc}; attaching to ${pid}` : `${found.serving}: nothing to call; reading /proc only`);
   // 2. the stop (none for musl: it has nothing to call)
+  mark('safe-call');
   const call = prepared.length === 0 ? null : await safeCall({
     pid,
     mode: opts.mode,
@@ -99,6 +102,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
+  mark('gdb-done');
   if (call) opts.onProgress?.('detached; measuring');
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
@@ -126,6 +130,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     // last, after heapgap's own reads of the target's memory (reading a page through
     // /proc/PID/mem faults it in): what the target is left with, as anyone reading it afterwards sees
     // (inspect only: a trim's snapshot describes the process before its release call)
+    mark('measured');
     const rollupAfter = opts.mode === 'inspect' ? await readProc(pid, 'smaps_rollup').catch(() => null) : null;
     const snapshot: Snapshot = {
       schema: 'heapgap.capture/2',
