@@ -1,4 +1,3 @@
-import { analyse } from '../../analyse/inspect.js';
 import { takeSnapshot } from '../../collect/pipeline.js';
 import type { Outcome, RunContext } from '../context.js';
 
@@ -12,6 +11,8 @@ export async function inspect(pid: number, ctx: RunContext, callBudgetMs?: numbe
     ...(callBudgetMs ? { callBudgetMs } : {}),
     jvmJcmd,
   });
+  // The analysis (with the XML parser) is loaded after the snapshot, not compiled before gdb starts.
+  const { analyse } = await import('../../analyse/inspect.js');
   const report = analyse(taken.snapshot, taken);
   return { doc: report, findings: report.findings };
 }
