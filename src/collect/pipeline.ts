@@ -44,6 +44,11 @@ export interface SnapshotOptions {
   jvmJcmd?: boolean;
   /** trim: whose release call to make (default: the allocator serving malloc). */
   allocator?: AllocatorName;
+  /**
+   * Called once gdb has been asked for, before its result is awaited: node is idle while gdb starts
+   * and attaches, the time to load what is needed after detach (inspect: its analysis).
+   */
+  whileGdbRuns?: () => void;
 }
 
 export interface TakenSnapshot {
@@ -89,7 +94,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
   opts.onProgress?.(libc ? `glibc ${libc.image.version ?? '?'} at ${libc.path}${malloc}; attaching to ${pid}` : `${found.serving}: nothing to call; reading /proc only`);
   // 2. the stop (none for musl: it has nothing to call)
   mark('safe-call');
-  const call = prepared.length === 0 ? null : await safeCall({
+  const calling = prepared.length === 0 ? null : safeCall({
     pid,
     mode: opts.mode,
     libc: libc!,
@@ -102,6 +107,8 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
+  opts.whileGdbRuns?.();
+  const call = await calling;
   mark('gdb-done');
   if (call) opts.onProgress?.('detached; measuring');
   // 3. after detach
