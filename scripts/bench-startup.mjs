@@ -9,7 +9,8 @@
 //   node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--vs PATH] [--json]
 //
 // --vs PATH: another build's main.js (e.g. a copy of dist/ from before a change) timed in the same
-// alternation, so a before/after comparison shares the machine's load.
+// alternation, so a before/after comparison shares the machine's load (with HEAPGAP_DEBUG=1 too:
+// its output costs both the same).
 //
 // Every command is spawned the same way (execa, stdin ignored, output buffered) and timed from spawn
 // to exit with performance.now(); one untimed warm-up run of each comes first so the page cache holds
@@ -144,7 +145,7 @@ async function main() {
           },
         },
         { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
-        ...(VS ? [{ name: '--vs inspect', command: `node ${VS} inspect ${target.pid} --json`, run: async () => (await timeOnce(process.execPath, [VS, 'inspect', String(target.pid), '--json'])).ms }] : []),
+        ...(VS ? [{ name: '--vs inspect', command: `node ${VS} inspect ${target.pid} --json`, run: async () => (await timeOnce(process.execPath, [VS, 'inspect', String(target.pid), '--json'], { HEAPGAP_DEBUG: '1' })).ms }] : []),
       ];
       const times = await alternate(variants, opts.inspectRuns);
       phases.splice(0, 1); // the warm-up's
