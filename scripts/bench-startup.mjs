@@ -6,7 +6,11 @@
 //      `gdb -nx --batch -ex quit`;
 // each pair alternating, medians and their ratio (goals: ≤ 2 for both).
 //
-//   node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--json]
+//   node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--vs PATH] [--json]
+//
+// --vs PATH: another build's main.js (e.g. a copy of dist/ from before a change) timed in the same
+// alternation, so a before/after comparison shares the machine's load (with HEAPGAP_DEBUG=1 too:
+// its output costs both the same).
 //
 // Every command is spawned the same way (execa, stdin ignored, output buffered) and timed from spawn
 // to exit with performance.now(); one untimed warm-up run of each comes first so the page cache holds
@@ -23,7 +27,8 @@ import { summary } from './lib/stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 let CLI = join(ROOT, 'dist', 'cli', 'main.js');
-const USAGE = 'usage: node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--json]';
+let VS = null;
+const USAGE = 'usage: node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--vs PATH] [--json]';
 
 function parseArgs(argv) {
   const o = { runs: 20, inspectRuns: 15, inspect: true, json: false };
@@ -38,6 +43,7 @@ function parseArgs(argv) {
     else if (a === '--inspect-runs') o.inspectRuns = int();
     else if (a === '--no-inspect') o.inspect = false;
     else if (a === '--cli' && i + 1 < argv.length) CLI = resolve(argv[++i]);
+    else if (a === '--vs' && i + 1 < argv.length) VS = resolve(argv[++i]);
     else if (a === '--json') o.json = true;
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
@@ -78,6 +84,19 @@ async function alternate(variants, runs) {
   return times;
 }
 
+/**
+ * The run cut at node's own marks (heapgap-n, src/marks.ts) and gdb's (heapgap-t), in the order
+ * they happen: node start, program loaded, snapshot begun, gdb asked for (safe-call), attach,
+ * detached, gdb gone and its output read (gdb-done), after-detach measuring done, rendering, exit.
+ */
+const SPLIT = ['start', 'program', 'snapshot', 'safe-call', 'attach', 'detached', 'gdb-done', 'measured', 'rendering', 'exit'];
+
+function split(r) {
+  const at = { start: r.start, exit: r.end };
+  for (const m of r.stderr.matchAll(/^heapgap-[nt] ([\w-]+) ([\d.]+)/gm)) at[m[1]] ??= Number(m[2]) * 1000;
+  return SPLIT.slice(1).map((to, i) => (at[to] ?? NaN) - (at[SPLIT[i]] ?? NaN));
+}
+
 async function startIdleTarget(dir) {
   const bin = join(dir, 'pinned-threads');
   await execa('gcc', ['-O1', '-g0', '-pthread', '-Wall', '-o', bin, join(ROOT, 'fixtures', 'targets', 'pinned-threads.c')], { stdin: 'ignore' });
@@ -103,6 +122,7 @@ async function main() {
   const node = [
     { name: 'heapgap --version', command: `node ${CLI} --version`, run: async () => (await timeOnce(process.execPath, [CLI, '--version'])).ms },
     { name: 'node -e 0', command: 'node -e 0', run: async () => (await timeOnce(process.execPath, ['-e', '0'])).ms },
+    ...(VS ? [{ name: `--vs --version`, command: `node ${VS} --version`, run: async () => (await timeOnce(process.execPath, [VS, '--version'])).ms }] : []),
   ];
   const nodeTimes = await alternate(node, opts.runs);
   const results = node.map((v, k) => ({ name: v.name, command: v.command, ms: stats(nodeTimes[k]), samples: nodeTimes[k].map(r2) }));
@@ -120,17 +140,19 @@ async function main() {
           run: async () => {
             const r = await timeOnce(process.execPath, [CLI, 'inspect', String(target.pid), '--json'], { HEAPGAP_DEBUG: '1' });
             const mark = (w) => Number(new RegExp(`heapgap-t ${w} ([\\d.]+)`).exec(r.stderr)?.[1] ?? NaN) * 1000;
-            phases.push({ toAttach: mark('attach') - r.start, stop: mark('detached') - mark('attach'), afterDetach: r.end - mark('detached') });
+            phases.push({ toAttach: mark('attach') - r.start, stop: mark('detached') - mark('attach'), afterDetach: r.end - mark('detached'), split: split(r) });
             return r.ms;
           },
         },
         { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
+        ...(VS ? [{ name: '--vs inspect', command: `node ${VS} inspect ${target.pid} --json`, run: async () => (await timeOnce(process.execPath, [VS, 'inspect', String(target.pid), '--json'], { HEAPGAP_DEBUG: '1' })).ms }] : []),
       ];
       const times = await alternate(variants, opts.inspectRuns);
       phases.splice(0, 1); // the warm-up's
       inspect = {
         results: variants.map((v, k) => ({ name: v.name, command: v.command, ms: stats(times[k]), samples: times[k].map(r2) })),
         phases: { toAttachMs: stats(phases.map((p) => p.toAttach)), attachToDetachMs: stats(phases.map((p) => p.stop)), afterDetachMs: stats(phases.map((p) => p.afterDetach)) },
+        split: Object.fromEntries(SPLIT.slice(1).map((to, i) => [`${SPLIT[i]}→${to}`, stats(phases.map((p) => p.split[i]).filter((x) => Number.isFinite(x)))])),
       };
       inspect.ratio = r2(inspect.results[0].ms.median / inspect.results[1].ms.median);
     } finally {
@@ -163,6 +185,7 @@ async function main() {
       ? [
           `ratio inspect / gdb's own start: ${inspect.ratio.toFixed(2)}`,
           `inspect's phases (medians): node start → attach ${inspect.phases.toAttachMs.median?.toFixed(1)} ms, attach → detach ${inspect.phases.attachToDetachMs.median?.toFixed(1)} ms, detach → exit ${inspect.phases.afterDetachMs.median?.toFixed(1)} ms`,
+          `split (medians, ms): ${Object.entries(inspect.split).map(([k, v]) => `${k} ${v.median?.toFixed(1)}`).join(', ')}`,
         ]
       : []),
     `load avg ${load.map((l) => l.toFixed(2)).join(' -> ')}`,

@@ -5,7 +5,11 @@
 // of tsc's output plus execa's and commander's cost about 150 ms of every run before heapgap does
 // anything (`node scripts/bench-startup.mjs` measures it). tsc still type-checks and writes dist/
 // for the scripts that import single modules (parsers, gdb's argv).
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry a content hash: without this, every build's chunks stayed next to the last's.
+rmSync('dist/cli/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: ['src/cli/main.ts'],

@@ -27,7 +27,8 @@ export async function detectProcess(pid: number, maps: Vma[]): Promise<ProcessAl
   let mallocAt: bigint | null = null;
   const libcObject = objects.find((o) => LIBC.test(o.path));
   if (libcObject) {
-    const libc = await openObject(pid, libcObject).catch(() => null);
+    // only its malloc slot is wanted here: no map of its symbols (readLibcImage builds that)
+    const libc = await openObject(pid, libcObject, { symbols: false }).catch(() => null);
     const slot = libc?.image.gotSlots.get('malloc');
     if (libc && slot !== undefined) {
       const memory = await ProcMemory.open(pid);

@@ -46,7 +46,7 @@ export interface OpenedObject {
   bias: bigint;
 }
 
-export async function openObject(pid: number, object: MappedObject, opts: { symtab?: boolean } = {}): Promise<OpenedObject> {
+export async function openObject(pid: number, object: MappedObject, opts: { symtab?: boolean; symbols?: boolean } = {}): Promise<OpenedObject> {
   const file = await locateLibc(pid, { path: object.path, start: object.start, end: object.end, inode: object.inode });
   const image = await readElfObject(file, opts);
   return { object, image, bias: loadBias(image, object.base) };

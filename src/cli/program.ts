@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import type { Outcome, RunContext } from './context.js';
 import { parseBytes, parseDuration, parsePid } from './options.js';
 import { controller } from './signals.js';
+import { mark } from '../marks.js';
 
 interface CommonOptions {
   format: Format;
@@ -42,6 +43,7 @@ function action<A extends unknown[]>(run: (ctx: RunContext, opts: CommonOptions 
       const outcome = await run(ctx, opts, ...(args.slice(0, -2) as A));
       const format: Format = opts.json ? 'json' : opts.format;
       const color = opts.color && !process.env.NO_COLOR && !opts.output && process.stdout.isTTY === true;
+      mark('rendering');
       const text = outcome.raw ?? (outcome.doc ? (await loadReporter(format))(outcome.doc, { color }) : '');
       await emit(text, opts.output);
       if (opts.failOn && outcome.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn!])) process.exitCode = 1;
@@ -172,6 +174,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     // A signal while the CLI was still loading: stop before the command starts.
     if (controller.signal.aborted) throw controller.signal.reason;
+    mark('program');
     await buildProgram().parseAsync(argv);
   } catch (error) {
     process.exitCode = report(error);

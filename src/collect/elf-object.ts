@@ -51,7 +51,12 @@ const ET_EXEC = 2;
 /** A symbol table larger than this is not read (a debug build's .symtab can be hundreds of MB). */
 const MAX_TABLE = 64 * 1024 * 1024;
 
-export async function readElfObject(path: string, opts: { symtab?: boolean } = {}): Promise<ElfObject> {
+/**
+ * `symtab`: read .symtab too (static allocators). `symbols: false`: leave `symbols` and `pltStubs`
+ * empty, for a caller that wants only GOT slots (inspect reads libc's malloc slot: the map of
+ * libc's 3,000 names cost more than everything else here, and readLibcImage builds its own).
+ */
+export async function readElfObject(path: string, opts: { symtab?: boolean; symbols?: boolean } = {}): Promise<ElfObject> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -59,13 +64,13 @@ export async function readElfObject(path: string, opts: { symtab?: boolean } = {
     throw new HeapgapError('PTRACE_DENIED', `cannot read ${path}`, { cause, hint: 'heapgap reads the target\'s libraries through /proc/PID/root or /proc/PID/map_files; run it with the target\'s privileges.' });
   }
   try {
-    return await parse(fh, path, opts.symtab ?? false);
+    return await parse(fh, path, opts.symtab ?? false, opts.symbols ?? true);
   } finally {
     await fh.close();
   }
 }
 
-async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise<ElfObject> {
+async function parse(fh: FileHandle, path: string, withSymtab: boolean, withSymbols: boolean): Promise<ElfObject> {
   const at = async (offset: number, length: number): Promise<Buffer> => {
     const buf = Buffer.alloc(length);
     const { bytesRead } = await fh.read(buf, 0, length, offset);
@@ -93,19 +98,19 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
   const symbols = new Map<string, ElfSymbol>();
   const pltStubs = new Map<string, bigint>();
   const functions: ElfFunction[] = [];
-  const tables = new Map<number, { syms: Buffer; strs: Buffer }>();
+  const tables = new Map<number, Table>();
   const load = async (i: number) => {
     let t = tables.get(i);
     if (t) return t;
     const s = section(i);
     const str = s ? section(s.link) : null;
     if (!s || !str || s.size > MAX_TABLE || str.size > MAX_TABLE) return null;
-    t = { syms: await at(s.offset, s.size), strs: await at(str.offset, str.size) };
+    t = { syms: await at(s.offset, s.size), strs: await at(str.offset, str.size), names: null };
     tables.set(i, t);
     return t;
   };
   const gotSlots = new Map<string, bigint>();
-  for (const wanted of withSymtab ? [SHT_DYNSYM, SHT_SYMTAB] : [SHT_DYNSYM]) {
+  for (const wanted of !withSymbols ? [] : withSymtab ? [SHT_DYNSYM, SHT_SYMTAB] : [SHT_DYNSYM]) {
     for (let i = 0; i < shnum; i++) {
       if (section(i)?.type !== wanted) continue;
       const t = await load(i);
@@ -129,15 +134,28 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean): Promise
   return { path, type: h.readUInt16LE(16) === ET_EXEC ? 'exec' : 'dyn', symbols, segments, gotSlots, pltStubs, functions };
 }
 
-function symbolName(t: { syms: Buffer; strs: Buffer }, index: number): string | null {
+/** A symbol table and its string table; `names` is the string table decoded once, when first needed. */
+interface Table {
+  syms: Buffer;
+  strs: Buffer;
+  names: string | null;
+}
+
+/**
+ * The name of symbol `index`. From the string table decoded once (latin1: one char per byte, so
+ * offsets agree): a Buffer.indexOf and toString per name were most of reading libc's 3,000.
+ */
+function symbolName(t: Table, index: number): string | null {
   const s = index * 24;
   if (s + 24 > t.syms.length) return null;
   const start = t.syms.readUInt32LE(s);
-  const end = t.strs.indexOf(0, start);
-  return end < 0 ? null : t.strs.toString('latin1', start, end);
+  if (start >= t.strs.length) return null;
+  t.names ??= t.strs.toString('latin1');
+  const end = t.names.indexOf('\0', start);
+  return end < 0 ? null : t.names.slice(start, end);
 }
 
-function readSymbols(t: { syms: Buffer; strs: Buffer }, into: Map<string, ElfSymbol>, stubs: Map<string, bigint> | null): void {
+function readSymbols(t: Table, into: Map<string, ElfSymbol>, stubs: Map<string, bigint> | null): void {
   for (let s = 0; s + 24 <= t.syms.length; s += 24) {
     const type = t.syms[s + 4]! & 0xf;
     const value = t.syms.readBigUInt64LE(s + 8);
@@ -154,7 +172,7 @@ function readSymbols(t: { syms: Buffer; strs: Buffer }, into: Map<string, ElfSym
   }
 }
 
-function readFunctions(t: { syms: Buffer; strs: Buffer }, into: ElfFunction[]): void {
+function readFunctions(t: Table, into: ElfFunction[]): void {
   let file = -1;
   for (let s = 0; s + 24 <= t.syms.length; s += 24) {
     const info = t.syms[s + 4]!;

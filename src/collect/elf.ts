@@ -44,6 +44,17 @@ export async function readLibcImage(path: string): Promise<LibcImage> {
   return parseLibcImage(buf, path);
 }
 
+/**
+ * The NUL-terminated name at `offset` in the string table, as the whole file gave it: past the
+ * table it is read on from the file, as before (never seen in a real libc).
+ */
+function symbolName(buf: Buffer, names: string, strOff: number, offset: number): string {
+  const end = names.indexOf('\0', offset);
+  if (end >= 0) return names.slice(offset, end);
+  const fileEnd = buf.indexOf(0, strOff + offset);
+  return fileEnd < 0 ? '' : buf.toString('latin1', strOff + offset, fileEnd);
+}
+
 export function parseLibcImage(buf: Buffer, path = 'libc'): LibcImage {
   if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) {
     throw new HeapgapError('UNSUPPORTED_PLATFORM', `${path} is not a 64-bit little-endian ELF file`);
@@ -74,13 +85,16 @@ export function parseLibcImage(buf: Buffer, path = 'libc'): LibcImage {
     const symSize = Number(buf.readBigUInt64LE(sh + 32));
     const strSh = shoff + buf.readUInt32LE(sh + 40) * shentsize;
     const strOff = Number(buf.readBigUInt64LE(strSh + 24));
+    const strSize = Number(buf.readBigUInt64LE(strSh + 32));
+    // The string table decoded once (latin1: offsets agree): a Buffer.indexOf and toString per
+    // name were most of this parse, which runs before gdb can attach.
+    const names = buf.toString('latin1', strOff, Math.min(buf.length, strOff + strSize));
     for (let s = symOff; s + 24 <= symOff + symSize && s + 24 <= buf.length; s += 24) {
       const type = buf[s + 4]! & 0xf;
+      if (type !== 1 && type !== 2 && type !== 10) continue;
       const value = buf.readBigUInt64LE(s + 8);
-      if (value === 0n || (type !== 1 && type !== 2 && type !== 10)) continue;
-      const nameStart = strOff + buf.readUInt32LE(s);
-      const nameEnd = buf.indexOf(0, nameStart);
-      const name = buf.toString('latin1', nameStart, nameEnd);
+      if (value === 0n) continue;
+      const name = symbolName(buf, names, strOff, buf.readUInt32LE(s));
       // Keep the default version of a versioned symbol: the first one wins, dynsym lists it first.
       if (!symbols.has(name)) symbols.set(name, { value, size: Number(buf.readBigUInt64LE(s + 16)) });
     }

@@ -52,7 +52,7 @@ export class ProcMemory {
     if (this.pagemap === null) return null;
     const out = new Uint8Array(pages);
     const step = 65536;
-    const buf = Buffer.allocUnsafe(step * 8);
+    const buf = Buffer.allocUnsafe(Math.min(step, pages) * 8); // a small heap's few pages need no 512 KiB
     for (let i = 0; i < pages; i += step) {
       const n = Math.min(step, pages - i);
       let got = 0;

@@ -26,6 +26,7 @@ import { discardEarly, preflight, safeCall, startEarly } from './safe-call/index
 import { readRuntimeFacts, runtimeHints } from './runtime-facts.js';
 import { readCgroup } from './cgroup.js';
 import { jcmdVmInfo } from './jcmd.js';
+import { mark } from '../marks.js';
 
 export interface SnapshotOptions {
   mode: 'inspect' | 'trim';
@@ -43,6 +44,11 @@ export interface SnapshotOptions {
   jvmJcmd?: boolean;
   /** trim: whose release call to make (default: the allocator serving malloc). */
   allocator?: AllocatorName;
+  /**
+   * Called once gdb has been asked for, before its result is awaited: node is idle while gdb starts
+   * and attaches, the time to load what is needed after detach (inspect: its analysis).
+   */
+  whileGdbRuns?: () => void;
 }
 
 export interface TakenSnapshot {
@@ -66,6 +72,7 @@ export async function takeSnapshot(pid: number, opts: SnapshotOptions): Promise<
 
 async function snapshotOf(pid: number, opts: SnapshotOptions): Promise<TakenSnapshot> {
   // 1. before attach
+  mark('snapshot');
   const before = await preflight(pid);
   const maps = readMaps(pid);
   const found = await detectProcess(pid, maps);
@@ -97,7 +104,8 @@ async function snapshotOf(pid: number, opts: SnapshotOptions): Promise<TakenSnap
   const malloc = found.serving === 'glibc' && found.present.length <= 1 ? '' : ` (malloc: ${found.serving}${found.present.length > 1 ? `; allocators: ${found.present.map((p) => p.name).join(', ')}` : ''})`;
   opts.onProgress?.(libc ? `glibc ${libc.image.version ?? '?'} at ${libc.path}${malloc}; attaching to ${pid}` : `${found.serving}: nothing to call; reading /proc only`);
   // 2. the stop (none for musl: it has nothing to call)
-  const call = prepared.length === 0 ? null : await safeCall({
+  mark('safe-call');
+  const calling = prepared.length === 0 ? null : safeCall({
     pid,
     mode: opts.mode,
     libc: libc!,
@@ -110,6 +118,9 @@ async function snapshotOf(pid: number, opts: SnapshotOptions): Promise<TakenSnap
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
+  opts.whileGdbRuns?.();
+  const call = await calling;
+  mark('gdb-done');
   if (call) opts.onProgress?.('detached; measuring');
   // 3. after detach
   const { vmas, smaps } = beforeTrim ?? readSmaps(pid, opts.keepRawSmaps ?? false);
@@ -137,6 +148,7 @@ async function snapshotOf(pid: number, opts: SnapshotOptions): Promise<TakenSnap
     // last, after heapgap's own reads of the target's memory (reading a page through
     // /proc/PID/mem faults it in): what the target is left with, as anyone reading it afterwards sees
     // (inspect only: a trim's snapshot describes the process before its release call)
+    mark('measured');
     const rollupAfter = opts.mode === 'inspect' ? await readProc(pid, 'smaps_rollup').catch(() => null) : null;
     const snapshot: Snapshot = {
       schema: 'heapgap.capture/2',

@@ -31,6 +31,21 @@ const parser = new XMLParser({
  * the format is told by which elements are present, never by a version number.
  */
 export function parseMallocInfo(xml: string, source = 'malloc_info'): MallocInfo {
+  if (last !== null && last.xml === xml) return last.info;
+  const info = parse(xml, source);
+  last = { xml, info };
+  return info;
+}
+
+/**
+ * The last document parsed, and what it gave: inspect parses the same malloc_info output after
+ * detach (measure.ts) and again in its analysis, and the parse (fast-xml-parser's validation and
+ * tree, and their garbage) was the largest part of inspect's work after gdb. Callers only read
+ * the result, so the two share it. (`source` only words errors, and errors are not kept.)
+ */
+let last: { xml: string; info: MallocInfo } | null = null;
+
+function parse(xml: string, source: string): MallocInfo {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     throw new HeapgapError('BAD_INPUT', `${source}: not well-formed XML at line ${valid.err.line}: ${valid.err.msg}`);

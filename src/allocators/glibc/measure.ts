@@ -1,7 +1,6 @@
 import type { LibcImage } from '../../collect/elf.js';
 import type { ProcMemory } from '../../collect/memory.js';
 import { locateMainArena } from './main-arena.js';
-import { parseMallocInfo } from './malloc-info.js';
 import type { Vma } from '../../types.js';
 import { PAGE } from './block-reader.js';
 import { walkArena } from './heap-walk.js';
@@ -38,7 +37,9 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
  */
 export async function measureGlibc(input: MeasureInput): Promise<GlibcCapture> {
   const { memory, vmas, offsets } = input;
-  const info = safeParse(input.mallocInfo);
+  // Loaded here, after detach: the XML parser is a fifth of what inspect would compile before gdb.
+  const { parseMallocInfo } = await import('./malloc-info.js');
+  const info = safeParse(parseMallocInfo, input.mallocInfo);
   const heapVma = vmas.find((v) => v.pathname === '[heap]') ?? null;
   const { params, note } = await readParams(input, heapVma?.start ?? null, info?.totalMmap ?? null);
   const out: GlibcCapture = { params, paramsNote: note, arenas: [], walk: null };
@@ -115,7 +116,7 @@ function libcData(memory: ProcMemory, base: bigint, seg: { vaddr: bigint; filesz
   return { buf, start: BigInt(from) };
 }
 
-function safeParse(xml: string) {
+function safeParse(parseMallocInfo: typeof import('./malloc-info.js').parseMallocInfo, xml: string) {
   try {
     return parseMallocInfo(xml, 'malloc_info');
   } catch {
