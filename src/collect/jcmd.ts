@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { vmInfoExcerpt } from '../runtimes/jvm/vm-info.js';
 
 /**
@@ -7,6 +6,8 @@ import { vmInfoExcerpt } from '../runtimes/jvm/vm-info.js';
  * (heapgap has detached). Returns the lines heapgap reads, or a note saying why there are none.
  */
 export async function jcmdVmInfo(pid: number, timeoutMs: number): Promise<{ text: string } | { note: string }> {
+  // loaded here, not with the snapshot: execa is 250 KB of code every inspect would compile for nothing
+  const { execa } = await import('execa');
   const r = await execa('jcmd', [String(pid), 'VM.info'], { reject: false, stdin: 'ignore', timeout: Math.max(1000, timeoutMs) });
   const text = vmInfoExcerpt(String(r.stdout ?? ''));
   if (r.exitCode === 0 && text !== '') return { text };
