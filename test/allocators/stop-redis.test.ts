@@ -16,7 +16,9 @@ afterAll(async () => {
 });
 
 describe.skipIf(redisMissing())('redis-server (Debian, jemalloc)', () => {
-  it('reads allocated/active/resident within 3% of INFO memory; the purge\'s release matches the Rss drop; redis still answers', async () => {
+  // Filling redis (240,000 SETs) and two stops: about 15 s here, over 60 s at load 20 (the helpers'
+  // own pipes allow 120 s each).
+  it('reads allocated/active/resident within 3% of INFO memory; the purge\'s release matches the Rss drop; redis still answers', { timeout: 300_000 }, async () => {
     // decay off (MALLOC_CONF, read by the system jemalloc): the burst's dirty pages wait for the purge
     redis = await startRedis({ MALLOC_CONF: 'dirty_decay_ms:-1' });
     await redis.fill(0, 200_000, 300);
