@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import struct
 import threading
 import time
@@ -26,15 +27,22 @@ def wait_for_params(path):
     parent = os.getppid()
     while not os.path.exists(path):
         if os.getppid() != parent:
-            os._exit(3)
+            quit_early(path, 3)
         time.sleep(0.002)
+
+
+def quit_early(path, status):
+    """Ends gdb before anything was attached, with heapgap's files for this session (its directory
+    holds nothing else), which heapgap may not be there to remove."""
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    os._exit(status)
 
 
 wait_for_params(os.environ["HEAPGAP_PARAMS"])
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 if P.get("quit"):
-    # heapgap refused before attaching, or ended: nothing was attached
-    os._exit(0)
+    # heapgap refused before attaching, or ended
+    quit_early(os.environ["HEAPGAP_PARAMS"], 0)
 T_ENTER = 0.0
 RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {}, "beforeAttach": {},
           "noCalls": None, "failure": None,
