@@ -147,7 +147,8 @@ export function startEarly(pid: number): void {
   early = started;
   // a failure surfaces (and is handled) where a session takes it
   started.catch(() => undefined);
-  process.once('exit', endUnclaimed);
+  // once for the process (`top --inspect N` starts one gdb per process it inspects)
+  if (!process.listeners('exit').includes(endUnclaimed)) process.on('exit', endUnclaimed);
 }
 
 /**
