@@ -156,10 +156,16 @@ export function startEarly(pid: number): void {
  * starts before the program's code is even loaded (main.ts). Anything else waits for takeSnapshot.
  */
 export function startEarlyFromArgv(argv: readonly string[]): void {
+  const pid = earlyPidOf(argv);
+  if (pid !== null) startEarly(pid);
+}
+
+/** The pid gdb may be started for from the command line alone (node, script, command, pid, ...). */
+export function earlyPidOf(argv: readonly string[]): number | null {
   const [command, pid] = argv.slice(2);
-  if (!command || !['inspect', 'trim', 'capture'].includes(command) || !pid || !/^[1-9]\d{0,9}$/.test(pid)) return;
-  if (argv.some((a) => a === '-h' || a === '--help')) return;
-  startEarly(Number(pid));
+  if (!command || !['inspect', 'trim', 'capture'].includes(command) || !pid || !/^[1-9]\d{0,9}$/.test(pid)) return null;
+  if (argv.some((a) => a === '-h' || a === '--help')) return null;
+  return Number(pid);
 }
 
 function endUnclaimed(): void {
