@@ -117,3 +117,27 @@ export function isPlainAnon(v: Vma): boolean {
 export function vmasIn(vmas: readonly Vma[], start: bigint, end: bigint): Vma[] {
   return vmas.filter((v) => v.start < end && v.end > start);
 }
+
+/** Processes whose command line is heapgap's gdb for this target (gdb's forks keep its argv): "pid state". */
+export function gdbsFor(target: number): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+      if (argv[0] === 'gdb' && argv.includes(`attach ${target}`)) out.push(`${pid} ${procState(Number(pid)).state}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** gdbsFor, once heapgap's gdb has had 5 s to end by itself (an unused one quits once loaded). */
+export async function gdbsLeftFor(target: number): Promise<string[]> {
+  let left = gdbsFor(target);
+  for (let i = 0; i < 100 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = gdbsFor(target);
+  }
+  return left;
+}

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { buildTarget, procState, stopAllTargets } from '../helpers/targets.js';
+import { gdbsLeftFor } from '../helpers/proc.js';
 
 afterAll(stopAllTargets);
 
@@ -27,6 +28,17 @@ describe('errors', () => {
       expect(r.exitCode, args.join(' ')).toBe(2);
       clean(r);
     }
+  });
+
+  it('a usage error after a live pid: exit 2, and the gdb started for it ends by itself, the target untouched', async () => {
+    const s = await sleeper();
+    // gdb starts before the options are parsed (main.ts): it must not outlive the refusal
+    const r = await runCli(['inspect', String(s.pid), '--format', 'yaml']);
+    expect(r.exitCode).toBe(2);
+    clean(r);
+    expect(await gdbsLeftFor(s.pid), 'no gdb left for the target').toEqual([]);
+    expect(procState(s.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    await s.stop();
   });
 
   it('no such process exits 3 with a hint', async () => {

@@ -12,23 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, runCli, spawnCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { buildTarget, procFds, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
+import { gdbsLeftFor } from '../helpers/proc.js';
 import type { RunningTarget } from '../helpers/targets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Processes whose command line is heapgap's gdb for this target (gdb's forks keep its argv): "pid state". */
-function gdbsFor(target: number): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-      if (argv[0] === 'gdb' && argv.includes(`attach ${target}`)) out.push(`${pid} ${procState(Number(pid)).state}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 // heapgap's progress lines also start with `heapgap: `; the error line is the one that is not progress.
 const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|attached; calling malloc_info|detached; measuring|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*|(a thread is in uninterruptible sleep|no thread was at a safe point|an arena was being changed by a stopped thread); trying again in \d+ ms)$/;
@@ -405,12 +392,7 @@ describe('safety', () => {
       expect(procState(p.pid)).toMatchObject({ alive: true, tracerPid: 0 });
       // gdb was started before the refusal (it loads while heapgap reads the target): it ends by
       // itself, and leaves nothing behind (killed, its ptrace probes would stay stopped for good)
-      let left = gdbsFor(p.pid);
-      for (let i = 0; i < 100 && left.length > 0; i++) {
-        await sleep(50);
-        left = gdbsFor(p.pid);
-      }
-      expect(left, 'no gdb (or child of one) left for the target').toEqual([]);
+      expect(await gdbsLeftFor(p.pid), 'no gdb (or child of one) left for the target').toEqual([]);
     } finally {
       await p.stop();
     }
