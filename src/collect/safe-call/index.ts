@@ -4,7 +4,10 @@
  *
  * What it guarantees (see README "Safety"):
  * - nothing is loaded or decided inside the stop that could be done before attaching (params.ts):
- *   libc's symbols come from its ELF file, gdb gets the executable and libc before `attach`;
+ *   libc's symbols come from its ELF file, gdb gets the executable and libc before `attach`; gdb
+ *   itself is started first and loads while heapgap reads the target (gdb-process.ts);
+ * - before attach gdb may be killed, always with its process group (its ptrace probes); an unused
+ *   one is told to quit instead;
  * - the target is refused before attaching when it is traced, stopped, a zombie, or has a thread in
  *   uninterruptible sleep (preflight.ts);
  * - calls are made from a thread parked at a syscall in libc with no allocator, stdio, loader, fork
