@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The CLI bundled: dist/cli/main.js (over tsc's output of src/cli/main.ts) and the chunks it loads
-// (dist/cli/bundle/), its dependencies inside. main.js itself holds only the signal handlers; the
-// program and each command are chunks loaded when needed. Node 20 resolves and loads an ES module graph file by file: the ~150 modules
+// (dist/cli/bundle/), its dependencies inside. main.js itself holds only the signal handlers and
+// the early start of gdb (src/collect/safe-call/gdb-process.ts); the program and each command are
+// chunks loaded when needed. Node 20 resolves and loads an ES module graph file by file: the ~150 modules
 // of tsc's output plus execa's and commander's cost about 150 ms of every run before heapgap does
 // anything (`node scripts/bench-startup.mjs` measures it). tsc still type-checks and writes dist/
 // for the scripts that import single modules (parsers, gdb's argv).
