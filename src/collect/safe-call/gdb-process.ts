@@ -174,6 +174,12 @@ function endUnclaimed(): void {
   unclaimed = null;
 }
 
+/** The early gdb's choice of executable for this pid (hasDebugInfo, read when it was started), or null. */
+export async function earlyWithExe(pid: number): Promise<boolean | null> {
+  if (!early || earlyPid !== pid) return null;
+  return (await early.catch(() => null))?.withExe ?? null;
+}
+
 /** The early gdb for this pid when it was started with the same choice of executable, else null. */
 export async function takeEarly(pid: number, withExe: boolean): Promise<GdbProcess | null> {
   if (!early || earlyPid !== pid) return null;

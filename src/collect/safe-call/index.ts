@@ -26,7 +26,7 @@ import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
 import { hasDebugInfo } from './exe-debug-info.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
-import { GdbProcess, discardEarly, takeEarly } from './gdb-process.js';
+import { GdbProcess, discardEarly, earlyWithExe, takeEarly } from './gdb-process.js';
 import type { GdbRun } from './gdb-process.js';
 import { driverParams } from './params.js';
 import { preflight, refuseUninterruptible } from './preflight.js';
@@ -41,7 +41,8 @@ export { startEarly, discardEarly } from './gdb-process.js';
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
-  let withExe = !(await hasDebugInfo(`/proc/${req.pid}/exe`));
+  // the early gdb already read the executable's headers for this choice
+  let withExe = (await earlyWithExe(req.pid)) ?? !(await hasDebugInfo(`/proc/${req.pid}/exe`));
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     try {
