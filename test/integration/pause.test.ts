@@ -30,9 +30,11 @@ async function run(m: Meter, mode: 'inspect' | 'trim', env: Record<string, strin
   const r = await runCli([mode, String(m.pid), '--json'], { env: { HEAPGAP_DEBUG: '1', ...env }, timeout: 120_000 });
   const report = await m.ask();
   expect(r.exitCode, r.stderr.slice(-3000)).toBe(0);
-  const out = JSON.parse(r.stdout) as { pause: { stoppedMs: number; callThreadMs: number }; notes: string[] };
+  const out = JSON.parse(r.stdout) as { pause: { stoppedMs: number; callThreadMs: number }; notes: string[]; findings: { kind: string }[] };
   const pause = out.pause;
-  notes?.push(out.notes.find((n) => n.startsWith('free-list check')) ?? 'no free-list check note');
+  // (a walk before attach cut by its time, on a busy machine, is said by the heap-check-incomplete finding)
+  const cut = out.findings.some((f) => f.kind === 'heap-check-incomplete') ? ' [incomplete]' : '';
+  notes?.push((out.notes.find((n) => n.startsWith('free-list check')) ?? 'no free-list check note') + cut);
   const from = Number(/^first thread attached \(monotonic s\): ([\d.]+)$/m.exec(r.stderr)?.[1]);
   const to = Number(/^heapgap-t detached ([\d.]+)/m.exec(r.stderr)?.[1]);
   const thread = Number(/^calling thread: (\d+)$/m.exec(r.stderr)?.[1]);
@@ -84,6 +86,15 @@ describe('pause', () => {
     }
     const table = [...inStop, ...split].map((r) => `stoppedMs ${r.stoppedMs} felt ${r.felt.toFixed(1)}`).join('\n');
     expect(notes.every((n) => /walking the lists \(\d+ free chunks\) before attach/.test(n)), notes.join('\n')).toBe(true);
+    // The count the note gives is the program's own: every chunk it freed, less those tcache keeps
+    // (at most 7 for each of its 64 sizes; no two freed chunks touch, so none merged); measured on a
+    // quiet machine: 63,547 of 63,995 freed. A walk cut by time counts fewer, never more.
+    const freed = (m.ready as { chunks: { freed: number } }).chunks.freed;
+    for (const n of notes) {
+      const counted = Number(/\((\d+) free chunks\)/.exec(n)![1]);
+      expect(counted, n).toBeLessThanOrEqual(freed);
+      if (!n.endsWith('[incomplete]')) expect(counted, `${n} (the program freed ${freed})`).toBeGreaterThanOrEqual(freed - 7 * 64);
+    }
     // what the target felt: the split check's stop is a small part of the whole walk's
     expect(median(split.map((r) => r.felt)) * 3, table).toBeLessThan(median(inStop.map((r) => r.felt)));
     // and each arm's stoppedMs is what was felt (one of two: a busy machine can delay one run's wake-ups)
