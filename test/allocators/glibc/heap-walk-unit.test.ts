@@ -72,6 +72,28 @@ describe('walkArena', () => {
     expect(walkArena(g.src, g.geometry, { main: true, pad: 0 }).problem).toMatch(/has size/);
   });
 
+  it('reads a page per header among large chunks and large blocks among small ones, with the same figures', () => {
+    const counted = (chunks: [number, boolean][], pages: number) => {
+      const h = heap(chunks, pages);
+      const calls: number[] = [];
+      const src: MemorySource = { ...h.src, readInto: (addr, out, length) => (calls.push(length), h.src.readInto(addr, out, length)) };
+      return { w: walkArena(src, h.geometry, { main: true, pad: 0 }), calls };
+    };
+    // 40 live blocks of 32 KiB (an idle thread's heap): their bodies are never read
+    const large = counted(Array.from({ length: 40 }, (): [number, boolean] => [0x8010, true]), 400);
+    expect(large.w.complete).toBe(true);
+    expect(large.w.liveChunks).toBe(40);
+    expect(large.w.liveBytes).toBe(40 * 0x8010);
+    expect(large.calls.length).toBeLessThanOrEqual(42);
+    expect(large.w.readBytes).toBeLessThanOrEqual(42 * PAGE);
+    // 8,000 chunks of 48 bytes: doubling reads, not one per header
+    const small = counted(Array.from({ length: 8000 }, (_, i): [number, boolean] => [0x30, i % 3 !== 1]), 120);
+    expect(small.w.complete).toBe(true);
+    expect([small.w.liveChunks, small.w.freeChunks]).toEqual([5334, 2666]);
+    expect(small.calls.length).toBeLessThan(20);
+    expect(Math.max(...small.calls)).toBeGreaterThanOrEqual(32 * PAGE);
+  });
+
   it('reports nothing pinning when the free memory is in small holes only', () => {
     const h = heap([[0x290, true], [0x1000, false], [0x100, true], [0x800, false], [0x100, true]], 16);
     const w = walkArena(h.src, h.geometry, { main: true, pad: 0 });
