@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'TARGET_BUSY'
   | 'ARENA_BUSY'
   | 'HEAP_CORRUPT'
+  | 'HEAP_UNCHECKED'
   | 'CALL_FAILED'
   | 'ATTACH_STALLED'
   | 'CALL_TIMEOUT'

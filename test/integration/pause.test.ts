@@ -113,6 +113,10 @@ describe('pause', () => {
     const t = await runCli(['trim', String(m.pid), '--json'], { env, timeout: 60_000 });
     expect(t.exitCode, t.stderr.slice(-2000)).toBe(3);
     expect(t.stderr).toMatch(/more free chunks than the walk before attach visits \(3000\).*every list was walked/);
+    // said as the refusal it is, not as a call that failed
+    expect(t.stderr).toMatch(/^heapgap: process \d+: trim refused before any call: /m);
+    expect(t.stderr).not.toMatch(/the call into \d+ failed/);
+    expect(t.stderr).toMatch(/^hint: .*HEAPGAP_HEAP_CHECK_BEFORE_STEPS/m);
     // refused by the check itself, before malloc_info or any other call
     expect(t.stderr).not.toMatch(/malloc_info returned|channel ready/);
     expect(procState(m.pid)).toMatchObject({ alive: true, tracerPid: 0 });

@@ -124,7 +124,7 @@ def precheck(ctx, p):
     # every list: when it did not, trim refuses here, before any call.
     pre = PRE.get("check") or {}
     if p.get("mode") == "trim" and pre.get("clean") and not pre.get("complete"):
-        raise Refused(not_reached(pre))
+        raise Refused(not_reached(pre), "unchecked")
     deadline = stop_deadline(p, pre)
     v = checks.check_heap(ctx.read, p, deadline)
     v["before"] = pre or None

@@ -57,7 +57,8 @@ SYS_FUTEX = "202"
 
 class Refused(Exception):
     """No (further) call is made. kind tells heapgap why: "refused", "busy" (try again),
-    "heap-corrupt" (a check found the allocator's lists broken), "call-failed" (a call failed
+    "heap-corrupt" (a check found the allocator's lists broken), "unchecked" (a release refused: its
+    lists could not all be walked in the time or steps given), "call-failed" (a call failed
     inside the allocator; RESULT["failure"] says what it left behind)."""
 
     def __init__(self, message, kind="refused"):

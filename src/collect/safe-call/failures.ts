@@ -31,6 +31,11 @@ export function driverFailure(pid: number, result: DriverResult, interrupted: fa
       hint: `${CORRUPT_HINT} \`heapgap inspect ${pid}\` reports every corrupt list and what can still be measured.`,
     });
   }
+  if (kind === 'unchecked') {
+    return new HeapgapError('HEAP_UNCHECKED', `process ${pid}: trim refused before any call: ${message}`, {
+      hint: /raise --timeout/.test(message) ? 'the walk runs while the process runs and takes about 10 us per free chunk (longer on a busy machine): raise --timeout, or run `heapgap inspect` meanwhile.' : 'raise HEAPGAP_HEAP_CHECK_BEFORE_STEPS, or run `heapgap inspect` meanwhile.',
+    });
+  }
   if (kind === 'busy') return new HeapgapError('ARENA_BUSY', `${message}; no call was made`, { hint: 'a thread was stopped in the middle of changing that arena every time heapgap looked; try again, or the arena may be corrupt while a thread holds its lock.' });
   if (interrupted) return new HeapgapError(interrupted === 'timeout' ? 'TIMEOUT' : 'INTERRUPTED', `${interrupted === 'timeout' ? 'timed out' : 'interrupted'}; detached from ${pid} cleanly (${message})`);
   if (result.interrupted) return new HeapgapError('CALL_TIMEOUT', message, { hint: 'the allocator was busy; try again, or raise --call-budget.' });
