@@ -329,7 +329,7 @@ async function heapgapArm(pid, cli, mode, env = {}) {
 /** heapgap's own gdb command line without the driver: what attach + detach cost by themselves. */
 async function floorSession(pid) {
   const dist = (p) => import(pathToFileURL(join(dirname(CLI), '..', p)).href);
-  const [{ gdbArgs, startDecoy }, { preflight }, { readMaps }, { mappedObjects }, { locateLibc }] = await Promise.all([
+  const [{ gdbArgs }, { preflight }, { readMaps }, { mappedObjects }, { locateLibc }] = await Promise.all([
     dist('collect/safe-call/gdb-argv.js'),
     dist('collect/safe-call/index.js'),
     dist('collect/pipeline.js'),
@@ -341,12 +341,10 @@ async function floorSession(pid) {
   if (!libcObject) throw new Error(`process ${pid} has no glibc mapped`);
   const libc = { path: await locateLibc(pid, libcObject), base: libcObject.base };
   return async () => {
-    const decoy = startDecoy();
     const t0 = performance.now();
     // spawned as heapgap spawns gdb (same session, no cleanup kill), so the two compare fairly
-    const r = await execa('gdb', gdbArgs({ pid, decoyPid: decoy?.pid ?? null, bare: { status: before.status, libc } }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C' } });
+    const r = await execa('gdb', gdbArgs({ pid, bare: { status: before.status, libc } }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C' } });
     const wallMs = performance.now() - t0;
-    await decoy?.stop();
     const m = marksOf(r.stdout);
     const from = m.first ?? m.attach;
     const ok = r.exitCode === 0 && from !== undefined && m.detached !== undefined;

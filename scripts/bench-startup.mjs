@@ -86,10 +86,10 @@ async function alternate(variants, runs) {
 
 /**
  * The run cut at node's own marks (heapgap-n, src/marks.ts) and gdb's (heapgap-t), in the order
- * they happen: node start, program loaded, snapshot begun, gdb asked for (safe-call), attach,
+ * they happen: node start, gdb spawned (main.ts, before the program loads), program loaded, snapshot begun, gdb asked for (safe-call), attach,
  * detached, gdb gone and its output read (gdb-done), after-detach measuring done, rendering, exit.
  */
-const SPLIT = ['start', 'program', 'snapshot', 'safe-call', 'attach', 'detached', 'gdb-done', 'measured', 'rendering', 'exit'];
+const SPLIT = ['start', 'gdb-spawned', 'program', 'snapshot', 'safe-call', 'attach', 'detached', 'gdb-done', 'measured', 'rendering', 'exit'];
 
 function split(r) {
   const at = { start: r.start, exit: r.end };

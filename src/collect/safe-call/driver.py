@@ -10,6 +10,7 @@
 # through which every call is made. It never raises: every outcome goes to the result file.
 import bisect
 import ctypes
+import importlib.machinery
 import json
 import os
 import re
@@ -560,9 +561,10 @@ def read_channel(ctx, fd):
 def load_plugin(spec):
     """Each allocator's stop.py, executed as its own namespace: collect(ctx, params) and, for trim,
     release(ctx, params). A file of heapgap's, never of the target's."""
-    ns = {"__name__": "heapgap_" + spec["name"], "__file__": spec["script"], "Refused": Refused, "progress": mark}
-    with open(spec["script"]) as f:
-        exec(compile(f.read(), spec["script"], "exec"), ns)
+    name = "heapgap_" + spec["name"]
+    ns = {"__name__": name, "__file__": spec["script"], "Refused": Refused, "progress": mark}
+    # the import machinery's loader: its bytecode from a pycache_prefix tree when one is current
+    exec(importlib.machinery.SourceFileLoader(name, spec["script"]).get_code(name), ns)
     return ns
 
 

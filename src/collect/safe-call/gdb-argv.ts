@@ -1,7 +1,5 @@
-/** gdb's command line for one session, and the throwaway process its first attach goes to. */
-import { readFileSync } from 'node:fs';
+/** gdb's command line for one session. */
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { hasSignal } from '../../parse/status.js';
 import type { ProcStatus } from '../../types.js';
 import { packagePath } from '../../paths.js';
@@ -13,7 +11,6 @@ export const STOP_MARK = 'heapgap-t ';
 
 export interface GdbSession {
   pid: number;
-  decoyPid: number | null;
   /**
    * Load the target's executable (its symbols name the frames of the thread check). false after
    * gdb crashed reading it, or when it carries DWARF (exe-debug-info.ts): gdb is then given libc as
@@ -35,6 +32,27 @@ export interface GdbSession {
  * its parameters file (driver.py) and does the rest: libc's symbols, the walk before attach, attach,
  * the calls, detach.
  */
+/** The throwaway attach (a Python statement list, run with exec: gdb's `python` takes one line). */
+const DECOY = [
+  'def heapgap_decoy():',
+  '    import os',
+  '    try:',
+  // its stdio on /dev/null: a process left holding gdb's stdout would keep heapgap waiting for it
+  '        null = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]',
+  '        pid = os.posix_spawnp("sleep", ["sleep", "60"], dict(os.environ), file_actions=null)',
+  '    except OSError:',
+  '        return',
+  '    try:',
+  '        gdb.execute("attach %d" % pid, to_string=True)',
+  '        gdb.execute("detach", to_string=True)',
+  '    except gdb.error:',
+  '        pass',
+  '    finally:',
+  '        os.kill(pid, 9)',
+  '        os.waitpid(pid, 0)',
+  'heapgap_decoy()',
+].join('\n');
+
 export function gdbArgs(s: GdbSession): string[] {
   // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
   const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];
@@ -49,12 +67,14 @@ export function gdbArgs(s: GdbSession): string[] {
       '-ex', `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${STOP_MARK}first %.6f" % time.monotonic(), flush=True)))`,
     ]
     : [
-      '-ex', `source ${join(ASSETS, 'driver.py')}`,
+      // As a module through Python's import machinery, not `source`: its bytecode then comes from
+      // dist/pycache when that was built for this gdb (gdb-process.ts), not compiled at every start.
+      '-ex', `python import importlib.util; heapgap_spec = importlib.util.spec_from_file_location("heapgap_driver", ${JSON.stringify(join(ASSETS, 'driver.py'))}); heapgap = importlib.util.module_from_spec(heapgap_spec); heapgap_spec.loader.exec_module(heapgap)`,
       // Marks between the loads: a gdb that crashes says, by the last one, what it was reading.
       ...mark('driver'),
-      '-ex', 'python heapgap_load()',
+      '-ex', 'python heapgap.heapgap_load()',
       ...mark('libc'),
-      '-ex', 'python heapgap_before_attach()',
+      '-ex', 'python heapgap.heapgap_before_attach()',
     ];
   return [
     // No --readnever: it also stops gdb from reading .eh_frame, and without call-frame information
@@ -64,6 +84,7 @@ export function gdbArgs(s: GdbSession): string[] {
     // switched off below, and an executable with DWARF of its own is not given to gdb
     // (exe-debug-info.ts; `file -readnever` for it makes gdb 13 fail an assertion when it unwinds).
     '-nx', '--batch',
+    ...mark('gdb').map((a) => (a === '-ex' ? '-iex' : a)),
     // Its own process group, so a Ctrl-C at the terminal (sent to the foreground group) never reaches
     // gdb mid-call. Not its own session (setsid): a new session is a new scheduler autogroup, and a
     // fresh autogroup gets a small CPU share on a busy machine (measured: the attach phase took
@@ -90,52 +111,24 @@ export function gdbArgs(s: GdbSession): string[] {
     // the threads that hold an allocator lock could not run and the call would deadlock.
     '-iex', 'handle all nostop noprint pass',
     // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
-    // happen on a throwaway process of ours, not while the target waits.
-    ...(s.decoyPid !== null ? ['-ex', `attach ${s.decoyPid}`, '-ex', 'detach'] : []),
+    // happen on a throwaway process, not while the target waits. gdb starts it itself (posix_spawn:
+    // no copy of gdb's memory), so it is gdb's child, which Yama's default scope (1) lets gdb attach
+    // to, and gone before the target is attached. Where even that is refused, or `sleep` is missing,
+    // the check happens at the target's attach, as without it.
+    '-ex', `python exec(${JSON.stringify(DECOY)})`,
+    ...mark('decoy'),
     ...exe,
     ...mark('exe'),
     ...session,
     ...mark('attach'),
     '-ex', `attach ${s.pid}`,
     ...mark('attached'),
-    ...(s.bare ? [] : ['-ex', 'python heapgap_main()']),
+    ...(s.bare ? [] : ['-ex', 'python heapgap.heapgap_main()']),
     '-ex', 'detach',
     ...mark('detached'),
     // writes the result file, then ends gdb at once (its teardown is time the user waits)
-    ...(s.bare ? [] : ['-ex', 'python heapgap_finish()']),
+    ...(s.bare ? [] : ['-ex', 'python heapgap.heapgap_finish()']),
   ];
-}
-
-/**
- * A process of our own for gdb's first attach. Only where attaching to a non-descendant is allowed
- * (no Yama, scope 0, or root): otherwise gdb would just print an error and nothing is gained.
- * Spawned with node's own spawn, not execa: it needs no output, and execa's set-up cost more than
- * the process itself.
- */
-export function startDecoy(): { pid: number; stop(): Promise<void>; kill(): void; hold(held: boolean): void } | null {
-  let scope: string | undefined;
-  try {
-    scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'latin1').trim();
-  } catch {
-    scope = undefined;
-  }
-  if (scope !== undefined && scope !== '0' && !(scope === '1' && process.getuid?.() === 0)) return null;
-  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
-  const exited = new Promise<void>((done) => {
-    child.once('exit', () => done());
-    child.once('error', () => done()); // not spawned (no sleep on PATH): gdb runs without a decoy
-  });
-  if (child.pid === undefined) return null;
-  const pid = child.pid;
-  return {
-    pid,
-    kill: () => void child.kill('SIGKILL'),
-    hold: (held: boolean) => void (held ? child.ref() : child.unref()),
-    async stop() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
 }
 
 /**

@@ -12,8 +12,10 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STOP_MARK, gdbArgs, startDecoy } from './gdb-argv.js';
+import { STOP_MARK, gdbArgs } from './gdb-argv.js';
 import { hasDebugInfo } from './exe-debug-info.js';
+import { gdbOnPath, pycacheEnv } from './gdb-path.js';
+import { mark } from '../../marks.js';
 
 /** How gdb ended. spawnError: it never started (not on PATH). */
 export interface GdbRun {
@@ -34,16 +36,18 @@ export class GdbProcess {
   readonly done: Promise<GdbRun>;
   private readonly paramsFile = join(this.dir, 'params.json');
   private readonly child: ChildProcess;
-  private readonly decoy = startDecoy();
 
   constructor(readonly pid: number, readonly withExe: boolean) {
     // the call token (driver.py take_gate): exists before gdb can look for it
     writeFileSync(this.files.gateFile, '');
-    this.child = spawn('gdb', gdbArgs({ pid, decoyPid: this.decoy?.pid ?? null, withExe }), {
-      env: { ...process.env, HEAPGAP_PARAMS: this.paramsFile, LC_ALL: 'C' },
+    const gdb = gdbOnPath();
+    // by its path when found: spawn's own search of PATH would find the same file
+    this.child = spawn(gdb?.path ?? 'gdb', gdbArgs({ pid, withExe }), {
+      env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: this.paramsFile, LC_ALL: 'C' },
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    mark('gdb-spawned');
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let pending = '';
@@ -112,17 +116,10 @@ export class GdbProcess {
       if (held) h?.ref?.();
       else h?.unref?.();
     }
-    this.decoy?.hold(held);
   }
 
-  /** At heapgap's exit (synchronous): the throwaway process would otherwise sleep on for a minute. */
-  killDecoy(): void {
-    this.decoy?.kill();
-  }
-
-  /** After gdb exited (or was killed before attaching): the throwaway process and the files go. */
+  /** After gdb exited (or was killed before attaching): its files go. */
   async dispose(): Promise<void> {
-    await this.decoy?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -138,12 +135,15 @@ export function startEarly(pid: number): void {
   if (early && earlyPid === pid) return;
   void discardEarly();
   earlyPid = pid;
-  const started = hasDebugInfo(`/proc/${pid}/exe`).then((debug) => {
-    const g = new GdbProcess(pid, !debug);
+  let started: Promise<GdbProcess>;
+  try {
+    const g = new GdbProcess(pid, !hasDebugInfo(`/proc/${pid}/exe`));
     g.hold(false);
-    if (early === started) unclaimed = g;
-    return g;
-  });
+    unclaimed = g;
+    started = Promise.resolve(g);
+  } catch (error) {
+    started = Promise.reject(error);
+  }
   early = started;
   // a failure surfaces (and is handled) where a session takes it
   started.catch(() => undefined);
@@ -170,7 +170,6 @@ export function earlyPidOf(argv: readonly string[]): number | null {
 
 function endUnclaimed(): void {
   unclaimed?.quit();
-  unclaimed?.killDecoy();
   unclaimed = null;
 }
 
@@ -206,6 +205,5 @@ export async function discardEarly(): Promise<void> {
 /** Asked to quit and left to it (it attached nothing); its files go once it has read them. */
 async function ended(g: GdbProcess): Promise<void> {
   g.quit();
-  g.killDecoy();
   void g.done.then(() => g.dispose());
 }

@@ -42,7 +42,7 @@ const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   // the early gdb already read the executable's headers for this choice
-  let withExe = (await earlyWithExe(req.pid)) ?? !(await hasDebugInfo(`/proc/${req.pid}/exe`));
+  let withExe = (await earlyWithExe(req.pid)) ?? !hasDebugInfo(`/proc/${req.pid}/exe`);
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     try {
