@@ -18,6 +18,11 @@ import sys
 
 import gdb
 
+if sys.version_info < (3, 8):
+    # no pycache_prefix: py_compile would write next to the sources, into system directories
+    print("heapgap-pycache: Python %s has no pycache_prefix; nothing built" % sys.version.split()[0])
+    sys.exit(0)
+
 OUT = os.environ["HEAPGAP_PYCACHE_OUT"]
 ROOT = os.environ["HEAPGAP_PACKAGE_ROOT"]
 

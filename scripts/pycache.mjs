@@ -4,7 +4,7 @@
 // why; src/collect/safe-call/gdb-path.ts when it is used). Without gdb on PATH there is nothing to
 // build for, and nothing is built: heapgap then runs as it would without the cache.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PYCACHE_DIR, gdbOnPath } from '../dist/collect/safe-call/gdb-path.js';
@@ -29,4 +29,14 @@ try {
   process.stderr.write(`pycache: gdb's Python bytecode was not built (${(r.stderr || r.stdout || String(r.error ?? r.status)).trim().split('\n').pop()}); heapgap works without it, only starts slower\n`);
   process.exit(0);
 }
-writeFileSync(stampFile, JSON.stringify({ ...stamp, gdb }, null, 2));
+// written by this user for this user: gdb trusts it only when no one else can write to it (gdb-path.ts)
+chmodTree(PYCACHE_DIR);
+writeFileSync(stampFile, JSON.stringify({ ...stamp, gdb }, null, 2), { mode: 0o644 });
+
+function chmodTree(dir) {
+  chmodSync(dir, 0o755);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) chmodTree(join(dir, e.name));
+    else chmodSync(join(dir, e.name), 0o644);
+  }
+}

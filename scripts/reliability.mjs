@@ -189,6 +189,7 @@ function classifyRefusal(msg) {
   if (/exited while/.test(msg)) return 'target exited';
   if (/not allowed to attach/.test(msg)) return 'ptrace denied';
   if (/more free chunks than heapgap checks/.test(msg)) return 'heap too big to check whole (trim)';
+  if (/trim refused before (any call|malloc_trim)/.test(msg)) return `trim refused: free lists not all walked (${/time ran out/.test(msg) ? 'time' : 'steps'})`;
   return `other: ${msg.replace(/^heapgap: /, '').slice(0, 100)}`;
 }
 

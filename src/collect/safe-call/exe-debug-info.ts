@@ -5,28 +5,24 @@
  * some of it waited for inside the stop. Such an executable is not given to gdb at all (frames in it
  * are then unnamed, as after a crash on it). Only the ELF and section headers are read.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
-/** Synchronous: a few hundred bytes, read as gdb is started (gdb-process.ts), not a trip per read through libuv's thread pool. */
-export function hasDebugInfo(path: string): boolean {
-  let fd: number;
+export async function hasDebugInfo(path: string): Promise<boolean> {
+  const fh = await open(path, 'r').catch(() => null);
+  if (!fh) return false; // gdb cannot read it either: nothing to avoid
   try {
-    fd = openSync(path, 'r');
-  } catch {
-    return false; // gdb cannot read it either: nothing to avoid
-  }
-  try {
-    const read = (offset: number, length: number) => {
+    const read = async (offset: number, length: number) => {
       const buf = Buffer.alloc(length);
-      return buf.subarray(0, readSync(fd, buf, 0, length, offset));
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      return buf.subarray(0, bytesRead);
     };
-    const h = read(0, 64);
+    const h = await read(0, 64);
     if (h.length < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return false;
     const shoff = Number(h.readBigUInt64LE(40));
     const [shentsize, shnum, shstrndx] = [h.readUInt16LE(58), h.readUInt16LE(60), h.readUInt16LE(62)];
-    if (shoff === 0 || shentsize < 64 || shnum === 0 || shnum > 65_000 || shstrndx >= shnum) return false;
-    const sh = read(shoff, shentsize * shnum);
-    const strs = sh.length >= (shstrndx + 1) * shentsize ? read(Number(sh.readBigUInt64LE(shstrndx * shentsize + 24)), Math.min(Number(sh.readBigUInt64LE(shstrndx * shentsize + 32)), 1 << 20)) : Buffer.alloc(0);
+    if (shoff === 0 || shentsize !== 64 || shnum === 0 || shnum > 65_000 || shstrndx >= shnum) return false;
+    const sh = await read(shoff, shentsize * shnum);
+    const strs = sh.length >= (shstrndx + 1) * shentsize ? await read(Number(sh.readBigUInt64LE(shstrndx * shentsize + 24)), Math.min(Number(sh.readBigUInt64LE(shstrndx * shentsize + 32)), 1 << 20)) : Buffer.alloc(0);
     for (let o = 0; o + 64 <= sh.length; o += shentsize) {
       const at = sh.readUInt32LE(o);
       const end = strs.indexOf(0, at);
@@ -34,9 +30,7 @@ export function hasDebugInfo(path: string): boolean {
       if ((name === '.debug_info' || name === '.zdebug_info') && sh.readBigUInt64LE(o + 32) > 0n) return true;
     }
     return false;
-  } catch {
-    return false; // unreadable past its header: as gdb would find it
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }

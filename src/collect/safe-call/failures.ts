@@ -31,13 +31,14 @@ export function driverFailure(pid: number, result: DriverResult, interrupted: fa
       hint: `${CORRUPT_HINT} \`heapgap inspect ${pid}\` reports every corrupt list and what can still be measured.`,
     });
   }
-  if (kind === 'unchecked') {
-    return new HeapgapError('HEAP_UNCHECKED', `process ${pid}: trim refused before any call: ${message}`, {
-      hint: /raise --timeout/.test(message) ? 'the walk runs while the process runs and takes about 10 us per free chunk (longer on a busy machine): raise --timeout, or run `heapgap inspect` meanwhile.' : 'raise HEAPGAP_HEAP_CHECK_BEFORE_STEPS, or run `heapgap inspect` meanwhile.',
-    });
-  }
   if (kind === 'busy') return new HeapgapError('ARENA_BUSY', `${message}; no call was made`, { hint: 'a thread was stopped in the middle of changing that arena every time heapgap looked; try again, or the arena may be corrupt while a thread holds its lock.' });
   if (interrupted) return new HeapgapError(interrupted === 'timeout' ? 'TIMEOUT' : 'INTERRUPTED', `${interrupted === 'timeout' ? 'timed out' : 'interrupted'}; detached from ${pid} cleanly (${message})`);
+  // after the interruptions above: a refusal that met a Ctrl-C or the timeout is that stop
+  if (kind === 'unchecked') {
+    return new HeapgapError('HEAP_UNCHECKED', `process ${pid}: ${message}`, {
+      hint: /raise --timeout/.test(message) ? 'the walk runs while the process runs, slower on a busy machine; inspect meanwhile reports what it can.' : 'inspect meanwhile reports what it can.',
+    });
+  }
   if (result.interrupted) return new HeapgapError('CALL_TIMEOUT', message, { hint: 'the allocator was busy; try again, or raise --call-budget.' });
   if (/no thread is parked/.test(message)) {
     const reasons = Object.entries(result.rejected).slice(0, 4).map(([t, r]) => `${t}: ${r}`).join('; ');
@@ -99,8 +100,8 @@ export function gdbCrashed(run: { signal?: string | undefined; stderr?: unknown 
 /** gdb crashed; `phase` from the marks it printed: before attach, the target was not touched. */
 export class GdbCrash extends HeapgapError {
   readonly beforeAttach: boolean;
-  constructor(pid: number, signal: string, phase: 'exe' | 'libc' | 'driver' | 'attached', notes: string[], withExe = true) {
-    const what = { exe: withExe ? "while loading the target's executable" : "while starting (the target's executable was not loaded)", libc: "while loading the target's libc", driver: 'before attaching', attached: `while attached to process ${pid}` }[phase];
+  constructor(pid: number, signal: string, phase: 'decoy' | 'exe' | 'libc' | 'driver' | 'attached', notes: string[], withExe = true) {
+    const what = { decoy: 'during its first attach (to a throwaway process of its own)', exe: withExe ? "while loading the target's executable" : "while starting (the target's executable was not loaded)", libc: "while loading the target's libc", driver: 'before attaching', attached: `while attached to process ${pid}` }[phase];
     const touched = phase === 'attached' ? `; process ${pid} was checked afterwards${notes.length ? ` (${notes.join('; ')})` : ''}` : '; the target was not touched';
     super('GDB_FAILED', `gdb crashed (${signal}) ${what}${touched}`, { hint: 'a gdb bug met something in the target\'s files; run with HEAPGAP_DEBUG=1 to see gdb\'s output, and try a newer gdb.' });
     this.beforeAttach = phase !== 'attached';

@@ -32,24 +32,44 @@ export interface GdbSession {
  * its parameters file (driver.py) and does the rest: libc's symbols, the walk before attach, attach,
  * the calls, detach.
  */
-/** The throwaway attach (a Python statement list, run with exec: gdb's `python` takes one line). */
+/**
+ * The throwaway attach (Python statements, run with exec: gdb's `python` takes one line). A sleep of
+ * gdb's own, stdio on /dev/null (a process left holding gdb's stdout would keep heapgap waiting for
+ * it). Whatever fails here (no sleep, no posix_spawn before Python 3.8, attach refused) only means
+ * the check happens at the target's attach. If gdb still holds it after a failed detach, gdb kills and
+ * reaps it itself, so that no pid is signalled after it could have been reused; `file` then drops
+ * sleep's symbols, which gdb would otherwise relocate into the target's executable range.
+ */
 const DECOY = [
   'def heapgap_decoy():',
   '    import os',
   '    try:',
-  // its stdio on /dev/null: a process left holding gdb's stdout would keep heapgap waiting for it
   '        null = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]',
   '        pid = os.posix_spawnp("sleep", ["sleep", "60"], dict(os.environ), file_actions=null)',
-  '    except OSError:',
+  '    except Exception:',
   '        return',
   '    try:',
   '        gdb.execute("attach %d" % pid, to_string=True)',
   '        gdb.execute("detach", to_string=True)',
-  '    except gdb.error:',
+  '    except Exception:',
   '        pass',
-  '    finally:',
-  '        os.kill(pid, 9)',
-  '        os.waitpid(pid, 0)',
+  '    held = False',
+  '    try:',
+  '        held = gdb.selected_inferior().pid != 0',
+  '        if held:',
+  '            gdb.execute("kill", to_string=True)',
+  '    except Exception:',
+  '        pass',
+  '    if not held:',
+  '        try:',
+  '            os.kill(pid, 9)',
+  '            os.waitpid(pid, 0)',
+  '        except OSError:',
+  '            pass',
+  '    try:',
+  '        gdb.execute("file", to_string=True)',
+  '    except Exception:',
+  '        pass',
   'heapgap_decoy()',
 ].join('\n');
 
@@ -113,8 +133,7 @@ export function gdbArgs(s: GdbSession): string[] {
     // gdb checks the kernel's ptrace features on its first attach, forking test children: let that
     // happen on a throwaway process, not while the target waits. gdb starts it itself (posix_spawn:
     // no copy of gdb's memory), so it is gdb's child, which Yama's default scope (1) lets gdb attach
-    // to, and gone before the target is attached. Where even that is refused, or `sleep` is missing,
-    // the check happens at the target's attach, as without it.
+    // to, and it is gone before the target is attached (DECOY).
     '-ex', `python exec(${JSON.stringify(DECOY)})`,
     ...mark('decoy'),
     ...exe,

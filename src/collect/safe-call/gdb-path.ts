@@ -9,7 +9,7 @@
  * (Python checks every file against its source and compiles the source when they differ).
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { packagePath } from '../../paths.js';
 
 export const PYCACHE_DIR = packagePath('dist', 'pycache');
@@ -20,10 +20,11 @@ export interface GdbIdentity {
   mtimeMs: number;
 }
 
-/** The gdb a shell would run: the first executable `gdb` on PATH, or null. */
+/** The gdb a shell would run: the first executable `gdb` in PATH's absolute directories, or null. */
 export function gdbOnPath(pathVar = process.env.PATH ?? ''): GdbIdentity | null {
   for (const dir of pathVar.split(delimiter)) {
-    if (!dir) continue;
+    // a relative entry would name another file once gdb runs in its session directory
+    if (!isAbsolute(dir)) continue;
     const path = join(dir, 'gdb');
     try {
       const st = statSync(path);
@@ -37,15 +38,36 @@ export function gdbOnPath(pathVar = process.env.PATH ?? ''): GdbIdentity | null 
   return null;
 }
 
-/** { PYTHONPYCACHEPREFIX } when dist/pycache was built for this gdb, else nothing. */
+/**
+ * { PYTHONPYCACHEPREFIX } when dist/pycache was built for this gdb and only its owner (or root) can
+ * write to it or to any directory above it, else nothing. gdb runs that bytecode with heapgap's
+ * privileges, root's often: it is trusted as heapgap's own files are, and no further. Nothing is
+ * written there at run time (PYTHONDONTWRITEBYTECODE): a module the build did not compile is compiled
+ * in memory, as without the cache.
+ */
 export function pycacheEnv(gdb: GdbIdentity | null, dir = PYCACHE_DIR): Record<string, string> {
-  if (!gdb) return {};
+  if (!gdb || !ownedSafely(dir)) return {};
   try {
     const stamp = JSON.parse(readFileSync(join(dir, 'stamp.json'), 'utf8')) as { gdb?: Partial<GdbIdentity> };
     const built = stamp.gdb;
-    if (built && built.path === gdb.path && built.size === gdb.size && built.mtimeMs === gdb.mtimeMs) return { PYTHONPYCACHEPREFIX: dir };
+    if (built && built.path === gdb.path && built.size === gdb.size && built.mtimeMs === gdb.mtimeMs) return { PYTHONPYCACHEPREFIX: dir, PYTHONDONTWRITEBYTECODE: '1' };
   } catch {
     // no cache (gdb missing at build time, or not built yet)
   }
   return {};
+}
+
+/** dir and every directory above it: owned by root or by us, writable by no one else (sticky /tmp aside). */
+export function ownedSafely(dir: string): boolean {
+  const uid = process.geteuid?.() ?? 0;
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const st = statSync(d);
+      const sticky = (st.mode & 0o1000) !== 0 && d !== dir;
+      if (!st.isDirectory() || (st.uid !== 0 && st.uid !== uid) || ((st.mode & 0o022) !== 0 && !sticky)) return false;
+    } catch {
+      return false;
+    }
+    if (dirname(d) === d) return true;
+  }
 }

@@ -135,15 +135,13 @@ export function startEarly(pid: number): void {
   if (early && earlyPid === pid) return;
   void discardEarly();
   earlyPid = pid;
-  let started: Promise<GdbProcess>;
-  try {
-    const g = new GdbProcess(pid, !hasDebugInfo(`/proc/${pid}/exe`));
+  // read through the thread pool: an executable on a stalled mount must not block signal handling
+  const started = hasDebugInfo(`/proc/${pid}/exe`).then((debug) => {
+    const g = new GdbProcess(pid, !debug);
     g.hold(false);
-    unclaimed = g;
-    started = Promise.resolve(g);
-  } catch (error) {
-    started = Promise.reject(error);
-  }
+    if (early === started) unclaimed = g;
+    return g;
+  });
   early = started;
   // a failure surfaces (and is handled) where a session takes it
   started.catch(() => undefined);

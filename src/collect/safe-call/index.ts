@@ -42,7 +42,7 @@ const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   // the early gdb already read the executable's headers for this choice
-  let withExe = (await earlyWithExe(req.pid)) ?? !hasDebugInfo(`/proc/${req.pid}/exe`);
+  let withExe = (await earlyWithExe(req.pid)) ?? !(await hasDebugInfo(`/proc/${req.pid}/exe`));
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     try {
@@ -156,11 +156,13 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
 }
 
 /** Where gdb was when it crashed, by the last mark it printed (gdb-argv.ts gives their order). */
-function crashPhase(marks: Map<string, number>): 'exe' | 'libc' | 'driver' | 'attached' {
+function crashPhase(marks: Map<string, number>): 'decoy' | 'exe' | 'libc' | 'driver' | 'attached' {
   if (marks.has('attach')) return 'attached';
   if (marks.has('libc')) return 'driver';
   if (marks.has('driver')) return 'libc';
-  return marks.has('exe') ? 'driver' : 'exe';
+  if (marks.has('exe')) return 'driver';
+  // gdb had started (its first mark) and not finished the throwaway attach
+  return marks.has('gdb') && !marks.has('decoy') ? 'decoy' : 'exe';
 }
 
 /**

@@ -86,6 +86,12 @@ describe('walkArena', () => {
     expect(large.w.liveBytes).toBe(40 * 0x8010);
     expect(large.calls.length).toBeLessThanOrEqual(42);
     expect(large.w.readBytes).toBeLessThanOrEqual(42 * PAGE);
+    // 2,000 chunks of malloc(4096) (4112 bytes): no header is in the page before it, yet the walk
+    // skips less than it reads: the blocks grow, not one read per chunk
+    const pageSized = counted(Array.from({ length: 2000 }, (): [number, boolean] => [0x1010, true]), 2100);
+    expect(pageSized.w.complete).toBe(true);
+    expect(pageSized.w.liveChunks).toBe(2000);
+    expect(pageSized.calls.length).toBeLessThan(40);
     // 8,000 chunks of 48 bytes: doubling reads, not one per header
     const small = counted(Array.from({ length: 8000 }, (_, i): [number, boolean] => [0x30, i % 3 !== 1]), 120);
     expect(small.w.complete).toBe(true);
