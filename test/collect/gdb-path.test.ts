@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PYCACHE_DIR, gdbOnPath, pycacheEnv } from '../../src/collect/safe-call/gdb-path.js';
+import { PYCACHE_DIR, gdbOnPath, ownedSafely, pycacheEnv } from '../../src/collect/safe-call/gdb-path.js';
 import { packagePath } from '../../src/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'heapgap-gdb-path-'));
@@ -50,8 +50,12 @@ describe('gdbOnPath and pycacheEnv', () => {
   it('the cache the build made for this gdb: gdb starts, and heapgap\'s files load, without compiling a source', () => {
     const gdb = gdbOnPath();
     expect(gdb, 'gdb on PATH').not.toBeNull();
-    const env = pycacheEnv(gdb);
-    expect(env, `${PYCACHE_DIR}/stamp.json names ${gdb!.path} (npm run build makes it)`).toEqual({ PYTHONPYCACHEPREFIX: PYCACHE_DIR, PYTHONDONTWRITEBYTECODE: '1' });
+    // used only where no one else can write to it (a checkout under a group-writable directory is not)
+    const used = ownedSafely(PYCACHE_DIR);
+    const cache = { PYTHONPYCACHEPREFIX: PYCACHE_DIR, PYTHONDONTWRITEBYTECODE: '1' };
+    expect(pycacheEnv(gdb), `${PYCACHE_DIR}/stamp.json names ${gdb!.path} (npm run build makes it)`).toEqual(used ? cache : {});
+    // what the build compiled, as gdb would read it: complete for what a session runs
+    const env = cache;
     const files = ['src/collect/safe-call/driver.py', 'src/allocators/glibc/stop.py', 'src/allocators/glibc/stop_checks.py', 'src/allocators/glibc/heap_check.py', 'src/allocators/jemalloc/stop.py'].map((f) => packagePath(f));
     const script = [
       'import gdb, importlib.machinery as m, json, os',
