@@ -6,8 +6,8 @@
 #   - the standard-library modules gdb and heapgap's files import: under a pycache_prefix Python looks
 #     for their bytecode there, not in their own __pycache__;
 #   - heapgap's driver.py and each allocator's stop.py and modules.
-# heapgap sets PYTHONPYCACHEPREFIX for gdb only when dist/pycache/stamp names the gdb it runs
-# (gdb-process.ts). A stale file costs nothing but time: Python checks each one against its source's
+# heapgap sets PYTHONPYCACHEPREFIX for gdb only when dist/pycache/stamp.json names the gdb it runs
+# (src/collect/safe-call/gdb-path.ts). A stale file costs nothing but time: Python checks each one against its source's
 # size and mtime and compiles the source when they differ.
 import ast
 import importlib
@@ -26,10 +26,7 @@ if sys.version_info < (3, 8):
 OUT = os.environ["HEAPGAP_PYCACHE_OUT"]
 ROOT = os.environ["HEAPGAP_PACKAGE_ROOT"]
 
-ours = []
-for top in ("src",):
-    for d, _, names in os.walk(os.path.join(ROOT, top)):
-        ours += [os.path.join(d, n) for n in names if n.endswith(".py")]
+ours = [os.path.join(d, n) for d, _, names in os.walk(os.path.join(ROOT, "src")) for n in names if n.endswith(".py")]
 
 # the standard-library modules heapgap's files import, imported here so that they (and theirs) are
 # in sys.modules below

@@ -97,10 +97,13 @@ export function gdbCrashed(run: { signal?: string | undefined; stderr?: unknown 
   return m ? (m[1]?.trim() ?? 'internal error') : null;
 }
 
+/** Where gdb was when it crashed (index.ts crashPhase, from the marks gdb-argv.ts prints). */
+export type GdbPhase = 'decoy' | 'exe' | 'libc' | 'driver' | 'attached';
+
 /** gdb crashed; `phase` from the marks it printed: before attach, the target was not touched. */
 export class GdbCrash extends HeapgapError {
   readonly beforeAttach: boolean;
-  constructor(pid: number, signal: string, phase: 'decoy' | 'exe' | 'libc' | 'driver' | 'attached', notes: string[], withExe = true) {
+  constructor(pid: number, signal: string, phase: GdbPhase, notes: string[], withExe = true) {
     const what = { decoy: 'during its first attach (to a throwaway process of its own)', exe: withExe ? "while loading the target's executable" : "while starting (the target's executable was not loaded)", libc: "while loading the target's libc", driver: 'before attaching', attached: `while attached to process ${pid}` }[phase];
     const touched = phase === 'attached' ? `; process ${pid} was checked afterwards${notes.length ? ` (${notes.join('; ')})` : ''}` : '; the target was not touched';
     super('GDB_FAILED', `gdb crashed (${signal}) ${what}${touched}`, { hint: 'a gdb bug met something in the target\'s files; run with HEAPGAP_DEBUG=1 to see gdb\'s output, and try a newer gdb.' });

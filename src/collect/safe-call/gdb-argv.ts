@@ -26,13 +26,6 @@ export interface GdbSession {
 }
 
 /**
- * gdb's command line. Nothing in it depends on what heapgap learns about the target before attaching
- * (its libc, its signal handlers, the allocators' plans): gdb is started first, and while it starts,
- * loads the executable and makes its throwaway attach, heapgap reads the target. The driver waits for
- * its parameters file (driver.py) and does the rest: libc's symbols, the walk before attach, attach,
- * the calls, detach.
- */
-/**
  * The throwaway attach (Python statements, run with exec: gdb's `python` takes one line). A sleep of
  * gdb's own, stdio on /dev/null (a process left holding gdb's stdout would keep heapgap waiting for
  * it). Whatever fails here (no sleep, no posix_spawn before Python 3.8, attach refused) only means
@@ -73,6 +66,13 @@ const DECOY = [
   'heapgap_decoy()',
 ].join('\n');
 
+/**
+ * gdb's command line. Nothing in it depends on what heapgap learns about the target before attaching
+ * (its libc, its signal handlers, the allocators' plans): gdb is started first, and while it starts,
+ * loads the executable and makes its throwaway attach, heapgap reads the target. The driver waits for
+ * its parameters file (driver.py) and does the rest: libc's symbols, the walk before attach, attach,
+ * the calls, detach.
+ */
 export function gdbArgs(s: GdbSession): string[] {
   // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
   const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];

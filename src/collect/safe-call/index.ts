@@ -26,6 +26,7 @@ import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
 import { hasDebugInfo } from './exe-debug-info.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
+import type { GdbPhase } from './failures.js';
 import { GdbProcess, discardEarly, earlyWithExe, takeEarly } from './gdb-process.js';
 import type { GdbRun } from './gdb-process.js';
 import { driverParams } from './params.js';
@@ -156,7 +157,7 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
 }
 
 /** Where gdb was when it crashed, by the last mark it printed (gdb-argv.ts gives their order). */
-function crashPhase(marks: Map<string, number>): 'decoy' | 'exe' | 'libc' | 'driver' | 'attached' {
+function crashPhase(marks: Map<string, number>): GdbPhase {
   if (marks.has('attach')) return 'attached';
   if (marks.has('libc')) return 'driver';
   if (marks.has('driver')) return 'libc';
