@@ -6,7 +6,7 @@
 // (gdb's first attached thread .. detach, from HEAPGAP_DEBUG); the smallest over the tickers (the
 // stop is common to all; each adds its own wake-up latency on a busy machine).
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { feltStop, startMeter, stopAllMeters } from '../helpers/meter.js';
 import type { Meter } from '../helpers/meter.js';
 import { procState } from '../helpers/targets.js';
@@ -119,6 +119,25 @@ describe('pause', () => {
     expect(t.stderr).toMatch(/^hint: /m);
     // refused by the check itself, before malloc_info or any other call
     expect(t.stderr).not.toMatch(/malloc_info returned|channel ready/);
+    expect(procState(m.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    expect(procState(m.pid).state).not.toMatch(/^[Tt]$/);
+    await m.stop();
+  });
+
+  it('SIGINT during the walk before attach: an interruption before attaching (exit 130), nothing touched', { timeout: 120_000 }, async () => {
+    const m = await startMeter('big-heap', ['512', '2048', '2', '1', '1']);
+    let sent = false;
+    // a trim's walk of ~250,000 free chunks takes seconds; gdb is ready well within 1.5 s of this line
+    const r = await spawnCli(['trim', String(m.pid), '--json'], (err, child) => {
+      if (!sent && /attaching to \d+/.test(err)) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), 1500);
+      }
+    });
+    expect(r.stderr, r.stderr).not.toMatch(/attached; calling/);
+    expect(r.exitCode, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^heapgap: interrupted before attaching; the target was not touched$/m);
+    expect(r.stderr).not.toMatch(/ended without a result/);
     expect(procState(m.pid)).toMatchObject({ alive: true, tracerPid: 0 });
     expect(procState(m.pid).state).not.toMatch(/^[Tt]$/);
     await m.stop();

@@ -129,8 +129,10 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   const crash = result ? null : gdbCrashed({ signal: run.signal ?? undefined, stderr: run.stderr });
   if (crash) throw new GdbCrash(req.pid, crash, crashPhase(marks), notes, gdb.withExe);
   if (!result) {
-    // No result file. If the driver had started, say what it had done, not "not touched".
-    const state = readState(files.stateFile);
+    // No result file. If the driver had started, say what it had done, not "not touched"; unless
+    // heapgap ended gdb itself before `attach` (a signal, --timeout: during the walk before attach)
+    const endedBeforeAttach = req.signal?.aborted === true && !marks.has('attach');
+    const state = endedBeforeAttach ? null : readState(files.stateFile);
     if (state) {
       const { step, done } = driverProgress(state);
       throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${run.exitCode ?? run.signal ?? '?'}; driver's last step: ${step}; ${done}); process ${req.pid} was checked afterwards`, {
