@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench-startup.mjs — what heapgap costs before it does anything, and what a user waits for:
-//   1. `node dist/cli/main.js --version` vs `node -e 0`;
-//   2. `heapgap inspect PID --json` on an idle 9-thread C target (fixtures/targets/pinned-threads.c,
+//   1. `dist/cli/main.js --version` vs `node -e 0`;
+//   2. `dist/cli/main.js inspect PID --json` on an idle 9-thread C target (fixtures/targets/pinned-threads.c,
 //      8 workers parked in pthread_cond_wait, main in pause()) vs gdb's own start,
 //      `gdb -nx --batch -ex quit`;
 // each pair alternating, medians and their ratio (goals: ≤ 2 for both).
@@ -12,12 +12,14 @@
 // alternation, so a before/after comparison shares the machine's load (with HEAPGAP_DEBUG=1 too:
 // its output costs both the same).
 //
+// heapgap is run as users run it, as a command (main.js's sh line then starts node without
+// NODE_EXTRA_CA_CERTS, see src/cli/main.ts); a --vs build without that line is run with node.
 // Every command is spawned the same way (execa, stdin ignored, output buffered) and timed from spawn
 // to exit with performance.now(); one untimed warm-up run of each comes first so the page cache holds
 // the files. inspect's runs also keep the phases heapgap's own marks show (HEAPGAP_DEBUG=1: gdb's
 // monotonic marks around attach/detach, on the clock of process.hrtime): node start to gdb's attach,
 // the stop, detach to exit. Nothing here asserts on time: it reports figures.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -63,6 +65,11 @@ const r2 = (x) => Math.round(x * 100) / 100;
 const load1 = () => r2(loadavg()[0]);
 /** CLOCK_MONOTONIC ms: gdb's python time.monotonic() reads the same clock. */
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** How a build's main.js is run: as a command when it is one (its sh line), else by node. */
+function heapgap(main, args) {
+  return readFileSync(main, 'utf8').startsWith('#!/bin/sh\n') ? [main, args] : [process.execPath, [main, ...args]];
+}
 
 async function timeOnce(file, args, env = {}) {
   const t0 = performance.now();
@@ -118,11 +125,11 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(CLI)) fail('dist/cli/main.js is missing; build first: npx tsc -p tsconfig.json');
   const load = [load1()];
-  const version = (await timeOnce(process.execPath, [CLI, '--version'])).stdout;
+  const version = (await timeOnce(...heapgap(CLI, ['--version']))).stdout;
   const node = [
-    { name: 'heapgap --version', command: `node ${CLI} --version`, run: async () => (await timeOnce(process.execPath, [CLI, '--version'])).ms },
+    { name: 'heapgap --version', command: `${heapgap(CLI, ['--version']).flat().join(' ')}`, run: async () => (await timeOnce(...heapgap(CLI, ['--version']))).ms },
     { name: 'node -e 0', command: 'node -e 0', run: async () => (await timeOnce(process.execPath, ['-e', '0'])).ms },
-    ...(VS ? [{ name: `--vs --version`, command: `node ${VS} --version`, run: async () => (await timeOnce(process.execPath, [VS, '--version'])).ms }] : []),
+    ...(VS ? [{ name: `--vs --version`, command: `${heapgap(VS, ['--version']).flat().join(' ')}`, run: async () => (await timeOnce(...heapgap(VS, ['--version']))).ms }] : []),
   ];
   const nodeTimes = await alternate(node, opts.runs);
   const results = node.map((v, k) => ({ name: v.name, command: v.command, ms: stats(nodeTimes[k]), samples: nodeTimes[k].map(r2) }));
@@ -136,16 +143,16 @@ async function main() {
       const variants = [
         {
           name: 'heapgap inspect (idle 9-thread C target)',
-          command: `node ${CLI} inspect ${target.pid} --json`,
+          command: heapgap(CLI, ['inspect', String(target.pid), '--json']).flat().join(' '),
           run: async () => {
-            const r = await timeOnce(process.execPath, [CLI, 'inspect', String(target.pid), '--json'], { HEAPGAP_DEBUG: '1' });
+            const r = await timeOnce(...heapgap(CLI, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' });
             const mark = (w) => Number(new RegExp(`heapgap-t ${w} ([\\d.]+)`).exec(r.stderr)?.[1] ?? NaN) * 1000;
             phases.push({ toAttach: mark('attach') - r.start, stop: mark('detached') - mark('attach'), afterDetach: r.end - mark('detached'), split: split(r) });
             return r.ms;
           },
         },
         { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
-        ...(VS ? [{ name: '--vs inspect', command: `node ${VS} inspect ${target.pid} --json`, run: async () => (await timeOnce(process.execPath, [VS, 'inspect', String(target.pid), '--json'], { HEAPGAP_DEBUG: '1' })).ms }] : []),
+        ...(VS ? [{ name: '--vs inspect', command: heapgap(VS, ['inspect', String(target.pid), '--json']).flat().join(' '), run: async () => (await timeOnce(...heapgap(VS, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' })).ms }] : []),
       ];
       const times = await alternate(variants, opts.inspectRuns);
       phases.splice(0, 1); // the warm-up's

@@ -6,7 +6,7 @@
 // of tsc's output plus execa's and commander's cost about 150 ms of every run before heapgap does
 // anything (`node scripts/bench-startup.mjs` measures it). tsc still type-checks and writes dist/
 // for the scripts that import single modules (parsers, gdb's argv).
-import { rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // Chunk names carry a content hash: without this, every build's chunks stayed next to the last's.
@@ -27,3 +27,13 @@ await build({
   logLevel: 'warning',
   allowOverwrite: true,
 });
+
+// main.ts's first two lines are a sh script as well as JavaScript (see there); esbuild keeps the
+// "#!/bin/sh" but turns the sh line into `":";` under its banner. Put the line back as line 2, and
+// make main.js executable: run as a command, sh reads those two lines and starts node on the file.
+const [hashbang, shLine] = readFileSync('src/cli/main.ts', 'utf8').split('\n');
+if (hashbang !== '#!/bin/sh' || !shLine.startsWith('":" //;')) throw new Error('src/cli/main.ts must begin with its #!/bin/sh line and the ":" //; line');
+const lines = readFileSync('dist/cli/main.js', 'utf8').split('\n');
+if (lines[0] !== hashbang || !lines.includes('":";')) throw new Error('dist/cli/main.js: esbuild no longer writes the sh lines as expected');
+writeFileSync('dist/cli/main.js', [hashbang, shLine, ...lines.slice(1).filter((l) => l !== '":";')].join('\n'));
+chmodSync('dist/cli/main.js', 0o755);

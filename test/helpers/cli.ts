@@ -34,7 +34,10 @@ export interface CliResult {
   durationMs: number;
 }
 
-/** `node dist/cli/main.js ...args` with NO_COLOR=1; never rejects on a non-zero exit. */
+/**
+ * `dist/cli/main.js ...args` run as a command, as users run it (its sh line then starts node), with
+ * NO_COLOR=1; never rejects on a non-zero exit.
+ */
 export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} not found: run "npm run build" first`);
   const env: Record<string, string> = {};
@@ -42,7 +45,7 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
   env['NO_COLOR'] = '1';
   Object.assign(env, opts.env);
   const started = Date.now();
-  const r = await execa(process.execPath, [CLI_PATH, ...args], {
+  const r = await execa(CLI_PATH, args, {
     cwd: opts.cwd ?? REPO_ROOT,
     env,
     extendEnv: false,
@@ -67,7 +70,7 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
  */
 export function spawnCli(args: string[], on?: (stderrSoFar: string, child: ChildProcessWithoutNullStreams) => void, opts: { env?: Record<string, string>; boundMs?: number } = {}): Promise<CliResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...opts.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(CLI_PATH, args, { cwd: REPO_ROOT, env: { ...process.env, ...opts.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end();
   let stdout = '';
   let stderr = '';

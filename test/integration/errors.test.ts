@@ -1,7 +1,7 @@
 // Bad input and unsupported targets: one `heapgap:` line, a hint, the contract's exit code, no trace.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -118,7 +118,10 @@ describe('errors', () => {
 
   it('gdb missing or too old: exit 3, says what to install, the target untouched', async () => {
     const s = await sleeper();
-    const nogdb = await runCli(['inspect', String(s.pid)], { env: { PATH: '/nonexistent' } });
+    // a PATH with node (main.js's sh line runs it from PATH) and no gdb
+    const nodeOnly = mkdtempSync(join(tmpdir(), 'heapgap-nogdb-'));
+    symlinkSync(process.execPath, join(nodeOnly, 'node'));
+    const nogdb = await runCli(['inspect', String(s.pid)], { env: { PATH: nodeOnly } });
     expect(nogdb.exitCode).toBe(3);
     expect(nogdb.stderr).toMatch(/^heapgap: gdb is not installed/m);
     expect(nogdb.stderr).toMatch(/^hint: install it: apt-get install gdb/m);

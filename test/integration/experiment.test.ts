@@ -1,10 +1,11 @@
 // experiment: caps applied through either form reach the workload, repeats give medians, and a
 // stopped server's exit is reported, not mistaken for a failure of heapgap.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { CLI_PATH, runCli } from '../helpers/cli.js';
 import { buildTarget } from '../helpers/targets.js';
 import type { ExperimentReport } from '../../src/types.js';
 
@@ -32,6 +33,22 @@ describe('experiment', () => {
     expect(one!.savingVsDefault!.peakRatio).toBeCloseTo((base!.peakRssBytes - one!.peakRssBytes) / base!.peakRssBytes, 9);
     expect(r.stderr).toMatch(/run arena max 1 \(2\/2\)/);
     expect(existsSync(marker)).toBe(true); // --load ran alongside, after the warm-up
+  });
+
+  it("heapgap's children see NODE_EXTRA_CA_CERTS as the user set it; node itself never loads it", async () => {
+    // main.js's sh line takes the variable from node (its CA bundle costs node's start ~40 ms) and
+    // main.ts gives it back. A bundle node cannot read would be a warning at node's start.
+    const dir = mkdtempSync(join(tmpdir(), 'heapgap-ca-'));
+    const seen = (name: string) => ['sh', '-c', `printf '%s|%s' "\${NODE_EXTRA_CA_CERTS-unset}" "\${HEAPGAP_NODE_EXTRA_CA_CERTS-unset}" > ${join(dir, name)}`];
+    const set = await runCli(['experiment', '--arena-max', 'default', '--json', '--', ...seen('set')], { env: { NODE_EXTRA_CA_CERTS: '/nonexistent/ca bundle.pem' } });
+    expect(set.exitCode, set.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'set'), 'utf8')).toBe('/nonexistent/ca bundle.pem|unset');
+    expect(set.stderr).not.toMatch(/extra certs|ca bundle/i);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const unset = await execa(CLI_PATH, ['experiment', '--arena-max', 'default', '--json', '--', ...seen('unset')], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+    expect(unset.exitCode, unset.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'unset'), 'utf8')).toBe('unset|unset');
   });
 
   it('rejects a bad list and a missing command with exit 2', async () => {

@@ -37,7 +37,8 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
  */
 export async function measureGlibc(input: MeasureInput): Promise<GlibcCapture> {
   const { memory, vmas, offsets } = input;
-  // Loaded here, after detach: the XML parser is a fifth of what inspect would compile before gdb.
+  // Not loaded before gdb is started: the XML parser is a fifth of what inspect would compile then.
+  // prepare.ts's whileGdbRuns has loaded and warmed it by now.
   const { parseMallocInfo } = await import('./malloc-info.js');
   const info = safeParse(parseMallocInfo, input.mallocInfo);
   const heapVma = vmas.find((v) => v.pathname === '[heap]') ?? null;

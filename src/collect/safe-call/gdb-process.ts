@@ -34,6 +34,9 @@ export class GdbProcess {
   lastMark = Date.now();
   onMark: ((what: string) => void) | null = null;
   readonly done: Promise<GdbRun>;
+  /** Settles once the driver has written its result (its `written` mark), or once gdb has ended. */
+  readonly written: Promise<void>;
+  private wrote = (): void => undefined;
   private readonly paramsFile = join(this.dir, 'params.json');
   private readonly child: ChildProcess;
 
@@ -58,6 +61,9 @@ export class GdbProcess {
       for (const line of lines) this.mark(line);
     });
     this.child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
+    this.written = new Promise((resolve) => {
+      this.wrote = resolve;
+    });
     this.done = new Promise((resolve) => {
       let spawnError: Error | null = null;
       this.child.once('error', (e) => {
@@ -67,6 +73,7 @@ export class GdbProcess {
       });
       this.child.once('close', (exitCode, signal) => resolve({ exitCode, signal, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1'), spawnError }));
     });
+    void this.done.then(() => this.wrote());
   }
 
   private mark(line: string): void {
@@ -75,6 +82,7 @@ export class GdbProcess {
     if (!what) return;
     this.marks.set(what, when ? Number(when) * 1000 : Date.now());
     this.lastMark = Date.now();
+    if (what === 'written') this.wrote();
     this.onMark?.(what);
   }
 

@@ -106,12 +106,15 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   const timer = setTimeout(stopOrKill, Math.max(0, req.deadline - Date.now()));
   const stall = watchForStall({ pid: req.pid, stateFile: files.stateFile, gateFile: files.gateFile, deadline: req.deadline, attached, progressAt: () => gdb.lastMark, kill: () => gdb.kill() });
   req.signal?.addEventListener('abort', stopOrKill, { once: true });
-  let run: GdbRun;
+  // null: the driver has detached and written its result, and gdb is ending (os._exit); the result
+  // is read meanwhile. gdb's status is awaited where it is needed, and heapgap's own exit waits for
+  // gdb's (the child stays referenced).
+  let run: GdbRun | null;
   try {
     // An abort between the check on entry and the listener would otherwise be lost.
     if (req.signal?.aborted) stopOrKill();
     else gdb.give(await driverParams(req, before.status, files, gdb.withExe));
-    run = await gdb.done;
+    run = await Promise.race([gdb.done, gdb.written.then(() => null)]);
   } catch (error) {
     gdb.kill(); // the parameters could not be made: nothing was attached
     await gdb.done;
@@ -121,27 +124,29 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
     stall.stop();
     req.signal?.removeEventListener('abort', stopOrKill);
   }
-  if (run.spawnError) throw gdbSpawnError(run.spawnError); // never started
+  if (run?.spawnError) throw gdbSpawnError(run.spawnError); // never started
   if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
   const notes = await afterChecks(req.pid, before);
   const result = await readResult(files.resultFile);
-  if (process.env.HEAPGAP_DEBUG) debugDump(run, result);
-  const crash = result ? null : gdbCrashed({ signal: run.signal ?? undefined, stderr: run.stderr });
-  if (crash) throw new GdbCrash(req.pid, crash, crashPhase(marks), notes, gdb.withExe);
+  if (process.env.HEAPGAP_DEBUG) debugDump((run ??= await gdb.done), result);
   if (!result) {
+    // gdb's status and output are then what can be said
+    const ended = run ?? (await gdb.done);
+    const crash = gdbCrashed({ signal: ended.signal ?? undefined, stderr: ended.stderr });
+    if (crash) throw new GdbCrash(req.pid, crash, crashPhase(marks), notes, gdb.withExe);
     // No result file. If the driver had started, say what it had done, not "not touched"; unless
     // heapgap ended gdb itself before `attach` (a signal, --timeout: during the walk before attach)
     const endedBeforeAttach = req.signal?.aborted === true && !marks.has('attach');
     const state = endedBeforeAttach ? null : readState(files.stateFile);
     if (state) {
       const { step, done } = driverProgress(state);
-      throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${run.exitCode ?? run.signal ?? '?'}; driver's last step: ${step}; ${done}); process ${req.pid} was checked afterwards`, {
+      throw new HeapgapError('GDB_FAILED', `gdb ended without a result (exit ${ended.exitCode ?? ended.signal ?? '?'}; driver's last step: ${step}; ${done}); process ${req.pid} was checked afterwards`, {
         hint: `${notes.length ? `${notes.join('; ')}. ` : ''}run with HEAPGAP_DEBUG=1 to see gdb's output.`,
       });
     }
     // --timeout aborts the signal too: that is a timeout (exit 3), not an interruption (130)
     const timedOut = req.signal?.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT';
-    throw attachFailure(req.pid, run.stderr, run.exitCode ?? undefined, req.signal?.aborted === true && !timedOut, timedOut || Date.now() >= req.deadline);
+    throw attachFailure(req.pid, ended.stderr, ended.exitCode ?? undefined, req.signal?.aborted === true && !timedOut, timedOut || Date.now() >= req.deadline);
   }
   if (result.error || !result.ok) {
     const why = !req.signal?.aborted ? false : req.signal.reason instanceof HeapgapError && req.signal.reason.code === 'TIMEOUT' ? 'timeout' : 'signal';
