@@ -93,7 +93,7 @@ async function alternate(variants, runs) {
 
 /**
  * The run cut at node's own marks (heapgap-n, src/marks.ts) and gdb's (heapgap-t), in the order
- * they happen: node start, gdb spawned (main.ts, before the program loads), program loaded, snapshot begun, gdb asked for (safe-call), attach,
+ * they happen: node start, gdb spawned (or adopted from main.js's sh line: main.ts, before the program loads), program loaded, snapshot begun, gdb asked for (safe-call), attach,
  * detached, gdb gone and its output read (gdb-done), after-detach measuring done, rendering, exit.
  */
 const SPLIT = ['start', 'gdb-spawned', 'program', 'snapshot', 'safe-call', 'attach', 'detached', 'gdb-done', 'measured', 'rendering', 'exit'];
@@ -101,6 +101,8 @@ const SPLIT = ['start', 'gdb-spawned', 'program', 'snapshot', 'safe-call', 'atta
 function split(r) {
   const at = { start: r.start, exit: r.end };
   for (const m of r.stderr.matchAll(/^heapgap-[nt] ([\w-]+) ([\d.]+)/gm)) at[m[1]] ??= Number(m[2]) * 1000;
+  // gdb started by main.js's sh line (gdb-early.sh) is adopted by node, not spawned: the same slot
+  at['gdb-spawned'] ??= at['gdb-adopted'];
   return SPLIT.slice(1).map((to, i) => (at[to] ?? NaN) - (at[SPLIT[i]] ?? NaN));
 }
 

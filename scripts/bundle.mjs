@@ -37,3 +37,19 @@ const lines = readFileSync('dist/cli/main.js', 'utf8').split('\n');
 if (lines[0] !== hashbang || !lines.includes('":";')) throw new Error('dist/cli/main.js: esbuild no longer writes the sh lines as expected');
 writeFileSync('dist/cli/main.js', [hashbang, shLine, ...lines.slice(1).filter((l) => l !== '":";')].join('\n'));
 chmodSync('dist/cli/main.js', 0o755);
+
+// dist/cli/gdb-early.sh: src/collect/safe-call/gdb-early.sh with gdb's command line in place, for
+// any pid ($2) and wherever the package is installed ($root): gdbArgs() is called here for a pid
+// that cannot occur otherwise, and that pid and the package root become those variables.
+const { gdbArgs } = await import('../dist/collect/safe-call/gdb-argv.js');
+const { packageRoot } = await import('../dist/paths.js');
+const PID = 4294967295; // above pid_max's limit (2^22)
+const root = packageRoot();
+const argv = gdbArgs({ pid: PID });
+if (!argv.some((a) => a.includes(String(PID))) || !argv.some((a) => a.includes(root))) throw new Error('gdbArgs: no pid or package path to put variables in place of');
+const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const shQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+const shArg = (a) => a.split(new RegExp(`(${escaped}|${PID})`)).filter((p) => p !== '').map((p) => (p === root ? '"$root"' : p === String(PID) ? '"$2"' : shQuote(p))).join('') || "''";
+const template = readFileSync('src/collect/safe-call/gdb-early.sh', 'utf8');
+if (template.split('@GDB_ARGS@').length !== 2) throw new Error('src/collect/safe-call/gdb-early.sh must hold @GDB_ARGS@ once');
+writeFileSync('dist/cli/gdb-early.sh', template.replace('@GDB_ARGS@', `exec "$g" ${argv.map(shArg).join(' ')}`), { mode: 0o644 });

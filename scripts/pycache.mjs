@@ -32,6 +32,8 @@ try {
 // written by this user for this user: gdb trusts it only when no one else can write to it (gdb-path.ts)
 chmodTree(PYCACHE_DIR);
 writeFileSync(stampFile, JSON.stringify({ ...stamp, gdb }, null, 2), { mode: 0o644 });
+// the same gdb for dist/cli/gdb-early.sh, which has no JSON parser: its path only
+writeFileSync(join(PYCACHE_DIR, 'gdb.path'), `${gdb.path}\n`, { mode: 0o644 });
 
 function chmodTree(dir) {
   chmodSync(dir, 0o755);

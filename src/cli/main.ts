@@ -1,9 +1,13 @@
 #!/bin/sh
-":" //; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export HEAPGAP_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
+":" //; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export HEAPGAP_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; case $1 in inspect|trim|capture) h=$0; [ -L "$h" ] && h=$(readlink -f -- "$h"); [ -r "${h%/*}/gdb-early.sh" ] && . "${h%/*}/gdb-early.sh";; esac; exec node "$0" "$@"
 // The line above is both sh and JavaScript: run as a command, sh reads it and starts node on this
-// same file; node sees a string and a comment. It is there for one variable: NODE_EXTRA_CA_CERTS makes
-// node parse a CA bundle as it starts, before any script runs (about 40 ms of every run here, a third
-// of node's start), and heapgap opens no TLS connection. It is given back below, to heapgap's children.
+// same file; node sees a string and a comment. It does two things node cannot do for itself:
+// - NODE_EXTRA_CA_CERTS makes node parse a CA bundle as it starts, before any script runs (about
+//   40 ms of every run here, a third of node's start), and heapgap opens no TLS connection. It is
+//   given back below, to heapgap's children.
+// - For the commands that attach, it starts gdb before node (gdb-early.sh, next to main.js once
+//   built): gdb's start then overlaps node's. Without that file, or whenever it declines, node starts
+//   gdb itself as its first act below.
 // The entry point: SIGINT/SIGTERM handlers first (signals.ts and errors.ts are all that loads before
 // them), then gdb for the commands that attach, then the program with its dependencies.
 import './signals.js';

@@ -124,7 +124,8 @@ export function gdbsFor(target: number): string[] {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-      if (argv[0] === 'gdb' && argv.includes(`attach ${target}`)) out.push(`${pid} ${procState(Number(pid)).state}`);
+      // by its path (gdb-path.ts gdbOnPath) or by name
+      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.includes(`attach ${target}`)) out.push(`${pid} ${procState(Number(pid)).state}`);
     } catch {
       // gone meanwhile
     }

@@ -578,7 +578,8 @@ def heapgap_load():
     for sig in P["stopSignals"]:
         gdb.execute("handle %s stop print nopass" % sig, to_string=True)
     libc = P["libc"]
-    if not P["withExe"]:
+    if gdb.current_progspace().filename is None:
+        # the target's executable was not loaded (exe_check.py): libc stands for it
         gdb.execute("exec-file %s" % libc["path"], to_string=True)
     gdb.execute("add-symbol-file %s -o %s" % (libc["path"], libc["base"]), to_string=True)
 

@@ -103,7 +103,8 @@ export type GdbPhase = 'decoy' | 'exe' | 'libc' | 'driver' | 'attached';
 /** gdb crashed; `phase` from the marks it printed: before attach, the target was not touched. */
 export class GdbCrash extends HeapgapError {
   readonly beforeAttach: boolean;
-  constructor(pid: number, signal: string, phase: GdbPhase, notes: string[], withExe = true) {
+  /** withExe: gdb had begun loading the target's executable (exe_check.py's `exe-file` mark). */
+  constructor(pid: number, signal: string, phase: GdbPhase, notes: string[], readonly withExe = true) {
     const what = { decoy: 'during its first attach (to a throwaway process of its own)', exe: withExe ? "while loading the target's executable" : "while starting (the target's executable was not loaded)", libc: "while loading the target's libc", driver: 'before attaching', attached: `while attached to process ${pid}` }[phase];
     const touched = phase === 'attached' ? `; process ${pid} was checked afterwards${notes.length ? ` (${notes.join('; ')})` : ''}` : '; the target was not touched';
     super('GDB_FAILED', `gdb crashed (${signal}) ${what}${touched}`, { hint: 'a gdb bug met something in the target\'s files; run with HEAPGAP_DEBUG=1 to see gdb\'s output, and try a newer gdb.' });

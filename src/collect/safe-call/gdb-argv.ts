@@ -12,9 +12,10 @@ export const STOP_MARK = 'heapgap-t ';
 export interface GdbSession {
   pid: number;
   /**
-   * Load the target's executable (its symbols name the frames of the thread check). false after
-   * gdb crashed reading it, or when it carries DWARF (exe-debug-info.ts): gdb is then given libc as
-   * its executable and told to keep it, so it does not load the target's own file on attach either.
+   * Whether gdb may load the target's executable (its symbols name the frames of the thread check):
+   * it then does unless the file carries DWARF (exe_check.py decides, inside gdb). false after gdb
+   * crashed reading it. Not loaded, gdb is given libc as its executable and told to keep it, so it
+   * does not read the target's own file on attach either.
    */
   withExe?: boolean;
   /**
@@ -67,6 +68,15 @@ const DECOY = [
 ].join('\n');
 
 /**
+ * Python statements that load one of the .py files next to this module as a module bound to `name`
+ * in gdb's __main__, through the import machinery rather than `source`: its bytecode then comes
+ * from dist/pycache when that was built for this gdb (gdb-path.ts), not compiled at every start.
+ */
+function pyModule(name: string, file: string): string {
+  return `import importlib.util; ${name}_spec = importlib.util.spec_from_file_location("${name}_${file.replace('.py', '')}", ${JSON.stringify(join(ASSETS, file))}); ${name} = importlib.util.module_from_spec(${name}_spec); ${name}_spec.loader.exec_module(${name})`;
+}
+
+/**
  * gdb's command line. Nothing in it depends on what heapgap learns about the target before attaching
  * (its libc, its signal handlers, the allocators' plans): gdb is started first, and while it starts,
  * loads the executable and makes its throwaway attach, heapgap reads the target. The driver waits for
@@ -76,9 +86,12 @@ const DECOY = [
 export function gdbArgs(s: GdbSession): string[] {
   // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
   const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];
-  const exe = s.withExe === false
-    ? (s.bare ? ['-iex', 'set exec-file-mismatch off', '-ex', `exec-file ${s.bare.libc.path}`] : ['-iex', 'set exec-file-mismatch off'])
-    : ['-ex', `file /proc/${s.pid}/exe`];
+  // whatever the executable (exe_check.py), gdb keeps the one it was given when it attaches
+  const exe = [
+    '-iex', 'set exec-file-mismatch off',
+    ...(s.withExe === false ? [] : ['-ex', `python import time; ${pyModule('heapgap_exe', 'exe_check.py')}; heapgap_exe.load_exe(${s.pid}, lambda w: print("${STOP_MARK}%s %.6f %.6f" % (w, time.monotonic(), time.process_time()), flush=True))`]),
+    ...(s.bare ? ['-ex', `python gdb.current_progspace().filename or gdb.execute("exec-file ${s.bare.libc.path}")`] : []),
+  ];
   const session = s.bare
     ? [
       ...segvHandling(s.bare.status).flatMap((sig) => ['-iex', `handle ${sig} stop print nopass`]),
@@ -87,9 +100,7 @@ export function gdbArgs(s: GdbSession): string[] {
       '-ex', `python import gdb, time; gdb.events.new_thread.connect(lambda e, s=[]: s or s.append(print("${STOP_MARK}first %.6f" % time.monotonic(), flush=True)))`,
     ]
     : [
-      // As a module through Python's import machinery, not `source`: its bytecode then comes from
-      // dist/pycache when that was built for this gdb (gdb-process.ts), not compiled at every start.
-      '-ex', `python import importlib.util; heapgap_spec = importlib.util.spec_from_file_location("heapgap_driver", ${JSON.stringify(join(ASSETS, 'driver.py'))}); heapgap = importlib.util.module_from_spec(heapgap_spec); heapgap_spec.loader.exec_module(heapgap)`,
+      '-ex', `python ${pyModule('heapgap', 'driver.py')}`,
       // Marks between the loads: a gdb that crashes says, by the last one, what it was reading.
       ...mark('driver'),
       '-ex', 'python heapgap.heapgap_load()',
@@ -102,7 +113,7 @@ export function gdbArgs(s: GdbSession): string[] {
     // lock two frames below free() looked like any thread parked in a futex). libc and the
     // executable are read with their symbols and .eh_frame, no DWARF: separate debug files are
     // switched off below, and an executable with DWARF of its own is not given to gdb
-    // (exe-debug-info.ts; `file -readnever` for it makes gdb 13 fail an assertion when it unwinds).
+    // (exe_check.py; `file -readnever` for it makes gdb 13 fail an assertion when it unwinds).
     '-nx', '--batch',
     ...mark('gdb').map((a) => (a === '-ex' ? '-iex' : a)),
     // Its own process group, so a Ctrl-C at the terminal (sent to the foreground group) never reaches

@@ -8,12 +8,13 @@
  * costs more to load than gdb takes to start.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { STOP_MARK, gdbArgs } from './gdb-argv.js';
-import { hasDebugInfo } from './exe-debug-info.js';
 import { gdbOnPath, pycacheEnv } from './gdb-path.js';
 import { mark } from '../../marks.js';
 
@@ -26,53 +27,67 @@ export interface GdbRun {
   spawnError: Error | null;
 }
 
+/** gdb as heapgap sees it, whoever started it: its pid, its output, how it ended. */
+interface Running {
+  pid: number | undefined;
+  stdout: Readable;
+  stderr: Readable;
+  /** exitCode/signal once gdb has exited and its output ended; spawnError when it never started. */
+  ended: Promise<Pick<GdbRun, 'exitCode' | 'signal' | 'spawnError'>>;
+  /** What keeps node's event loop alive for it (hold()). */
+  handles: { ref?(): unknown; unref?(): unknown }[];
+  /** false: this gdb cannot be used (an adopted one whose session directory never came right). */
+  ready: Promise<boolean>;
+}
+
+/** The gdb main.js's sh line started (gdb-early.sh), named by HEAPGAP_EARLY_GDB. */
+export interface Adopted {
+  gdbPid: number;
+  /** Its session directory, named after this process's pid (gdb-early.sh makes it). */
+  dir: string;
+}
+
 export class GdbProcess {
-  readonly dir = mkdtempSync(join(tmpdir(), 'heapgap-'));
-  readonly files = { resultFile: join(this.dir, 'result.json'), abortFile: join(this.dir, 'abort'), stateFile: join(this.dir, 'state'), gateFile: join(this.dir, 'gate') };
+  readonly dir: string;
+  readonly files: { resultFile: string; abortFile: string; stateFile: string; gateFile: string };
   /** gdb's marks (gdb-argv.ts): what, and when (its monotonic clock when it gave one, in ms). */
   readonly marks = new Map<string, number>();
   lastMark = Date.now();
   onMark: ((what: string) => void) | null = null;
   readonly done: Promise<GdbRun>;
+  /** false: this gdb cannot be used (it is being ended); take another. */
+  readonly ready: Promise<boolean>;
   /** Settles once the driver has written its result (its `written` mark), or once gdb has ended. */
   readonly written: Promise<void>;
   private wrote = (): void => undefined;
-  private readonly paramsFile = join(this.dir, 'params.json');
-  private readonly child: ChildProcess;
+  private readonly paramsFile: string;
+  private readonly gdb: Running;
 
-  constructor(readonly pid: number, readonly withExe: boolean) {
-    // the call token (driver.py take_gate): exists before gdb can look for it
-    writeFileSync(this.files.gateFile, '');
-    const gdb = gdbOnPath();
-    // by its path when found: spawn's own search of PATH would find the same file
-    this.child = spawn(gdb?.path ?? 'gdb', gdbArgs({ pid, withExe }), {
-      env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: this.paramsFile, LC_ALL: 'C' },
-      cwd: this.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    mark('gdb-spawned');
+  constructor(readonly pid: number, readonly withExe: boolean, adopted: Adopted | null = null) {
+    this.dir = adopted?.dir ?? mkdtempSync(join(tmpdir(), 'heapgap-'));
+    this.files = { resultFile: join(this.dir, 'result.json'), abortFile: join(this.dir, 'abort'), stateFile: join(this.dir, 'state'), gateFile: join(this.dir, 'gate') };
+    this.paramsFile = join(this.dir, 'params.json');
+    if (adopted) this.gdb = adoptedGdb(adopted);
+    else {
+      // the call token (driver.py take_gate): exists before gdb can look for it
+      writeFileSync(this.files.gateFile, '');
+      this.gdb = spawnedGdb(pid, withExe, this.dir, this.paramsFile);
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let pending = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
+    this.gdb.stdout.on('data', (chunk: Buffer) => {
       out.push(chunk);
       const lines = (pending + chunk.toString('latin1')).split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) this.mark(line);
     });
-    this.child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
+    this.gdb.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     this.written = new Promise((resolve) => {
       this.wrote = resolve;
     });
-    this.done = new Promise((resolve) => {
-      let spawnError: Error | null = null;
-      this.child.once('error', (e) => {
-        spawnError = e;
-        // no 'close' follows an error to spawn
-        if (this.child.pid === undefined) resolve({ exitCode: null, signal: null, stdout: '', stderr: '', spawnError });
-      });
-      this.child.once('close', (exitCode, signal) => resolve({ exitCode, signal, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1'), spawnError }));
-    });
+    this.ready = this.gdb.ready;
+    this.done = this.gdb.ended.then((end) => ({ ...end, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1') }));
     void this.done.then(() => this.wrote());
   }
 
@@ -98,10 +113,16 @@ export class GdbProcess {
    * stopped for good. Before that setpgid there is no group, and no child either.
    */
   kill(): void {
+    const pid = this.gdb.pid;
+    if (pid === undefined) return;
     try {
-      if (this.child.pid !== undefined) process.kill(-this.child.pid, 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
-      this.child.kill('SIGKILL');
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone (an adopted gdb stays a zombie until heapgap exits: its pid is not reused meanwhile)
+      }
     }
   }
 
@@ -119,10 +140,9 @@ export class GdbProcess {
 
   /** Whether gdb alone may keep heapgap running (an early gdb nobody took may not). */
   hold(held: boolean): void {
-    // stdio pipes are sockets (net.Socket) underneath
-    for (const h of [this.child, this.child.stdout, this.child.stderr] as ({ ref?(): unknown; unref?(): unknown } | null)[]) {
-      if (held) h?.ref?.();
-      else h?.unref?.();
+    for (const h of this.gdb.handles) {
+      if (held) h.ref?.();
+      else h.unref?.();
     }
   }
 
@@ -132,21 +152,167 @@ export class GdbProcess {
   }
 }
 
+/** gdb spawned by node, with its stdout and stderr on pipes. */
+function spawnedGdb(pid: number, withExe: boolean, dir: string, paramsFile: string): Running {
+  const gdb = gdbOnPath();
+  // by its path when found: spawn's own search of PATH would find the same file
+  const child = spawn(gdb?.path ?? 'gdb', gdbArgs({ pid, withExe }), {
+    env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  mark('gdb-spawned');
+  const ended = new Promise<Pick<GdbRun, 'exitCode' | 'signal' | 'spawnError'>>((resolve) => {
+    let spawnError: Error | null = null;
+    child.once('error', (e) => {
+      spawnError = e;
+      // no 'close' follows an error to spawn
+      if (child.pid === undefined) resolve({ exitCode: null, signal: null, spawnError });
+    });
+    child.once('close', (exitCode, signal) => resolve({ exitCode, signal, spawnError }));
+  });
+  // stdio pipes are sockets (net.Socket) underneath
+  return { pid: child.pid, stdout: child.stdout!, stderr: child.stderr!, ended, handles: [child, child.stdout as Socket, child.stderr as Socket], ready: Promise.resolve(true) };
+}
+
+/**
+ * The gdb main.js's sh line started: heapgap's child (sh became node by exec), but not one libuv
+ * knows, so its end is read from its output's end and /proc: it stays a zombie, unreaped, until
+ * heapgap exits (its pid cannot be reused meanwhile), and /proc/PID/stat's last field holds its wait
+ * status. Its output is read once its shell has made the session directory ("ready"): usually long
+ * before node gets here.
+ */
+function adoptedGdb(a: Adopted): Running {
+  mark('gdb-adopted');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const sockets: Socket[] = [];
+  let held = true;
+  let poll: NodeJS.Timeout | null = null;
+  const hold = (h: { ref(): unknown; unref(): unknown } | null) => (held ? h?.ref() : h?.unref());
+  const handle = {
+    ref: () => ((held = true), [...sockets, poll].forEach(hold)),
+    unref: () => ((held = false), [...sockets, poll].forEach(hold)),
+  };
+  const ready = (async () => {
+    for (let i = 0; !existsSync(join(a.dir, 'ready')); i++) {
+      const st = procStat(a.gdbPid);
+      if (!st || st.state === 'Z' || i >= 1000) return false; // its shell failed, or 2 s went by
+      await new Promise((r) => hold((poll = setTimeout(r, 2))));
+    }
+    if (!isOwnDir(a.dir)) return false;
+    for (const [name, into] of [['out', stdout], ['err', stderr]] as const) {
+      const fd = openSync(join(a.dir, name), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      if (!fstatSync(fd).isFIFO()) {
+        closeSync(fd);
+        return false;
+      }
+      const socket = new Socket({ fd, readable: true, writable: false });
+      sockets.push(socket);
+      hold(socket);
+      socket.pipe(into);
+    }
+    // Linux reports no hang-up on a FIFO whose last writer left before this reader opened it: a gdb
+    // already gone (a broken one ends in milliseconds) would never be seen to end. It is passed over
+    // then, and the gdb node starts itself fails the same way with its output kept.
+    const st = procStat(a.gdbPid);
+    if (!st || st.state === 'Z' || st.state === 'X') {
+      for (const socket of sockets) socket.destroy();
+      return false;
+    }
+    return true;
+  })().catch(() => false);
+  const ended = ready.then(async (ok) => {
+    if (ok) await Promise.all(sockets.map((sk) => new Promise((r) => sk.once('close', r))));
+    else {
+      for (const socket of sockets) socket.destroy();
+      // not usable: ended before it can attach anything (gdb-argv.ts: its group is its own from its first line)
+      for (const target of [-a.gdbPid, a.gdbPid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          // no such group yet, or gone
+        }
+      }
+      stdout.end();
+      stderr.end();
+    }
+    return exitOf(a.gdbPid);
+  });
+  return { pid: a.gdbPid, stdout, stderr, ended, handles: [handle], ready };
+}
+
+/** A zombie child's exit status (/proc/PID/stat field 52), waited for while it is still exiting. */
+async function exitOf(pid: number): Promise<Pick<GdbRun, 'exitCode' | 'signal' | 'spawnError'>> {
+  for (let i = 0; i < 2000; i++) {
+    const stat = procStat(pid);
+    if (stat === null) break;
+    if (stat.state === 'Z' || stat.state === 'X') {
+      const st = stat.exitCode;
+      if ((st & 0x7f) === 0) return { exitCode: (st >> 8) & 0xff, signal: null, spawnError: null };
+      const name = Object.entries(constants.signals).find(([, n]) => n === (st & 0x7f))?.[0] ?? null;
+      return { exitCode: null, signal: name as NodeJS.Signals | null, spawnError: null };
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return { exitCode: null, signal: null, spawnError: null };
+}
+
+function procStat(pid: number): { state: string; ppid: number; exitCode: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
+    // after the command: state (field 3), ppid (4), ... exit_code (52)
+    return { state: f[0] ?? '', ppid: Number(f[1]), exitCode: Number(f[49] ?? 0) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The gdb main.js's sh line started for `pid`, when HEAPGAP_EARLY_GDB names one that is this
+ * process's child. The variable is removed either way (heapgap's children must not see it). One
+ * started for another command line (node and sh read it alike: it should not happen) is asked to quit.
+ */
+export function adoptEarly(pid: number | null): Adopted | null {
+  const said = process.env.HEAPGAP_EARLY_GDB;
+  delete process.env.HEAPGAP_EARLY_GDB;
+  const m = /^([1-9]\d{0,9}) ([1-9]\d{0,9})$/.exec(said ?? '');
+  if (!m || procStat(Number(m[1]))?.ppid !== process.pid) return null;
+  const adopted = { gdbPid: Number(m[1]), dir: join(tmpdir(), `heapgap-early-${process.pid}`) };
+  if (Number(m[2]) === pid) return adopted;
+  new GdbProcess(Number(m[2]), true, adopted).quit();
+  return null;
+}
+
+function isOwnDir(dir: string): boolean {
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o077) === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** gdb started for a pid before heapgap read it (startEarly), not yet taken by a session. */
 let early: Promise<GdbProcess> | null = null;
 let earlyPid = 0;
 /** The same, once spawned: what heapgap's exit must end (nothing is attached until a session takes it). */
 let unclaimed: GdbProcess | null = null;
+/** The gdb main.js's sh line started, for startEarly to take. */
+let adopted: { pid: number; gdb: Adopted } | null = null;
 
 /** Starts gdb for `pid` now, once; safeCall takes it (takeEarly). */
 export function startEarly(pid: number): void {
   if (early && earlyPid === pid) return;
   void discardEarly();
   earlyPid = pid;
-  // read through the thread pool: an executable on a stalled mount must not block signal handling
-  const started = hasDebugInfo(`/proc/${pid}/exe`).then((debug) => {
-    const g = new GdbProcess(pid, !debug);
+  const started = new Promise<GdbProcess>((resolve) => {
+    const g = new GdbProcess(pid, true, adopted?.pid === pid ? adopted.gdb : null);
+    adopted = null;
     g.hold(false);
+    resolve(g);
+  }).then((g) => {
     if (early === started) unclaimed = g;
     return g;
   });
@@ -163,7 +329,11 @@ export function startEarly(pid: number): void {
  */
 export function startEarlyFromArgv(argv: readonly string[]): void {
   const pid = earlyPidOf(argv);
-  if (pid !== null) startEarly(pid);
+  const gdb = adoptEarly(pid);
+  if (pid === null) return;
+  // the sh line's gdb when it started one for this pid (checked by adoptEarly), else a new one
+  adopted = gdb ? { pid, gdb } : null;
+  startEarly(pid);
 }
 
 /** The pid gdb may be started for from the command line alone (node, script, command, pid, ...). */
@@ -179,19 +349,13 @@ function endUnclaimed(): void {
   unclaimed = null;
 }
 
-/** The early gdb's choice of executable for this pid (hasDebugInfo, read when it was started), or null. */
-export async function earlyWithExe(pid: number): Promise<boolean | null> {
-  if (!early || earlyPid !== pid) return null;
-  return (await early.catch(() => null))?.withExe ?? null;
-}
-
 /** The early gdb for this pid when it was started with the same choice of executable, else null. */
 export async function takeEarly(pid: number, withExe: boolean): Promise<GdbProcess | null> {
   if (!early || earlyPid !== pid) return null;
   const g = await early.catch(() => null);
   early = null;
   unclaimed = null;
-  if (g && g.withExe === withExe) {
+  if (g && g.withExe === withExe && (await g.ready)) {
     g.hold(true);
     return g;
   }

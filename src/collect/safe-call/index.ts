@@ -24,10 +24,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
-import { hasDebugInfo } from './exe-debug-info.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
 import type { GdbPhase } from './failures.js';
-import { GdbProcess, discardEarly, earlyWithExe, takeEarly } from './gdb-process.js';
+import { GdbProcess, discardEarly, takeEarly } from './gdb-process.js';
 import type { GdbRun } from './gdb-process.js';
 import { driverParams } from './params.js';
 import { preflight, refuseUninterruptible } from './preflight.js';
@@ -42,8 +41,8 @@ export { startEarly, discardEarly } from './gdb-process.js';
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
 export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
-  // the early gdb already read the executable's headers for this choice
-  let withExe = (await earlyWithExe(req.pid)) ?? !(await hasDebugInfo(`/proc/${req.pid}/exe`));
+  // gdb loads the target's executable unless it carries DWARF (exe_check.py); not after a crash on it
+  let withExe = true;
   const retried: string[] = [];
   for (let attempt = 0; ; attempt++) {
     try {
@@ -53,7 +52,7 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       const result = await runGdb(req, before, withExe);
       return retried.length ? { ...result, notes: [...retried, ...result.notes] } : result;
     } catch (error) {
-      if (error instanceof GdbCrash && error.beforeAttach && withExe && !req.signal?.aborted && Date.now() < req.deadline) {
+      if (error instanceof GdbCrash && error.beforeAttach && error.withExe && !req.signal?.aborted && Date.now() < req.deadline) {
         // Once: gdb is given less of the target's files (not its executable).
         withExe = false;
         retried.push(`${error.message.replace(/; the target was not touched$/, '')}; heapgap ran it again without loading the executable (frames in the executable are unnamed)`);
@@ -113,7 +112,7 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   try {
     // An abort between the check on entry and the listener would otherwise be lost.
     if (req.signal?.aborted) stopOrKill();
-    else gdb.give(await driverParams(req, before.status, files, gdb.withExe));
+    else gdb.give(await driverParams(req, before.status, files));
     run = await Promise.race([gdb.done, gdb.written.then(() => null)]);
   } catch (error) {
     gdb.kill(); // the parameters could not be made: nothing was attached
@@ -133,7 +132,7 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
     // gdb's status and output are then what can be said
     const ended = run ?? (await gdb.done);
     const crash = gdbCrashed({ signal: ended.signal ?? undefined, stderr: ended.stderr });
-    if (crash) throw new GdbCrash(req.pid, crash, crashPhase(marks), notes, gdb.withExe);
+    if (crash) throw new GdbCrash(req.pid, crash, crashPhase(marks), notes, marks.has('exe-file'));
     // No result file. If the driver had started, say what it had done, not "not touched"; unless
     // heapgap ended gdb itself before `attach` (a signal, --timeout: during the walk before attach)
     const endedBeforeAttach = req.signal?.aborted === true && !marks.has('attach');

@@ -22,7 +22,7 @@ const CORE_FUNCTIONS = ['memfd_create', 'fdopen', 'setvbuf', 'fclose', 'close', 
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-export async function driverParams(req: SafeCallRequest, status: ProcStatus, files: { resultFile: string; abortFile: string; stateFile: string; gateFile: string }, withExe: boolean) {
+export async function driverParams(req: SafeCallRequest, status: ProcStatus, files: { resultFile: string; abortFile: string; stateFile: string; gateFile: string }) {
   const { image, base } = req.libc;
   const addr: Record<string, string> = {};
   for (const name of CORE_FUNCTIONS) {
@@ -47,7 +47,6 @@ export async function driverParams(req: SafeCallRequest, status: ProcStatus, fil
   return {
     // what gdb loads before attaching (driver.py heapgap_load): libc's symbols at its load bias
     libc: { path: req.libc.path, base: hex(req.libc.base) },
-    withExe,
     stopSignals: segvHandling(status),
     mode: req.mode,
     release: req.release,

@@ -1,0 +1,95 @@
+// gdb started by main.js's sh line before node (src/collect/safe-call/gdb-early.sh, built into
+// dist/cli/): node adopts it; when it cannot be started node starts its own; one nobody takes ends;
+// the built file names neither the build's directory nor a fixed pid.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, REPO_ROOT, spawnCli } from '../helpers/cli.js';
+import { gdbsFor, gdbsLeftFor } from '../helpers/proc.js';
+import { procState, startTarget, stopAllTargets } from '../helpers/targets.js';
+
+afterAll(stopAllTargets);
+const scratch = mkdtempSync(join(tmpdir(), 'heapgap-early-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const EARLY = join(REPO_ROOT, 'dist', 'cli', 'gdb-early.sh');
+
+/** The CLI, its pid kept: gdb's session directory is named after it. */
+async function inspect(pid: number, env: Record<string, string> = {}): Promise<{ exitCode: number; stderr: string; stdout: string; cli: number }> {
+  let cli = 0;
+  const r = await spawnCli(['inspect', String(pid), '--json'], (_s, child) => (cli = child.pid ?? 0), { env: { HEAPGAP_DEBUG: '1', ...env } });
+  return { ...r, cli };
+}
+
+describe("gdb started by main.js's sh line", () => {
+  it('is built for any pid and any install directory', () => {
+    const text = readFileSync(EARLY, 'utf8');
+    expect(text).not.toContain(REPO_ROOT);
+    expect(text).not.toContain('4294967295');
+    expect(text).not.toContain('@GDB_ARGS@');
+    expect(text).toMatch(/'attach '"\$2"/);
+    expect(text).toMatch(/"\$root"'\/src\/collect\/safe-call\/driver\.py/);
+  });
+
+  it('is adopted by node: no second gdb, its directory gone afterwards, the target untouched', { timeout: 60_000 }, async () => {
+    const t = await startTarget('churn', ['2']);
+    const r = await inspect(t.pid);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^heapgap-n gdb-adopted /m);
+    expect(r.stderr).not.toMatch(/^heapgap-n gdb-spawned /m);
+    expect(r.stderr).toMatch(/^heapgap-t detached /m);
+    expect(existsSync(join(tmpdir(), `heapgap-early-${r.cli}`))).toBe(false);
+    expect(await gdbsLeftFor(t.pid)).toEqual([]);
+    expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    await t.stop();
+  });
+
+  it('when its shell cannot make the session directory, node starts gdb itself', { timeout: 60_000 }, async () => {
+    // node, gdb and sleep (the throwaway attach) on PATH; no mkdir or mkfifo
+    const bin = join(scratch, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const name of ['node', 'gdb', 'sleep']) {
+      const real = (await execa('sh', ['-c', `command -v ${name}`])).stdout.trim();
+      if (!existsSync(join(bin, name))) symlinkSync(real, join(bin, name));
+    }
+    const t = await startTarget('churn', ['2']);
+    const r = await inspect(t.pid, { PATH: bin });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^heapgap-n gdb-adopted /m);
+    expect(r.stderr).toMatch(/^heapgap-n gdb-spawned /m);
+    expect(await gdbsLeftFor(t.pid)).toEqual([]);
+    expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    await t.stop();
+  });
+
+  it('one nobody takes (heapgap refuses before attaching) ends by itself, with its directory', { timeout: 60_000 }, async () => {
+    // a stopped target is refused before attach (preflight); the early gdb was started for it
+    const t = await startTarget('churn', ['2']);
+    process.kill(t.pid, 'SIGSTOP');
+    try {
+      const r = await inspect(t.pid);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/stopped/);
+      expect(r.stderr).toMatch(/^heapgap-n gdb-adopted /m);
+      expect(await gdbsLeftFor(t.pid)).toEqual([]);
+      for (let i = 0; i < 100 && existsSync(join(tmpdir(), `heapgap-early-${r.cli}`)); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(existsSync(join(tmpdir(), `heapgap-early-${r.cli}`))).toBe(false);
+      expect(procState(t.pid).tracerPid).toBe(0);
+    } finally {
+      process.kill(t.pid, 'SIGCONT');
+      await t.stop();
+    }
+  });
+
+  it('node run directly (no sh line) starts its own, as before', { timeout: 60_000 }, async () => {
+    const t = await startTarget('churn', ['2']);
+    const r = await execa(process.execPath, [CLI_PATH, 'inspect', String(t.pid), '--json'], { env: { HEAPGAP_DEBUG: '1' }, reject: false, stdin: 'ignore' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^heapgap-n gdb-spawned /m);
+    expect(r.stderr).not.toMatch(/^heapgap-n gdb-adopted /m);
+    expect(gdbsFor(t.pid)).toEqual([]);
+    await t.stop();
+  });
+});
