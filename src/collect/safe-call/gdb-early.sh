@@ -10,8 +10,8 @@
 # named after node's pid ($$, as node's own), with gdb's stdout and stderr as FIFOs in it, opened
 # read-write (no open blocks, and gdb then holds the only writers: its exit is their end of file),
 # and "ready" once they are. node adopts that gdb (gdb-process.ts adoptEarly) by
-# HEAPGAP_EARLY_GDB="<gdb's pid> <target pid>". Whatever fails here, node starts gdb itself, as it
-# does for every other command.
+# HEAPGAP_EARLY_GDB="<gdb's pid> <target pid> <session directory>". Whatever fails here, node starts
+# gdb itself, as it does for every other command.
 heapgap_gdb_early() {
   for a; do
     case $a in -h|--help) return 1 ;; esac
@@ -35,8 +35,7 @@ heapgap_gdb_early() {
   root=${h%/dist/cli/*}
   [ "$root" != "$h" ] || return 1
   t=${TMPDIR:-/tmp}
-  while [ "${t%/}" != "$t" ]; do t=${t%/}; done
-  d=$t/heapgap-early-$$
+  d=${t%/}/heapgap-early-$$
   (
     # not the user's terminal or pipe: heapgap's output must end when node's does
     exec </dev/null >/dev/null 2>&1
@@ -78,7 +77,7 @@ heapgap_gdb_early() {
     : >ready
     @GDB_ARGS@ </dev/null >&5 2>&6 5>&- 6>&-
   ) &
-  early="$! $2"
+  early="$! $2 $d"
 }
 if heapgap_gdb_early "$@"; then
   export HEAPGAP_EARLY_GDB="$early"

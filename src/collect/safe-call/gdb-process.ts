@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { STOP_MARK, gdbArgs } from './gdb-argv.js';
@@ -43,7 +43,7 @@ interface Running {
 /** The gdb main.js's sh line started (gdb-early.sh), named by HEAPGAP_EARLY_GDB. */
 export interface Adopted {
   gdbPid: number;
-  /** Its session directory, named after this process's pid (gdb-early.sh makes it). */
+  /** Its session directory, named after this process's pid (gdb-early.sh makes it: owned and checked). */
   dir: string;
 }
 
@@ -277,9 +277,9 @@ function procStat(pid: number): { state: string; ppid: number; exitCode: number 
 export function adoptEarly(pid: number | null): Adopted | null {
   const said = process.env.HEAPGAP_EARLY_GDB;
   delete process.env.HEAPGAP_EARLY_GDB;
-  const m = /^([1-9]\d{0,9}) ([1-9]\d{0,9})$/.exec(said ?? '');
-  if (!m || procStat(Number(m[1]))?.ppid !== process.pid) return null;
-  const adopted = { gdbPid: Number(m[1]), dir: join(tmpdir(), `heapgap-early-${process.pid}`) };
+  const m = /^([1-9]\d{0,9}) ([1-9]\d{0,9}) (\/.*)$/.exec(said ?? '');
+  if (!m || procStat(Number(m[1]))?.ppid !== process.pid || basename(m[3]!) !== `heapgap-early-${process.pid}`) return null;
+  const adopted = { gdbPid: Number(m[1]), dir: m[3]! };
   if (Number(m[2]) === pid) return adopted;
   new GdbProcess(Number(m[2]), true, adopted).quit();
   return null;
