@@ -19,12 +19,13 @@
 // the files. inspect's runs also keep the phases heapgap's own marks show (HEAPGAP_DEBUG=1: gdb's
 // monotonic marks around attach/detach, on the clock of process.hrtime): node start to gdb's attach,
 // the stop, detach to exit. Nothing here asserts on time: it reports figures.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { heapgapCommand } from './lib/cli.mjs';
 import { summary } from './lib/stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,11 +66,6 @@ const r2 = (x) => Math.round(x * 100) / 100;
 const load1 = () => r2(loadavg()[0]);
 /** CLOCK_MONOTONIC ms: gdb's python time.monotonic() reads the same clock. */
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
-
-/** How a build's main.js is run: as a command when it is one (its sh line), else by node. */
-function heapgap(main, args) {
-  return readFileSync(main, 'utf8').startsWith('#!/bin/sh\n') ? [main, args] : [process.execPath, [main, ...args]];
-}
 
 async function timeOnce(file, args, env = {}) {
   const t0 = performance.now();
@@ -127,11 +123,11 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(CLI)) fail('dist/cli/main.js is missing; build first: npx tsc -p tsconfig.json');
   const load = [load1()];
-  const version = (await timeOnce(...heapgap(CLI, ['--version']))).stdout;
+  const version = (await timeOnce(...heapgapCommand(CLI, ['--version']))).stdout;
   const node = [
-    { name: 'heapgap --version', command: `${heapgap(CLI, ['--version']).flat().join(' ')}`, run: async () => (await timeOnce(...heapgap(CLI, ['--version']))).ms },
+    { name: 'heapgap --version', command: `${heapgapCommand(CLI, ['--version']).flat().join(' ')}`, run: async () => (await timeOnce(...heapgapCommand(CLI, ['--version']))).ms },
     { name: 'node -e 0', command: 'node -e 0', run: async () => (await timeOnce(process.execPath, ['-e', '0'])).ms },
-    ...(VS ? [{ name: `--vs --version`, command: `${heapgap(VS, ['--version']).flat().join(' ')}`, run: async () => (await timeOnce(...heapgap(VS, ['--version']))).ms }] : []),
+    ...(VS ? [{ name: `--vs --version`, command: `${heapgapCommand(VS, ['--version']).flat().join(' ')}`, run: async () => (await timeOnce(...heapgapCommand(VS, ['--version']))).ms }] : []),
   ];
   const nodeTimes = await alternate(node, opts.runs);
   const results = node.map((v, k) => ({ name: v.name, command: v.command, ms: stats(nodeTimes[k]), samples: nodeTimes[k].map(r2) }));
@@ -145,16 +141,16 @@ async function main() {
       const variants = [
         {
           name: 'heapgap inspect (idle 9-thread C target)',
-          command: heapgap(CLI, ['inspect', String(target.pid), '--json']).flat().join(' '),
+          command: heapgapCommand(CLI, ['inspect', String(target.pid), '--json']).flat().join(' '),
           run: async () => {
-            const r = await timeOnce(...heapgap(CLI, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' });
+            const r = await timeOnce(...heapgapCommand(CLI, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' });
             const mark = (w) => Number(new RegExp(`heapgap-t ${w} ([\\d.]+)`).exec(r.stderr)?.[1] ?? NaN) * 1000;
             phases.push({ toAttach: mark('attach') - r.start, stop: mark('detached') - mark('attach'), afterDetach: r.end - mark('detached'), split: split(r) });
             return r.ms;
           },
         },
         { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
-        ...(VS ? [{ name: '--vs inspect', command: heapgap(VS, ['inspect', String(target.pid), '--json']).flat().join(' '), run: async () => (await timeOnce(...heapgap(VS, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' })).ms }] : []),
+        ...(VS ? [{ name: '--vs inspect', command: heapgapCommand(VS, ['inspect', String(target.pid), '--json']).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(VS, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' })).ms }] : []),
       ];
       const times = await alternate(variants, opts.inspectRuns);
       phases.splice(0, 1); // the warm-up's

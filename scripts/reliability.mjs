@@ -330,9 +330,8 @@ function newCounters() {
 }
 
 async function oneCall(t, mode, c, verbose) {
-  const args = [CLI, mode, String(t.pid), '--json'];
   const started = Date.now();
-  const r = await execa(process.execPath, args, {
+  const r = await execa(...heapgapCommand(CLI, [mode, String(t.pid), '--json']), {
     reject: false, stdin: 'ignore', timeout: CALL_BOUND_MS, killSignal: 'SIGKILL',
     env: { NO_COLOR: '1' }, extendEnv: true, stripFinalNewline: false,
   });
@@ -434,7 +433,7 @@ async function oneInterrupt(t, rnd, c, verbose) {
   if (twice) c.doubleSignal++;
   c.delaysMs.push(delay);
   const rec = { target: t.name, mode, signal: sig, anchor, delayMs: delay, twice, phase: null };
-  const child = execa(process.execPath, [CLI, mode, String(t.pid), '--json'], {
+  const child = execa(...heapgapCommand(CLI, [mode, String(t.pid), '--json']), {
     reject: false, stdin: 'ignore', timeout: CALL_BOUND_MS, killSignal: 'SIGKILL', env: { NO_COLOR: '1' }, extendEnv: true,
   });
   const timers = [];

@@ -83,6 +83,21 @@ describe("gdb started by main.js's sh line", () => {
     }
   });
 
+  it('whose heapgap died before node started (a signal to the sh) ends by itself, with its directory', { timeout: 60_000 }, async () => {
+    // the sh line's work, then an exit where it would exec node: gdb is the orphan of a dead shell
+    const t = await startTarget('churn', ['2']);
+    const sh = await execa('sh', ['-c', `h=${CLI_PATH}; set -- inspect ${t.pid}; . ${EARLY}; echo "$early"`], { stdin: 'ignore' });
+    const [gdbPid, , dir] = sh.stdout.trim().split(' ');
+    expect(Number(gdbPid)).toBeGreaterThan(0);
+    expect(dir).toMatch(/\/heapgap-early-\d+$/);
+    // it starts, finds the shell that named itself (HEAPGAP_PARENT) gone, and quits before any attach
+    for (let i = 0; i < 200 && (existsSync(`/proc/${gdbPid}`) || existsSync(dir!)); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(existsSync(`/proc/${gdbPid}`), 'gdb still running').toBe(false);
+    expect(existsSync(dir!), 'its directory left').toBe(false);
+    expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    await t.stop();
+  });
+
   it('node run directly (no sh line) starts its own, as before', { timeout: 60_000 }, async () => {
     const t = await startTarget('churn', ['2']);
     const r = await execa(process.execPath, [CLI_PATH, 'inspect', String(t.pid), '--json'], { env: { HEAPGAP_DEBUG: '1' }, reject: false, stdin: 'ignore' });

@@ -24,8 +24,9 @@ import gdb
 def wait_for_params(path):
     """The parameters arrive as a file renamed into place once heapgap has read the target. Until
     then nothing is attached: heapgap ends this gdb if it gives up, and should heapgap itself die
-    first (this gdb is re-parented), gdb ends here on its own."""
-    parent = os.getppid()
+    first (this gdb is re-parented), gdb ends here on its own. heapgap names itself
+    (HEAPGAP_PARENT): it may have died before this line, even before gdb was started by its sh."""
+    parent = int(os.environ.get("HEAPGAP_PARENT") or os.getppid())
     while not os.path.exists(path):
         if os.getppid() != parent:
             quit_early(path, 3)

@@ -72,7 +72,7 @@ heapgap_gdb_early() {
     fi
     [ -z "${HEAPGAP_NODE_EXTRA_CA_CERTS+set}" ] || export NODE_EXTRA_CA_CERTS="$HEAPGAP_NODE_EXTRA_CA_CERTS"
     unset HEAPGAP_NODE_EXTRA_CA_CERTS
-    export HEAPGAP_PARAMS="$d/params.json" LC_ALL=C
+    export HEAPGAP_PARAMS="$d/params.json" HEAPGAP_PARENT=$$ LC_ALL=C
     [ -z "$c" ] || export PYTHONPYCACHEPREFIX="$c" PYTHONDONTWRITEBYTECODE=1
     : >ready
     @GDB_ARGS@ </dev/null >&5 2>&6 5>&- 6>&-

@@ -157,7 +157,7 @@ function spawnedGdb(pid: number, withExe: boolean, dir: string, paramsFile: stri
   const gdb = gdbOnPath();
   // by its path when found: spawn's own search of PATH would find the same file
   const child = spawn(gdb?.path ?? 'gdb', gdbArgs({ pid, withExe }), {
-    env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: paramsFile, LC_ALL: 'C' },
+    env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: paramsFile, HEAPGAP_PARENT: String(process.pid), LC_ALL: 'C' },
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
