@@ -329,7 +329,7 @@ async function heapgapArm(pid, cli, mode, env = {}) {
 /** heapgap's own gdb command line without the driver: what attach + detach cost by themselves. */
 async function floorSession(pid) {
   const dist = (p) => import(pathToFileURL(join(dirname(CLI), '..', p)).href);
-  const [{ gdbArgs }, { gdbOnPath, pycacheEnv }, { preflight }, { readMaps }, { mappedObjects }, { locateLibc }] = await Promise.all([
+  const [{ ASSETS, gdbArgs }, { gdbOnPath, pycacheEnv }, { preflight }, { readMaps }, { mappedObjects }, { locateLibc }] = await Promise.all([
     dist('collect/safe-call/gdb-argv.js'),
     dist('collect/safe-call/gdb-path.js'),
     dist('collect/safe-call/index.js'),
@@ -345,7 +345,7 @@ async function floorSession(pid) {
     const t0 = performance.now();
     // spawned as heapgap spawns gdb (same session, no cleanup kill), so the two compare fairly
     const gdb = gdbOnPath();
-    const r = await execa(gdb?.path ?? 'gdb', gdbArgs({ pid, bare: { status: before.status, libc } }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C', ...pycacheEnv(gdb) } });
+    const r = await execa(gdb?.path ?? 'gdb', gdbArgs({ pid, bare: { status: before.status, libc } }), { stdin: 'ignore', reject: false, cleanup: false, timeout: 120_000, env: { LC_ALL: 'C', HEAPGAP_ASSETS: ASSETS, ...pycacheEnv(gdb) } });
     const wallMs = performance.now() - t0;
     const m = marksOf(r.stdout);
     const from = m.first ?? m.attach;

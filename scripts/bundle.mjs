@@ -39,17 +39,16 @@ writeFileSync('dist/cli/main.js', [hashbang, shLine, ...lines.slice(1).filter((l
 chmodSync('dist/cli/main.js', 0o755);
 
 // dist/cli/gdb-early.sh: src/collect/safe-call/gdb-early.sh with gdb's command line in place, for
-// any pid ($2) and wherever the package is installed ($root): gdbArgs() is called here for a pid
-// that cannot occur otherwise, and that pid and the package root become those variables.
-const { gdbArgs } = await import('../dist/collect/safe-call/gdb-argv.js');
-const { packageRoot } = await import('../dist/paths.js');
+// any pid ($2) and wherever the package is installed: gdbArgs() is called here for a pid that
+// cannot occur otherwise, and that pid and the directory of gdb's files (ASSETS, only in gdb's own
+// commands: Python reads it from HEAPGAP_ASSETS) become sh variables.
+const { ASSETS, gdbArgs } = await import('../dist/collect/safe-call/gdb-argv.js');
 const PID = 4294967295; // above pid_max's limit (2^22)
-const root = packageRoot();
 const argv = gdbArgs({ pid: PID });
-if (!argv.some((a) => a.includes(String(PID))) || !argv.some((a) => a.includes(root))) throw new Error('gdbArgs: no pid or package path to put variables in place of');
-const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const count = (what) => argv.reduce((n, a) => n + a.split(what).length - 1, 0);
+if (count(String(PID)) !== 1 || count(ASSETS) !== 1) throw new Error(`gdbArgs: expected the pid once (exe_check.py; the driver attaches to the pid of its parameters) and ASSETS once (tdesc), found ${count(String(PID))} and ${count(ASSETS)}`);
 const shQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
-const shArg = (a) => a.split(new RegExp(`(${escaped}|${PID})`)).filter((p) => p !== '').map((p) => (p === root ? '"$root"' : p === String(PID) ? '"$2"' : shQuote(p))).join('') || "''";
+const shArg = (a) => a.split(new RegExp(`(${ASSETS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|${PID})`)).filter((p) => p !== '').map((p) => (p === ASSETS ? '"$hg_root/src/collect/safe-call"' : p === String(PID) ? '"$2"' : shQuote(p))).join('') || "''";
 const template = readFileSync('src/collect/safe-call/gdb-early.sh', 'utf8');
 if (template.split('@GDB_ARGS@').length !== 2) throw new Error('src/collect/safe-call/gdb-early.sh must hold @GDB_ARGS@ once');
-writeFileSync('dist/cli/gdb-early.sh', template.replace('@GDB_ARGS@', `exec "$g" ${argv.map(shArg).join(' ')}`), { mode: 0o644 });
+writeFileSync('dist/cli/gdb-early.sh', template.replace('@GDB_ARGS@', `exec "$hg_g" ${argv.map(shArg).join(' ')}`), { mode: 0o644 });

@@ -42,8 +42,6 @@ export interface Prepared<S> {
   /** Turns what stop.py's collect() returned into this allocator's capture section. */
   measure(raw: unknown, m: Measured): Promise<S>;
   notes: string[];
-  /** Work measure() will need that can be done while gdb starts and calls (node waits then). */
-  whileGdbRuns?(): void;
 }
 
 export interface Collector<S = unknown> {

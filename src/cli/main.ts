@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export HEAPGAP_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; case $1 in inspect|trim|capture) h=$0; [ -L "$h" ] && h=$(readlink -f -- "$h"); [ -r "${h%/*}/gdb-early.sh" ] && . "${h%/*}/gdb-early.sh";; esac; exec node "$0" "$@"
+":" //; unset HEAPGAP_NODE_EXTRA_CA_CERTS HEAPGAP_EARLY_GDB; [ -z "${NODE_EXTRA_CA_CERTS+set}" ] || export HEAPGAP_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; case $1 in inspect|trim|capture) hg_main=$0; [ -L "$hg_main" ] && hg_main=$(readlink -f -- "$hg_main"); [ -r "${hg_main%/*}/gdb-early.sh" ] && . "${hg_main%/*}/gdb-early.sh";; esac; exec node "$0" "$@"
 // The line above is both sh and JavaScript: run as a command, sh reads it and starts node on this
 // same file; node sees a string and a comment. It does two things node cannot do for itself:
 // - NODE_EXTRA_CA_CERTS makes node parse a CA bundle as it starts, before any script runs (about

@@ -119,7 +119,6 @@ async function snapshotOf(pid: number, opts: SnapshotOptions): Promise<TakenSnap
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   opts.whileGdbRuns?.();
-  if (calling) for (const p of prepared) p.whileGdbRuns?.();
   const call = await calling;
   mark('gdb-done');
   if (call) opts.onProgress?.('detached; measuring');

@@ -1,7 +1,7 @@
 // gdb started by main.js's sh line before node (src/collect/safe-call/gdb-early.sh, built into
 // dist/cli/): node adopts it; when it cannot be started node starts its own; one nobody takes ends;
 // the built file names neither the build's directory nor a fixed pid.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -29,8 +29,13 @@ describe("gdb started by main.js's sh line", () => {
     expect(text).not.toContain(REPO_ROOT);
     expect(text).not.toContain('4294967295');
     expect(text).not.toContain('@GDB_ARGS@');
-    expect(text).toMatch(/'attach '"\$2"/);
-    expect(text).toMatch(/"\$root"'\/src\/collect\/safe-call\/driver\.py/);
+    // the pid in gdb's command line (exe_check.py's) and the directory of gdb's files are sh's
+    expect(text).toMatch(/load_exe\('"\$2"'/);
+    expect(text).toMatch(/'set tdesc filename '"\$hg_root\/src\/collect\/safe-call"'\/amd64-linux-sse\.xml'/);
+    // Python finds the driver through HEAPGAP_ASSETS, which the shell exports: no path in Python source
+    expect(text).toMatch(/HEAPGAP_ASSETS="\$hg_root\/src\/collect\/safe-call"/);
+    expect(text).toContain('python heapgap.heapgap_attach()');
+    expect(text).not.toMatch(/'-ex' 'attach /);
   });
 
   it('is adopted by node: no second gdb, its directory gone afterwards, the target untouched', { timeout: 60_000 }, async () => {
@@ -86,7 +91,7 @@ describe("gdb started by main.js's sh line", () => {
   it('whose heapgap died before node started (a signal to the sh) ends by itself, with its directory', { timeout: 60_000 }, async () => {
     // the sh line's work, then an exit where it would exec node: gdb is the orphan of a dead shell
     const t = await startTarget('churn', ['2']);
-    const sh = await execa('sh', ['-c', `h=${CLI_PATH}; set -- inspect ${t.pid}; . ${EARLY}; echo "$early"`], { stdin: 'ignore' });
+    const sh = await execa('sh', ['-c', `hg_main=${CLI_PATH}; set -- inspect ${t.pid}; . ${EARLY}; echo "$hg_early"`], { stdin: 'ignore' });
     const [gdbPid, , dir] = sh.stdout.trim().split(' ');
     expect(Number(gdbPid)).toBeGreaterThan(0);
     expect(dir).toMatch(/\/heapgap-early-\d+$/);
@@ -95,6 +100,58 @@ describe("gdb started by main.js's sh line", () => {
     expect(existsSync(`/proc/${gdbPid}`), 'gdb still running').toBe(false);
     expect(existsSync(dir!), 'its directory left').toBe(false);
     expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    await t.stop();
+  });
+
+  it("a directory of that name made by someone else is not used, and nothing is written through it", { timeout: 60_000 }, async () => {
+    // made before heapgap's shell could: world-writable, with a link where the parameters go
+    const victim = join(scratch, 'victim');
+    writeFileSync(victim, 'ORIGINAL');
+    const t = await startTarget('churn', ['2']);
+    const r = await execa('sh', ['-c', `d=\${TMPDIR:-/tmp}/heapgap-early-$$; mkdir -m 777 $d && ln -s ${victim} $d/params.json.tmp && ln -s ${victim} $d/params.json && exec ${CLI_PATH} inspect ${t.pid} --json`], { env: { HEAPGAP_DEBUG: '1' }, reject: false, stdin: 'ignore' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^heapgap-n gdb-spawned /m); // node's own gdb did the work
+    expect(readFileSync(victim, 'utf8')).toBe('ORIGINAL');
+    expect(await gdbsLeftFor(t.pid)).toEqual([]);
+    await t.stop();
+  });
+
+  it('made slowly (its directory after node looked for it) is still waited for, held', { timeout: 60_000 }, async () => {
+    // mkfifo taking 1 s: node reaches the session before the directory is ready
+    const bin = join(scratch, 'slow');
+    mkdirSync(bin, { recursive: true });
+    const mkfifo = (await execa('sh', ['-c', 'command -v mkfifo'])).stdout.trim();
+    writeFileSync(join(bin, 'mkfifo'), `#!/bin/sh\nsleep 1\nexec ${mkfifo} "$@"\n`, { mode: 0o755 });
+    const t = await startTarget('churn', ['2']);
+    const r = await inspect(t.pid, { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^heapgap-n gdb-adopted /m);
+    expect(r.stderr).not.toMatch(/^heapgap-n gdb-spawned /m);
+    expect(JSON.parse(r.stdout)).toHaveProperty('arenas');
+    await t.stop();
+  });
+
+  it('a gdb interrupted while it waits for its parameters never attaches', { timeout: 60_000 }, async () => {
+    // gdb runs every -ex command after a failed one: interrupted in the driver's wait, it once went
+    // on to a bare `attach` and, ended there, left the target stopped
+    const t = await startTarget('churn', ['2']);
+    const sh = execa('sh', ['-c', `hg_main=${CLI_PATH}; set -- inspect ${t.pid}; . ${EARLY}; echo "$hg_early"; sleep 8`], { stdin: 'ignore', buffer: false });
+    const line = await new Promise<string>((res) => sh.stdout!.once('data', (d: Buffer) => res(d.toString())));
+    const [gdbPid, , dir] = line.trim().split(' ');
+    // gdb loaded and waiting (its start, throwaway attach and driver take ~0.3 s here; earlier, the
+    // signal lands in another phase before attach, which must not attach either)
+    expect(dir).toMatch(/heapgap-early-/);
+    await new Promise((res) => setTimeout(res, 1500));
+    process.kill(Number(gdbPid), 'SIGTERM');
+    let seen = procState(t.pid);
+    for (let i = 0; i < 40; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      seen = procState(t.pid);
+      expect(seen.tracerPid, 'traced').toBe(0);
+      expect(seen.state, 'stopped').not.toMatch(/^[Tt]$/);
+    }
+    sh.kill('SIGKILL');
+    await sh.catch(() => undefined);
     await t.stop();
   });
 

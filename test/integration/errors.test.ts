@@ -1,7 +1,7 @@
 // Bad input and unsupported targets: one `heapgap:` line, a hint, the contract's exit code, no trace.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -122,6 +122,7 @@ describe('errors', () => {
     const nodeOnly = mkdtempSync(join(tmpdir(), 'heapgap-nogdb-'));
     symlinkSync(process.execPath, join(nodeOnly, 'node'));
     const nogdb = await runCli(['inspect', String(s.pid)], { env: { PATH: nodeOnly } });
+    rmSync(nodeOnly, { recursive: true, force: true });
     expect(nogdb.exitCode).toBe(3);
     expect(nogdb.stderr).toMatch(/^heapgap: gdb is not installed/m);
     expect(nogdb.stderr).toMatch(/^hint: install it: apt-get install gdb/m);

@@ -60,21 +60,21 @@ describe('gdb runs nothing the target supplies', () => {
 });
 
 describe('a gdb that crashes on the target\'s files', () => {
-  // A stand-in first on PATH for the real gdb. on-exe: the real gdb, whose step that loads the
-  // target's executable (exe_check.py load_exe) becomes a SIGSEGV in gdb, as gdb 13 died on a hostile
+  // A stand-in first on PATH for the real gdb. on-exe: the real gdb, in which loading the target's
+  // executable (`file /proc/PID/exe`, made by exe_check.py) is a SIGSEGV, as gdb 13 died on a hostile
   // executable (gdb's handler says "Fatal signal"). always: dies of SIGSEGV as it starts.
   async function crashingGdb(always: boolean): Promise<string> {
     const bin = join(dir, always ? 'always' : 'on-exe');
     await mkdir(bin, { recursive: true });
     const real = (await execa('sh', ['-c', 'command -v gdb'])).stdout.trim();
-    const crash = 'python import os, signal, time; print("heapgap-t exe-file %.6f 0" % time.monotonic(), flush=True); os.kill(os.getpid(), signal.SIGSEGV)';
+    const crashOnFile = 'python import gdb, os, signal; heapgap_execute = gdb.execute; gdb.execute = lambda c, *a, **k: os.kill(os.getpid(), signal.SIGSEGV) if c.startswith("file /proc/") else heapgap_execute(c, *a, **k)';
     await writeFile(join(bin, 'gdb'), [
       '#!/usr/bin/env python3',
       'import os, signal, sys',
       'args = sys.argv[1:]',
       ...(always
         ? ['sys.stderr.write("Fatal signal: Segmentation fault\\n"); sys.stderr.flush()', 'os.kill(os.getpid(), signal.SIGSEGV)']
-        : [`args = [${JSON.stringify(crash)} if "load_exe(" in a else a for a in args]`]),
+        : [`args = ["-iex", ${JSON.stringify(crashOnFile)}] + args`]),
       `os.execv(${JSON.stringify(real)}, ["gdb"] + args)`,
       '',
     ].join('\n'), { mode: 0o755 });

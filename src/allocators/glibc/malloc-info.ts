@@ -45,21 +45,6 @@ export function parseMallocInfo(xml: string, source = 'malloc_info'): MallocInfo
  */
 let last: { xml: string; info: MallocInfo } | null = null;
 
-/**
- * Parses a small document of malloc_info's shape and forgets it: most of the first parse's time is
- * V8 compiling fast-xml-parser's functions (measured: 8-12 ms for a first 2 KB document, 3-4 ms for
- * the next). inspect runs this while gdb starts, when node would otherwise wait, not after detach.
- */
-export function warmParser(): boolean {
-  const row = (tag: string, type: string, extra = '') => `<${tag} type="${type}"${extra} size="0"/>`;
-  const heap = (nr: number) => `<heap nr="${nr}"><sizes><size from="17" to="32" total="32" count="1"/><unsorted from="1" to="1" total="1" count="1"/></sizes>${row('total', 'fast', ' count="0"')}${row('total', 'rest', ' count="0"')}${row('system', 'current')}${row('system', 'max')}${row('aspace', 'total')}${row('aspace', 'mprotect')}</heap>`;
-  try {
-    return parse(`<malloc version="1">${heap(0)}${heap(1)}${row('total', 'fast', ' count="0"')}${row('total', 'rest', ' count="0"')}${row('total', 'mmap', ' count="0"')}${row('system', 'current')}${row('system', 'max')}${row('aspace', 'total')}${row('aspace', 'mprotect')}</malloc>`, 'warm-up').heaps.length === 2;
-  } catch {
-    return false; // only time is at stake
-  }
-}
-
 function parse(xml: string, source: string): MallocInfo {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {

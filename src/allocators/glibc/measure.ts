@@ -37,8 +37,7 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
  */
 export async function measureGlibc(input: MeasureInput): Promise<GlibcCapture> {
   const { memory, vmas, offsets } = input;
-  // Not loaded before gdb is started: the XML parser is a fifth of what inspect would compile then.
-  // prepare.ts's whileGdbRuns has loaded and warmed it by now.
+  // Loaded here, after detach: the XML parser is a fifth of what inspect would compile before gdb.
   const { parseMallocInfo } = await import('./malloc-info.js');
   const info = safeParse(parseMallocInfo, input.mallocInfo);
   const heapVma = vmas.find((v) => v.pathname === '[heap]') ?? null;

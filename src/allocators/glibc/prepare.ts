@@ -76,9 +76,6 @@ export const glibcCollector: Collector<GlibcSection> = {
         forbiddenRanges: [],
       },
       notes: [],
-      whileGdbRuns() {
-        import('./malloc-info.js').then((m) => m.warmParser(), () => undefined);
-      },
       async measure(raw: unknown, m: Measured): Promise<GlibcSection> {
         // Only blocks whose heap_info checks out are heaps: an aligned mapping of the program's is not.
         const glibcClaims = async (mm: Measured, arenas: GlibcLayout['arenas']) => {

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import struct
 import threading
 import time
@@ -40,11 +41,32 @@ def quit_early(path, status):
     os._exit(status)
 
 
+def own_output(path):
+    """gdb started by main.js's sh (gdb-early.sh) writes to FIFOs it opened read-write, so that no
+    open blocked before node was there. Read-write, gdb is a reader of its own output too: were node
+    to die in the stop, gdb's writes would not fail but fill the FIFO and block, attached. node opened
+    its readers before it wrote the parameters, so they are reopened write-only now."""
+    d = os.path.dirname(path)
+    for fd, name in ((1, "out"), (2, "err")):
+        try:
+            fifo = os.path.join(d, name)
+            st, own = os.fstat(fd), os.stat(fifo)
+            if not stat.S_ISFIFO(st.st_mode) or (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino):
+                continue
+            w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO without a reader: left as it is
+            os.set_blocking(w, True)
+            os.dup2(w, fd)
+            os.close(w)
+        except OSError:
+            pass
+
+
 wait_for_params(os.environ["HEAPGAP_PARAMS"])
 P = json.load(open(os.environ["HEAPGAP_PARAMS"]))
 if P.get("quit"):
     # heapgap refused before attaching, or ended
     quit_early(os.environ["HEAPGAP_PARAMS"], 0)
+own_output(os.environ["HEAPGAP_PARAMS"])
 T_ENTER = 0.0
 RESULT = {"ok": False, "error": None, "steps": [], "thread": None, "rejected": {}, "allocators": {}, "checks": {}, "beforeAttach": {},
           "noCalls": None, "failure": None,
@@ -725,6 +747,19 @@ def heapgap_main():
     mark("done")
 
 
+def heapgap_attach():
+    """`attach`, made by the driver only: gdb runs every -ex command even after one failed, so a gdb
+    whose driver did not load whole (or that was interrupted while it waited for its parameters)
+    would otherwise reach a bare `attach` with nothing to end the stop but its own exit."""
+    if aborted():
+        return
+    try:
+        gdb.execute("attach %d" % P["pid"])
+    except gdb.error as e:
+        # as gdb words it (failures.ts reads it): heapgap_main then finds nothing attached
+        gdb.write("%s\n" % e, gdb.STDERR)
+
+
 def heapgap_finish():
     """Runs after `detach`. gdb runs every -ex command even when one fails (a failed attach makes
     heapgap_main record a refusal), so the result file is always written, and never in the stop."""
@@ -733,7 +768,9 @@ def heapgap_finish():
         json.dump(RESULT, out)
     # Detached, result written: heapgap reads it on this line, while gdb exits (its teardown, about
     # 12 ms, is the kernel's freeing of gdb's memory). gdb's own (symbol tables, Python) is skipped.
-    print("heapgap-t written %.6f" % time.monotonic(), flush=True)  # a mark (STOP_MARK, gdb-argv.ts)
+    # Still attached (a failed `detach`), only gdb's exit releases the process: heapgap waits for it.
+    if gdb.selected_inferior().pid == 0:
+        print("heapgap-t written %.6f" % time.monotonic(), flush=True)  # a mark (STOP_MARK, gdb-argv.ts)
     gdb.flush()
     gdb.flush(gdb.STDERR)
     os._exit(0)

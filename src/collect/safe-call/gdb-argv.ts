@@ -73,7 +73,8 @@ const DECOY = [
  * from dist/pycache when that was built for this gdb (gdb-path.ts), not compiled at every start.
  */
 function pyModule(name: string, file: string): string {
-  return `import importlib.util; ${name}_spec = importlib.util.spec_from_file_location("${name}_${file.replace('.py', '')}", ${JSON.stringify(join(ASSETS, file))}); ${name} = importlib.util.module_from_spec(${name}_spec); ${name}_spec.loader.exec_module(${name})`;
+  // the directory from the environment (HEAPGAP_ASSETS, ASSETS): no path is pasted into Python source
+  return `import importlib.util, os; ${name}_spec = importlib.util.spec_from_file_location("${name}_${file.replace('.py', '')}", os.path.join(os.environ["HEAPGAP_ASSETS"], "${file}")); ${name} = importlib.util.module_from_spec(${name}_spec); ${name}_spec.loader.exec_module(${name})`;
 }
 
 /**
@@ -151,7 +152,9 @@ export function gdbArgs(s: GdbSession): string[] {
     ...mark('exe'),
     ...session,
     ...mark('attach'),
-    '-ex', `attach ${s.pid}`,
+    // by the driver, which attaches only once it has loaded whole and read its parameters (gdb runs
+    // every -ex after a failed one); the floor, which has no driver, as a plain command
+    ...(s.bare ? ['-ex', `attach ${s.pid}`] : ['-ex', 'python heapgap.heapgap_attach()']),
     ...mark('attached'),
     ...(s.bare ? [] : ['-ex', 'python heapgap.heapgap_main()']),
     '-ex', 'detach',

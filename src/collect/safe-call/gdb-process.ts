@@ -8,13 +8,13 @@
  * costs more to load than gdb takes to start.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, constants as fsConstants, fstatSync, lstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { STOP_MARK, gdbArgs } from './gdb-argv.js';
+import { ASSETS, STOP_MARK, gdbArgs } from './gdb-argv.js';
 import { gdbOnPath, pycacheEnv } from './gdb-path.js';
 import { mark } from '../../marks.js';
 
@@ -62,13 +62,18 @@ export class GdbProcess {
   private wrote = (): void => undefined;
   private readonly paramsFile: string;
   private readonly gdb: Running;
+  /** Whether its directory is known to be heapgap's own (made by node, or checked): only then is it written to or removed. */
+  private ownDir: boolean;
 
   constructor(readonly pid: number, readonly withExe: boolean, adopted: Adopted | null = null) {
     this.dir = adopted?.dir ?? mkdtempSync(join(tmpdir(), 'heapgap-'));
     this.files = { resultFile: join(this.dir, 'result.json'), abortFile: join(this.dir, 'abort'), stateFile: join(this.dir, 'state'), gateFile: join(this.dir, 'gate') };
     this.paramsFile = join(this.dir, 'params.json');
-    if (adopted) this.gdb = adoptedGdb(adopted);
-    else {
+    this.ownDir = !adopted;
+    if (adopted) {
+      this.gdb = adoptedGdb(adopted);
+      void this.gdb.ready.then((ok) => (this.ownDir = ok));
+    } else {
       // the call token (driver.py take_gate): exists before gdb can look for it
       writeFileSync(this.files.gateFile, '');
       this.gdb = spawnedGdb(pid, withExe, this.dir, this.paramsFile);
@@ -103,6 +108,7 @@ export class GdbProcess {
 
   /** The driver's parameters: written aside, then renamed, so the driver never reads half a file. */
   give(params: unknown): void {
+    if (!this.ownDir) throw new Error(`${this.dir} is not heapgap's own directory`);
     writeFileSync(`${this.paramsFile}.tmp`, JSON.stringify(params));
     renameSync(`${this.paramsFile}.tmp`, this.paramsFile);
   }
@@ -132,6 +138,8 @@ export class GdbProcess {
    */
   quit(): void {
     try {
+      // an adopted gdb whose directory was not (yet) checked is not reached through it
+      if (!this.ownDir) throw new Error('not its own directory');
       this.give({ quit: true });
     } catch {
       this.kill(); // its directory is gone: no other way to reach it
@@ -148,7 +156,7 @@ export class GdbProcess {
 
   /** After gdb exited (or was killed before attaching): its files go. */
   async dispose(): Promise<void> {
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -157,7 +165,7 @@ function spawnedGdb(pid: number, withExe: boolean, dir: string, paramsFile: stri
   const gdb = gdbOnPath();
   // by its path when found: spawn's own search of PATH would find the same file
   const child = spawn(gdb?.path ?? 'gdb', gdbArgs({ pid, withExe }), {
-    env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: paramsFile, HEAPGAP_PARENT: String(process.pid), LC_ALL: 'C' },
+    env: { ...process.env, ...pycacheEnv(gdb), HEAPGAP_PARAMS: paramsFile, HEAPGAP_PARENT: String(process.pid), HEAPGAP_ASSETS: ASSETS, LC_ALL: 'C' },
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -194,15 +202,25 @@ function adoptedGdb(a: Adopted): Running {
     ref: () => ((held = true), [...sockets, poll].forEach(hold)),
     unref: () => ((held = false), [...sockets, poll].forEach(hold)),
   };
+  const wait = (ms: number) => new Promise((r) => hold((poll = setTimeout(r, ms))));
+  const gone = () => {
+    const st = procStat(a.gdbPid);
+    return !st || st.state === 'Z' || st.state === 'X';
+  };
   const ready = (async () => {
-    for (let i = 0; !existsSync(join(a.dir, 'ready')); i++) {
-      const st = procStat(a.gdbPid);
-      if (!st || st.state === 'Z' || i >= 1000) return false; // its shell failed, or 2 s went by
-      await new Promise((r) => hold((poll = setTimeout(r, 2))));
+    // "ready" holds the pid of the shell that became gdb: a directory left by an earlier heapgap
+    // with this pid is not taken for this one's. Nothing in the directory is read or written
+    // before it is known to be this user's own (mode 700, not a link).
+    for (let i = 0; ; i++) {
+      if (existsSync(join(a.dir, 'ready'))) {
+        if (!isOwnDir(a.dir) || readFileSync(join(a.dir, 'ready'), 'latin1').trim() !== String(a.gdbPid)) return false;
+        break;
+      }
+      if (gone() || i >= 1000) return false; // its shell failed, or 2 s went by
+      await wait(2);
     }
-    if (!isOwnDir(a.dir)) return false;
     for (const [name, into] of [['out', stdout], ['err', stderr]] as const) {
-      const fd = openSync(join(a.dir, name), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const fd = openSync(join(a.dir, name), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
       if (!fstatSync(fd).isFIFO()) {
         closeSync(fd);
         return false;
@@ -215,17 +233,20 @@ function adoptedGdb(a: Adopted): Running {
     // Linux reports no hang-up on a FIFO whose last writer left before this reader opened it: a gdb
     // already gone (a broken one ends in milliseconds) would never be seen to end. It is passed over
     // then, and the gdb node starts itself fails the same way with its output kept.
-    const st = procStat(a.gdbPid);
-    if (!st || st.state === 'Z' || st.state === 'X') {
-      for (const socket of sockets) socket.destroy();
-      return false;
-    }
-    return true;
+    return !gone();
   })().catch(() => false);
   const ended = ready.then(async (ok) => {
-    if (ok) await Promise.all(sockets.map((sk) => new Promise((r) => sk.once('close', r))));
-    else {
-      for (const socket of sockets) socket.destroy();
+    if (ok) {
+      // Its end is the end of its output, or its exit seen in /proc: between closing its files and
+      // becoming a zombie (the kernel does one, then the other) it may have looked alive above.
+      const closed = Promise.all(sockets.map((sk) => new Promise((r) => sk.once('close', r))));
+      let open = true;
+      void closed.then(() => (open = false));
+      while (open && !gone()) await Promise.race([closed, wait(20)]);
+      if (open) await Promise.race([closed, wait(50)]); // what it wrote last, still on its way
+    }
+    for (const socket of sockets) socket.destroy();
+    if (!ok) {
       // not usable: ended before it can attach anything (gdb-argv.ts: its group is its own from its first line)
       for (const target of [-a.gdbPid, a.gdbPid]) {
         try {
@@ -234,9 +255,9 @@ function adoptedGdb(a: Adopted): Running {
           // no such group yet, or gone
         }
       }
-      stdout.end();
-      stderr.end();
     }
+    stdout.end();
+    stderr.end();
     return exitOf(a.gdbPid);
   });
   return { pid: a.gdbPid, stdout, stderr, ended, handles: [handle], ready };
@@ -272,23 +293,30 @@ function procStat(pid: number): { state: string; ppid: number; exitCode: number 
 /**
  * The gdb main.js's sh line started for `pid`, when HEAPGAP_EARLY_GDB names one that is this
  * process's child. The variable is removed either way (heapgap's children must not see it). One
- * started for another command line (node and sh read it alike: it should not happen) is asked to quit.
+ * started for another command line (node and sh read it alike: it should not happen) is killed: it
+ * has attached nothing, and its directory is not touched.
  */
 export function adoptEarly(pid: number | null): Adopted | null {
   const said = process.env.HEAPGAP_EARLY_GDB;
   delete process.env.HEAPGAP_EARLY_GDB;
   const m = /^([1-9]\d{0,9}) ([1-9]\d{0,9}) (\/.*)$/.exec(said ?? '');
-  if (!m || procStat(Number(m[1]))?.ppid !== process.pid || basename(m[3]!) !== `heapgap-early-${process.pid}`) return null;
+  // not this process's child: not heapgap's gdb, never touched
+  if (!m || procStat(Number(m[1]))?.ppid !== process.pid) return null;
   const adopted = { gdbPid: Number(m[1]), dir: m[3]! };
-  if (Number(m[2]) === pid) return adopted;
-  new GdbProcess(Number(m[2]), true, adopted).quit();
+  if (Number(m[2]) === pid && basename(adopted.dir) === `heapgap-early-${process.pid}`) return adopted;
+  try {
+    process.kill(adopted.gdbPid, 'SIGKILL'); // this process's unreaped child: its pid is not reused
+  } catch {
+    // gone
+  }
   return null;
 }
 
+/** A directory (not a link) of this user's, that no one else can enter. */
 function isOwnDir(dir: string): boolean {
   try {
-    const st = statSync(dir);
-    return st.isDirectory() && st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o077) === 0;
+    const st = lstatSync(dir);
+    return st.isDirectory() && st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o777) === 0o700;
   } catch {
     return false;
   }
@@ -355,10 +383,10 @@ export async function takeEarly(pid: number, withExe: boolean): Promise<GdbProce
   const g = await early.catch(() => null);
   early = null;
   unclaimed = null;
-  if (g && g.withExe === withExe && (await g.ready)) {
-    g.hold(true);
-    return g;
-  }
+  // held while its directory is awaited: nothing else may keep node running meanwhile
+  g?.hold(true);
+  if (g && g.withExe === withExe && (await g.ready)) return g;
+  g?.hold(false);
   if (g) await ended(g);
   return null;
 }

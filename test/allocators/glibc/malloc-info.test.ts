@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMallocInfo, warmParser } from '../../../src/allocators/glibc/malloc-info.js';
+import { parseMallocInfo } from '../../../src/allocators/glibc/malloc-info.js';
 import { arenaFigures } from '../../../src/allocators/glibc/arena-figures.js';
 import { CAPTURES, fixture } from '../../fixtures.js';
 
@@ -104,14 +104,5 @@ describe('format variants', () => {
     ['<malloc version="1"><heap nr="0">', /not well-formed/],
   ])('rejects %j clearly', (xml, message) => {
     expect(() => parseMallocInfo(xml)).toThrow(message);
-  });
-});
-
-describe('warmParser', () => {
-  it('parses its own document (a failure would silently warm nothing) and leaves the next parse its own', () => {
-    const xml = fixture(CAPTURES[0]!, 'malloc-info.xml');
-    const before = parseMallocInfo(xml);
-    expect(warmParser()).toBe(true);
-    expect(parseMallocInfo(xml)).toEqual(before);
   });
 });
