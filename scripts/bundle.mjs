@@ -46,7 +46,7 @@ const { ASSETS, gdbArgs } = await import('../dist/collect/safe-call/gdb-argv.js'
 const PID = 4294967295; // above pid_max's limit (2^22)
 const argv = gdbArgs({ pid: PID });
 const count = (what) => argv.reduce((n, a) => n + a.split(what).length - 1, 0);
-if (count(String(PID)) !== 1 || count(ASSETS) !== 1) throw new Error(`gdbArgs: expected the pid once (exe_check.py; the driver attaches to the pid of its parameters) and ASSETS once (tdesc), found ${count(String(PID))} and ${count(ASSETS)}`);
+if (count(String(PID)) !== 2 || count(ASSETS) !== 1) throw new Error(`gdbArgs: expected the pid twice (exe_check.py, heapgap_attach) and ASSETS once (tdesc), found ${count(String(PID))} and ${count(ASSETS)}`);
 const shQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
 const shArg = (a) => a.split(new RegExp(`(${ASSETS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|${PID})`)).filter((p) => p !== '').map((p) => (p === ASSETS ? '"$hg_root/src/collect/safe-call"' : p === String(PID) ? '"$2"' : shQuote(p))).join('') || "''";
 const template = readFileSync('src/collect/safe-call/gdb-early.sh', 'utf8');

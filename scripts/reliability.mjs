@@ -147,7 +147,7 @@ function gdbsOn(pid) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.some((a) => a === `attach ${pid}` || a === String(pid) || a === `/proc/${pid}/exe`)) found.push(Number(d));
+      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.some((a) => a === `attach ${pid}` || a === `python heapgap.heapgap_attach(${pid})` || a === String(pid) || a === `/proc/${pid}/exe`)) found.push(Number(d));
     } catch {
       // gone
     }

@@ -34,7 +34,7 @@ describe("gdb started by main.js's sh line", () => {
     expect(text).toMatch(/'set tdesc filename '"\$hg_root\/src\/collect\/safe-call"'\/amd64-linux-sse\.xml'/);
     // Python finds the driver through HEAPGAP_ASSETS, which the shell exports: no path in Python source
     expect(text).toMatch(/HEAPGAP_ASSETS="\$hg_root\/src\/collect\/safe-call"/);
-    expect(text).toContain('python heapgap.heapgap_attach()');
+    expect(text).toMatch(/'python heapgap\.heapgap_attach\('"\$2"'\)'/);
     expect(text).not.toMatch(/'-ex' 'attach /);
   });
 
@@ -62,7 +62,7 @@ describe("gdb started by main.js's sh line", () => {
     const t = await startTarget('churn', ['2']);
     const r = await inspect(t.pid, { PATH: bin });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^heapgap-n gdb-adopted /m);
+    // (its shell, gone at once, may even be reaped before node looks: then nothing is adopted)
     expect(r.stderr).toMatch(/^heapgap-n gdb-spawned /m);
     expect(await gdbsLeftFor(t.pid)).toEqual([]);
     expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });

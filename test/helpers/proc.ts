@@ -125,7 +125,8 @@ export function gdbsFor(target: number): string[] {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
       // by its path (gdb-path.ts gdbOnPath) or by name
-      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.includes(`attach ${target}`)) out.push(`${pid} ${procState(Number(pid)).state}`);
+      // its attach (gdb-argv.ts: made by the driver, heapgap_attach(PID); the floor's, plain)
+      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.some((a) => a === `attach ${target}` || a === `python heapgap.heapgap_attach(${target})`)) out.push(`${pid} ${procState(Number(pid)).state}`);
     } catch {
       // gone meanwhile
     }

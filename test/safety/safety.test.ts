@@ -72,7 +72,7 @@ function gdbsOn(pid: number): number[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.includes(`attach ${pid}`)) out.push(Number(d));
+      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.includes(`python heapgap.heapgap_attach(${pid})`)) out.push(Number(d));
     } catch {
       // gone
     }
@@ -433,7 +433,8 @@ describe('safety', () => {
       '#!/usr/bin/env python3',
       'import ctypes, os, sys, time',
       'args = sys.argv[1:]',
-      'pids = [int(args[i + 1].split()[1]) for i in range(len(args) - 1) if args[i] == "-ex" and args[i + 1].startswith("attach ")]',
+      '# the pid heapgap\'s driver would attach (gdb-argv.ts: python heapgap.heapgap_attach(PID))',
+      'pids = [int(a.split("(")[1].rstrip(")")) for a in args if a.startswith("python heapgap.heapgap_attach(")]',
       'pid = pids[-1]',
       'libc = ctypes.CDLL(None, use_errno=True)',
       'libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]',

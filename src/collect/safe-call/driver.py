@@ -747,14 +747,15 @@ def heapgap_main():
     mark("done")
 
 
-def heapgap_attach():
+def heapgap_attach(pid):
     """`attach`, made by the driver only: gdb runs every -ex command even after one failed, so a gdb
     whose driver did not load whole (or that was interrupted while it waited for its parameters)
-    would otherwise reach a bare `attach` with nothing to end the stop but its own exit."""
-    if aborted():
+    would otherwise reach a bare `attach` with nothing to end the stop but its own exit. pid is the
+    one gdb was started for; the parameters must name the same."""
+    if aborted() or pid != P["pid"]:
         return
     try:
-        gdb.execute("attach %d" % P["pid"])
+        gdb.execute("attach %d" % pid)
     except gdb.error as e:
         # as gdb words it (failures.ts reads it): heapgap_main then finds nothing attached
         gdb.write("%s\n" % e, gdb.STDERR)

@@ -154,7 +154,7 @@ export function gdbArgs(s: GdbSession): string[] {
     ...mark('attach'),
     // by the driver, which attaches only once it has loaded whole and read its parameters (gdb runs
     // every -ex after a failed one); the floor, which has no driver, as a plain command
-    ...(s.bare ? ['-ex', `attach ${s.pid}`] : ['-ex', 'python heapgap.heapgap_attach()']),
+    ...(s.bare ? ['-ex', `attach ${s.pid}`] : ['-ex', `python heapgap.heapgap_attach(${s.pid})`]),
     ...mark('attached'),
     ...(s.bare ? [] : ['-ex', 'python heapgap.heapgap_main()']),
     '-ex', 'detach',
