@@ -1,7 +1,7 @@
 // gdb started by main.js's sh line before node (src/collect/safe-call/gdb-early.sh, built into
 // dist/cli/): node adopts it; when it cannot be started node starts its own; one nobody takes ends;
 // the built file names neither the build's directory nor a fixed pid.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -113,6 +113,9 @@ describe("gdb started by main.js's sh line", () => {
     expect(r.stderr).toMatch(/^heapgap-n gdb-spawned /m); // node's own gdb did the work
     expect(readFileSync(victim, 'utf8')).toBe('ORIGINAL');
     expect(await gdbsLeftFor(t.pid)).toEqual([]);
+    // not heapgap's to remove: the test made it
+    const made = /^heapgap-n gdb-spawned/m.test(r.stderr) ? readdirSync(tmpdir()).filter((n) => n.startsWith('heapgap-early-') && lstatSync(join(tmpdir(), n)).mode & 0o002) : [];
+    for (const n of made) rmSync(join(tmpdir(), n), { recursive: true, force: true });
     await t.stop();
   });
 
@@ -152,6 +155,7 @@ describe("gdb started by main.js's sh line", () => {
     }
     sh.kill('SIGKILL');
     await sh.catch(() => undefined);
+    rmSync(dir!, { recursive: true, force: true }); // gdb was killed: nothing of heapgap's was left to remove it
     await t.stop();
   });
 

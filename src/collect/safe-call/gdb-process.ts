@@ -138,8 +138,9 @@ export class GdbProcess {
    */
   quit(): void {
     try {
-      // an adopted gdb whose directory was not (yet) checked is not reached through it
-      if (!this.ownDir) throw new Error('not its own directory');
+      // an adopted gdb is reached through its directory only when that is this user's own (mode 700)
+      if (!this.ownDir && !isOwnDir(this.dir)) throw new Error('not its own directory');
+      this.ownDir = true;
       this.give({ quit: true });
     } catch {
       this.kill(); // its directory is gone: no other way to reach it
@@ -156,7 +157,7 @@ export class GdbProcess {
 
   /** After gdb exited (or was killed before attaching): its files go. */
   async dispose(): Promise<void> {
-    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownDir || isOwnDir(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
