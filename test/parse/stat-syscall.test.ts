@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PF_KTHREAD, parseStat } from '../../src/parse/stat.js';
@@ -14,7 +15,23 @@ describe('parseStat', () => {
   it('counts fields from the last parenthesis: a comm with spaces and ") " inside', () => {
     const tail = 'S 1 2 3 4 5 4194560 7 8 9 10 11 12 13 14 15 16 17 18 123456 20 21';
     const s = parseStat(`42 (a) b (c) d) ${tail}`)!;
-    expect(s).toEqual({ state: 'S', flags: 4194560, utime: 11, stime: 12, cutime: 13, cstime: 14, startTime: '123456' });
+    expect(s).toEqual({ state: 'S', ppid: 1, flags: 4194560, utime: 11, stime: 12, cutime: 13, cstime: 14, startTime: '123456', exitCode: null });
+  });
+  it("a zombie's parent and exit status, as waitpid would give it", async () => {
+    // a child that exits 3 under a parent that never reaps it (sh exec'd into sleep)
+    const sh = spawn('sh', ['-c', '(exit 3) & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number((await new Promise<Buffer>((res) => sh.stdout.once('data', res))).toString());
+      let s = parseStat(readFileSync(`/proc/${zombie}/stat`, 'latin1'))!;
+      for (let i = 0; i < 100 && s.state !== 'Z'; i++) {
+        await new Promise((res) => setTimeout(res, 10));
+        s = parseStat(readFileSync(`/proc/${zombie}/stat`, 'latin1'))!;
+      }
+      expect(s).toMatchObject({ state: 'Z', ppid: sh.pid, exitCode: 3 << 8 });
+      expect(parseStat(readFileSync('/proc/self/stat', 'latin1'))).toMatchObject({ ppid: process.ppid, exitCode: 0 });
+    } finally {
+      sh.kill('SIGKILL');
+    }
   });
   it('is null for an empty or cut line', () => {
     expect(parseStat('')).toBeNull();

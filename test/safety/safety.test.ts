@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, runCli, spawnCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { buildTarget, procFds, procState, startTarget, stopAllTargets } from '../helpers/targets.js';
-import { gdbsLeftFor } from '../helpers/proc.js';
+import { gdbsFor, gdbsLeftFor } from '../helpers/proc.js';
 import type { RunningTarget } from '../helpers/targets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,20 +65,8 @@ async function expectHealthy(c: Churn, what: string, tracer = 0): Promise<number
   throw new Error(`${what}: progress counter stuck at ${p0} for 2 s (state ${procState(c.t.pid).state})`);
 }
 
-/** gdb processes that still name the target (a hung or orphaned session). */
-function gdbsOn(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.includes(`python heapgap.heapgap_attach(${pid})`)) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
+/** gdb processes that still name the target (a hung or orphaned session): their pids. */
+const gdbsOn = (pid: number): number[] => gdbsFor(pid).map((line) => Number(line.split(' ')[0]));
 
 /** Holds a ptrace on one thread (PTRACE_SEIZE: the thread keeps running) until release(). */
 async function seize(tid: number): Promise<{ pid: number; release: () => Promise<void> }> {

@@ -85,12 +85,13 @@ function pyModule(name: string, file: string): string {
  * the calls, detach.
  */
 export function gdbArgs(s: GdbSession): string[] {
-  // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent)
-  const mark = (what: string) => ['-ex', `python import time; print("${STOP_MARK}${what} %.6f %.6f" % (time.monotonic(), time.process_time()), flush=True)`];
+  // "<mark> <monotonic s> <gdb's CPU s>": the CPU figure is for HEAPGAP_DEBUG (what gdb itself spent).
+  // heapgap_mark is defined by gdb's first command (below) and printed by every mark after it.
+  const mark = (what: string) => ['-ex', `python heapgap_mark("${what}")`];
   // whatever the executable (exe_check.py), gdb keeps the one it was given when it attaches
   const exe = [
     '-iex', 'set exec-file-mismatch off',
-    ...(s.withExe === false ? [] : ['-ex', `python import time; ${pyModule('heapgap_exe', 'exe_check.py')}; heapgap_exe.load_exe(${s.pid}, lambda w: print("${STOP_MARK}%s %.6f %.6f" % (w, time.monotonic(), time.process_time()), flush=True))`]),
+    ...(s.withExe === false ? [] : ['-ex', `python ${pyModule('heapgap_exe', 'exe_check.py')}; heapgap_exe.load_exe(${s.pid}, heapgap_mark)`]),
     ...(s.bare ? ['-ex', `python gdb.current_progspace().filename or gdb.execute("exec-file ${s.bare.libc.path}")`] : []),
   ];
   const session = s.bare
@@ -116,7 +117,7 @@ export function gdbArgs(s: GdbSession): string[] {
     // switched off below, and an executable with DWARF of its own is not given to gdb
     // (exe_check.py; `file -readnever` for it makes gdb 13 fail an assertion when it unwinds).
     '-nx', '--batch',
-    ...mark('gdb').map((a) => (a === '-ex' ? '-iex' : a)),
+    '-iex', `python import time; heapgap_mark = lambda w: print("${STOP_MARK}%s %.6f %.6f" % (w, time.monotonic(), time.process_time()), flush=True); heapgap_mark("gdb")`,
     // Its own process group, so a Ctrl-C at the terminal (sent to the foreground group) never reaches
     // gdb mid-call. Not its own session (setsid): a new session is a new scheduler autogroup, and a
     // fresh autogroup gets a small CPU share on a busy machine (measured: the attach phase took

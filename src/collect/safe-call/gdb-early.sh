@@ -10,7 +10,7 @@
 # named after node's pid ($$, as node's own), with gdb's stdout and stderr as FIFOs in it, opened
 # read-write (no open blocks, whatever becomes of node; the driver reopens them write-only once node
 # has given its parameters), and "ready" once they are, holding the subshell's pid (gdb's, after
-# exec). node adopts that gdb (gdb-process.ts adoptEarly) by
+# exec). node adopts that gdb (gdb-adopted.ts adoptEarly) by
 # HEAPGAP_EARLY_GDB="<gdb's pid> <target pid> <session directory>", after checking the directory is
 # its own. Whatever fails here, node starts gdb itself, as it does for every other command.
 # Variables are hg_-prefixed: an exported variable of the user's with the same name would otherwise

@@ -8,12 +8,13 @@
  * costs more to load than gdb takes to start.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, constants as fsConstants, fstatSync, lstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { constants, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { adoptEarly, adoptedGdb, isOwnDir, killGroup } from './gdb-adopted.js';
+import type { Adopted } from './gdb-adopted.js';
 import { ASSETS, STOP_MARK, gdbArgs } from './gdb-argv.js';
 import { gdbOnPath, pycacheEnv } from './gdb-path.js';
 import { mark } from '../../marks.js';
@@ -28,7 +29,7 @@ export interface GdbRun {
 }
 
 /** gdb as heapgap sees it, whoever started it: its pid, its output, how it ended. */
-interface Running {
+export interface Running {
   pid: number | undefined;
   stdout: Readable;
   stderr: Readable;
@@ -38,13 +39,6 @@ interface Running {
   handles: { ref?(): unknown; unref?(): unknown }[];
   /** false: this gdb cannot be used (an adopted one whose session directory never came right). */
   ready: Promise<boolean>;
-}
-
-/** The gdb main.js's sh line started (gdb-early.sh), named by HEAPGAP_EARLY_GDB. */
-export interface Adopted {
-  gdbPid: number;
-  /** Its session directory, named after this process's pid (gdb-early.sh makes it: owned and checked). */
-  dir: string;
 }
 
 export class GdbProcess {
@@ -62,18 +56,16 @@ export class GdbProcess {
   private wrote = (): void => undefined;
   private readonly paramsFile: string;
   private readonly gdb: Running;
-  /** Whether its directory is known to be heapgap's own (made by node, or checked): only then is it written to or removed. */
-  private ownDir: boolean;
+  /** The directory node made for it (null: the sh line's gdb, whose directory is checked, ownDir). */
+  private readonly made: string | null;
 
   constructor(readonly pid: number, readonly withExe: boolean, adopted: Adopted | null = null) {
-    this.dir = adopted?.dir ?? mkdtempSync(join(tmpdir(), 'heapgap-'));
+    this.made = adopted ? null : mkdtempSync(join(tmpdir(), 'heapgap-'));
+    this.dir = adopted?.dir ?? this.made!;
     this.files = { resultFile: join(this.dir, 'result.json'), abortFile: join(this.dir, 'abort'), stateFile: join(this.dir, 'state'), gateFile: join(this.dir, 'gate') };
     this.paramsFile = join(this.dir, 'params.json');
-    this.ownDir = !adopted;
-    if (adopted) {
-      this.gdb = adoptedGdb(adopted);
-      void this.gdb.ready.then((ok) => (this.ownDir = ok));
-    } else {
+    if (adopted) this.gdb = adoptedGdb(adopted);
+    else {
       // the call token (driver.py take_gate): exists before gdb can look for it
       writeFileSync(this.files.gateFile, '');
       this.gdb = spawnedGdb(pid, withExe, this.dir, this.paramsFile);
@@ -108,7 +100,7 @@ export class GdbProcess {
 
   /** The driver's parameters: written aside, then renamed, so the driver never reads half a file. */
   give(params: unknown): void {
-    if (!this.ownDir) throw new Error(`${this.dir} is not heapgap's own directory`);
+    if (!this.ownDir()) throw new Error(`${this.dir} is not heapgap's own directory`);
     writeFileSync(`${this.paramsFile}.tmp`, JSON.stringify(params));
     renameSync(`${this.paramsFile}.tmp`, this.paramsFile);
   }
@@ -119,17 +111,8 @@ export class GdbProcess {
    * stopped for good. Before that setpgid there is no group, and no child either.
    */
   kill(): void {
-    const pid = this.gdb.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone (an adopted gdb stays a zombie until heapgap exits: its pid is not reused meanwhile)
-      }
-    }
+    // (an adopted gdb stays a zombie until heapgap exits: its pid is not reused meanwhile)
+    if (this.gdb.pid !== undefined) killGroup(this.gdb.pid);
   }
 
   /**
@@ -138,10 +121,7 @@ export class GdbProcess {
    */
   quit(): void {
     try {
-      // an adopted gdb is reached through its directory only when that is this user's own (mode 700)
-      if (!this.ownDir && !isOwnDir(this.dir)) throw new Error('not its own directory');
-      this.ownDir = true;
-      this.give({ quit: true });
+      this.give({ quit: true }); // refused for a directory not heapgap's own
     } catch {
       this.kill(); // its directory is gone: no other way to reach it
     }
@@ -157,7 +137,15 @@ export class GdbProcess {
 
   /** After gdb exited (or was killed before attaching): its files go. */
   async dispose(): Promise<void> {
-    if (this.ownDir || isOwnDir(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownDir()) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Whether its directory may be written to and removed: node made it, or (a directory the sh line's
+   * gdb was given) it is this user's own, mode 700, not a link. A foreign one is never touched.
+   */
+  private ownDir(): boolean {
+    return this.dir === this.made || isOwnDir(this.dir);
   }
 }
 
@@ -184,161 +172,19 @@ function spawnedGdb(pid: number, withExe: boolean, dir: string, paramsFile: stri
   return { pid: child.pid, stdout: child.stdout!, stderr: child.stderr!, ended, handles: [child, child.stdout as Socket, child.stderr as Socket], ready: Promise.resolve(true) };
 }
 
-/**
- * The gdb main.js's sh line started: heapgap's child (sh became node by exec), but not one libuv
- * knows, so its end is read from its output's end and /proc: it stays a zombie, unreaped, until
- * heapgap exits (its pid cannot be reused meanwhile), and /proc/PID/stat's last field holds its wait
- * status. Its output is read once its shell has made the session directory ("ready"): usually long
- * before node gets here.
- */
-function adoptedGdb(a: Adopted): Running {
-  mark('gdb-adopted');
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const sockets: Socket[] = [];
-  let held = true;
-  let poll: NodeJS.Timeout | null = null;
-  const hold = (h: { ref(): unknown; unref(): unknown } | null) => (held ? h?.ref() : h?.unref());
-  const handle = {
-    ref: () => ((held = true), [...sockets, poll].forEach(hold)),
-    unref: () => ((held = false), [...sockets, poll].forEach(hold)),
-  };
-  const wait = (ms: number) => new Promise((r) => hold((poll = setTimeout(r, ms))));
-  const gone = () => {
-    const st = procStat(a.gdbPid);
-    return !st || st.state === 'Z' || st.state === 'X';
-  };
-  const ready = (async () => {
-    // "ready" holds the pid of the shell that became gdb: a directory left by an earlier heapgap
-    // with this pid is not taken for this one's. Nothing in the directory is read or written
-    // before it is known to be this user's own (mode 700, not a link).
-    for (let i = 0; ; i++) {
-      if (existsSync(join(a.dir, 'ready'))) {
-        if (!isOwnDir(a.dir) || readFileSync(join(a.dir, 'ready'), 'latin1').trim() !== String(a.gdbPid)) return false;
-        break;
-      }
-      if (gone() || i >= 1000) return false; // its shell failed, or 2 s went by
-      await wait(2);
-    }
-    for (const [name, into] of [['out', stdout], ['err', stderr]] as const) {
-      const fd = openSync(join(a.dir, name), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
-      if (!fstatSync(fd).isFIFO()) {
-        closeSync(fd);
-        return false;
-      }
-      const socket = new Socket({ fd, readable: true, writable: false });
-      sockets.push(socket);
-      hold(socket);
-      socket.pipe(into);
-    }
-    // Linux reports no hang-up on a FIFO whose last writer left before this reader opened it: a gdb
-    // already gone (a broken one ends in milliseconds) would never be seen to end. It is passed over
-    // then, and the gdb node starts itself fails the same way with its output kept.
-    return !gone();
-  })().catch(() => false);
-  const ended = ready.then(async (ok) => {
-    if (ok) {
-      // Its end is the end of its output, or its exit seen in /proc: between closing its files and
-      // becoming a zombie (the kernel does one, then the other) it may have looked alive above.
-      const closed = Promise.all(sockets.map((sk) => new Promise((r) => sk.once('close', r))));
-      let open = true;
-      void closed.then(() => (open = false));
-      while (open && !gone()) await Promise.race([closed, wait(20)]);
-      if (open) await Promise.race([closed, wait(50)]); // what it wrote last, still on its way
-    }
-    for (const socket of sockets) socket.destroy();
-    if (!ok) {
-      // not usable: ended before it can attach anything (gdb-argv.ts: its group is its own from its first line)
-      for (const target of [-a.gdbPid, a.gdbPid]) {
-        try {
-          process.kill(target, 'SIGKILL');
-        } catch {
-          // no such group yet, or gone
-        }
-      }
-    }
-    stdout.end();
-    stderr.end();
-    return exitOf(a.gdbPid);
-  });
-  return { pid: a.gdbPid, stdout, stderr, ended, handles: [handle], ready };
-}
-
-/** A zombie child's exit status (/proc/PID/stat field 52), waited for while it is still exiting. */
-async function exitOf(pid: number): Promise<Pick<GdbRun, 'exitCode' | 'signal' | 'spawnError'>> {
-  for (let i = 0; i < 2000; i++) {
-    const stat = procStat(pid);
-    if (stat === null) break;
-    if (stat.state === 'Z' || stat.state === 'X') {
-      const st = stat.exitCode;
-      if ((st & 0x7f) === 0) return { exitCode: (st >> 8) & 0xff, signal: null, spawnError: null };
-      const name = Object.entries(constants.signals).find(([, n]) => n === (st & 0x7f))?.[0] ?? null;
-      return { exitCode: null, signal: name as NodeJS.Signals | null, spawnError: null };
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return { exitCode: null, signal: null, spawnError: null };
-}
-
-function procStat(pid: number): { state: string; ppid: number; exitCode: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
-    // after the command: state (field 3), ppid (4), ... exit_code (52)
-    return { state: f[0] ?? '', ppid: Number(f[1]), exitCode: Number(f[49] ?? 0) };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The gdb main.js's sh line started for `pid`, when HEAPGAP_EARLY_GDB names one that is this
- * process's child. The variable is removed either way (heapgap's children must not see it). One
- * started for another command line (node and sh read it alike: it should not happen) is killed: it
- * has attached nothing, and its directory is not touched.
- */
-export function adoptEarly(pid: number | null): Adopted | null {
-  const said = process.env.HEAPGAP_EARLY_GDB;
-  delete process.env.HEAPGAP_EARLY_GDB;
-  const m = /^([1-9]\d{0,9}) ([1-9]\d{0,9}) (\/.*)$/.exec(said ?? '');
-  // not this process's child: not heapgap's gdb, never touched
-  if (!m || procStat(Number(m[1]))?.ppid !== process.pid) return null;
-  const adopted = { gdbPid: Number(m[1]), dir: m[3]! };
-  if (Number(m[2]) === pid && basename(adopted.dir) === `heapgap-early-${process.pid}`) return adopted;
-  try {
-    process.kill(adopted.gdbPid, 'SIGKILL'); // this process's unreaped child: its pid is not reused
-  } catch {
-    // gone
-  }
-  return null;
-}
-
-/** A directory (not a link) of this user's, that no one else can enter. */
-function isOwnDir(dir: string): boolean {
-  try {
-    const st = lstatSync(dir);
-    return st.isDirectory() && st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o777) === 0o700;
-  } catch {
-    return false;
-  }
-}
-
 /** gdb started for a pid before heapgap read it (startEarly), not yet taken by a session. */
 let early: Promise<GdbProcess> | null = null;
 let earlyPid = 0;
 /** The same, once spawned: what heapgap's exit must end (nothing is attached until a session takes it). */
 let unclaimed: GdbProcess | null = null;
-/** The gdb main.js's sh line started, for startEarly to take. */
-let adopted: { pid: number; gdb: Adopted } | null = null;
 
-/** Starts gdb for `pid` now, once; safeCall takes it (takeEarly). */
-export function startEarly(pid: number): void {
+/** Starts gdb for `pid` now (or takes the one main.js's sh line started, `from`), once; safeCall takes it (takeEarly). */
+export function startEarly(pid: number, from: Adopted | null = null): void {
   if (early && earlyPid === pid) return;
   void discardEarly();
   earlyPid = pid;
   const started = new Promise<GdbProcess>((resolve) => {
-    const g = new GdbProcess(pid, true, adopted?.pid === pid ? adopted.gdb : null);
-    adopted = null;
+    const g = new GdbProcess(pid, true, from);
     g.hold(false);
     resolve(g);
   }).then((g) => {
@@ -358,11 +204,9 @@ export function startEarly(pid: number): void {
  */
 export function startEarlyFromArgv(argv: readonly string[]): void {
   const pid = earlyPidOf(argv);
-  const gdb = adoptEarly(pid);
-  if (pid === null) return;
   // the sh line's gdb when it started one for this pid (checked by adoptEarly), else a new one
-  adopted = gdb ? { pid, gdb } : null;
-  startEarly(pid);
+  const from = adoptEarly(pid);
+  if (pid !== null) startEarly(pid, from);
 }
 
 /** The pid gdb may be started for from the command line alone (node, script, command, pid, ...). */
