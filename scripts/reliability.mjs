@@ -465,7 +465,7 @@ async function oneInterrupt(t, rnd, c, verbose) {
   const lines = stderr.split('\n');
   const at = (re) => lines.findIndex((l) => re.test(l));
   const received = at(/received; finishing safely/);
-  const attached = at(/attached; calling malloc_info/);
+  const attached = at(/attached; calling /); // whatever the allocator calls (malloc_info, mallctl, ...)
   const detached = at(/detached; measuring/);
   let outcome;
   if (r.timedOut) {
