@@ -49,10 +49,16 @@ export function adoptedGdb(a: Adopted): Running {
     // "ready" holds the pid of the shell that became gdb: a directory left by an earlier heapgap
     // with this pid is not taken for this one's. Nothing in the directory is read or written
     // before it is known to be this user's own (mode 700, not a link).
+    // Its shell writes "ready" as sh's `>` does: created empty, then written; read before the
+    // write it is empty, and is looked at again.
     for (let i = 0; ; i++) {
       if (existsSync(join(a.dir, 'ready'))) {
-        if (!isOwnDir(a.dir) || readFileSync(join(a.dir, 'ready'), 'latin1').trim() !== String(a.gdbPid)) return false;
-        break;
+        if (!isOwnDir(a.dir)) return false;
+        const said = readFileSync(join(a.dir, 'ready'), 'latin1');
+        if (said.endsWith('\n')) {
+          if (said !== `${a.gdbPid}\n`) return false;
+          break;
+        }
       }
       if (gone() || i >= 1000) return false; // its shell failed, or 2 s went by
       await wait(2);
