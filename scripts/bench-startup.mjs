@@ -3,22 +3,21 @@
 //   1. `dist/cli/main.js --version` vs `node -e 0`;
 //   2. `dist/cli/main.js inspect PID --json` on an idle 9-thread C target (fixtures/targets/pinned-threads.c,
 //      8 workers parked in pthread_cond_wait, main in pause()) vs gdb's own start,
-//      `gdb -nx --batch -ex quit`;
+//      `gdb -nx --batch -ex quit`; the phases of inspect from runs of their own with HEAPGAP_DEBUG=1;
 // each pair alternating, medians and their ratio (goals: ≤ 2 for both).
 //
 //   node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--vs PATH] [--json]
 //
 // --vs PATH: another build's main.js (e.g. a copy of dist/ from before a change) timed in the same
-// alternation, so a before/after comparison shares the machine's load (with HEAPGAP_DEBUG=1 too:
-// its output costs both the same).
+// alternation, so a before/after comparison shares the machine's load.
 //
 // heapgap is run as users run it, as a command (main.js's sh line then starts node without
 // NODE_EXTRA_CA_CERTS, see src/cli/main.ts); a --vs build without that line is run with node.
 // Every command is spawned the same way (execa, stdin ignored, output buffered) and timed from spawn
 // to exit with performance.now(); one untimed warm-up run of each comes first so the page cache holds
-// the files. inspect's runs also keep the phases heapgap's own marks show (HEAPGAP_DEBUG=1: gdb's
-// monotonic marks around attach/detach, on the clock of process.hrtime): node start to gdb's attach,
-// the stop, detach to exit. Nothing here asserts on time: it reports figures.
+// the files. A fourth inspect variant, with HEAPGAP_DEBUG=1, keeps the phases heapgap's own marks
+// show (gdb's monotonic marks around attach/detach, on the clock of process.hrtime): node start to
+// gdb's attach, the stop, detach to exit. Nothing here asserts on time: it reports figures.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -138,19 +137,24 @@ async function main() {
     const target = await startIdleTarget(dir);
     const phases = [];
     try {
+      const args = ['inspect', String(target.pid), '--json'];
+      // Timed as users run it: without HEAPGAP_DEBUG, whose dump of gdb's output waits for gdb's exit
+      // (no longer: src/collect/safe-call/index.ts) and costs writes. The phases come from a run of
+      // their own, with it, in the same alternation.
       const variants = [
+        { name: 'heapgap inspect (idle 9-thread C target)', command: heapgapCommand(CLI, args).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(CLI, args))).ms },
+        { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
+        ...(VS ? [{ name: '--vs inspect', command: heapgapCommand(VS, args).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(VS, args))).ms }] : []),
         {
-          name: 'heapgap inspect (idle 9-thread C target)',
-          command: heapgapCommand(CLI, ['inspect', String(target.pid), '--json']).flat().join(' '),
+          name: 'heapgap inspect, HEAPGAP_DEBUG=1 (its phases)',
+          command: `HEAPGAP_DEBUG=1 ${heapgapCommand(CLI, args).flat().join(' ')}`,
           run: async () => {
-            const r = await timeOnce(...heapgapCommand(CLI, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' });
+            const r = await timeOnce(...heapgapCommand(CLI, args), { HEAPGAP_DEBUG: '1' });
             const mark = (w) => Number(new RegExp(`heapgap-t ${w} ([\\d.]+)`).exec(r.stderr)?.[1] ?? NaN) * 1000;
             phases.push({ toAttach: mark('attach') - r.start, stop: mark('detached') - mark('attach'), afterDetach: r.end - mark('detached'), split: split(r) });
             return r.ms;
           },
         },
-        { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
-        ...(VS ? [{ name: '--vs inspect', command: heapgapCommand(VS, ['inspect', String(target.pid), '--json']).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(VS, ['inspect', String(target.pid), '--json']), { HEAPGAP_DEBUG: '1' })).ms }] : []),
       ];
       const times = await alternate(variants, opts.inspectRuns);
       phases.splice(0, 1); // the warm-up's
