@@ -251,8 +251,9 @@ describe('safety', () => {
       r = await spawnCli(['inspect', String(c.t.pid), '--json', '--timeout', '5s'], undefined, { boundMs: 15_000 });
     } finally {
       // If heapgap hung, its gdb is still attached (and spinning): end it and resume the target so
-      // the next tests can run.
-      const left = gdbsOn(c.t.pid);
+      // the next tests can run. Not before an unused gdb has had its time to quit by itself: killed
+      // while it still loads (heapgap refuses this target fast), it left its session directory behind.
+      const left = (await gdbsLeftFor(c.t.pid)).map((line) => Number(line.split(' ')[0]));
       for (const g of left) process.kill(g, 'SIGKILL');
       await tracer.release();
       if (left.length) {
