@@ -418,13 +418,20 @@ describe('safety', () => {
     // A stand-in for a gdb that hangs once attached (seen: gdb waiting on its own child that an
     // outside tracer held): it ptrace-attaches the target, says so as heapgap's gdb would, and then
     // never answers. No thread of the target is in D, so only the deadline rule can end it.
+    // Like heapgap's driver, it attaches only once heapgap has written its parameters, and quits
+    // when told to: attaching as it started, it once beat heapgap's own checks (the target was then
+    // "already traced" by it), ignored the request to quit and held the target until the test's end.
     await writeFile(join(dir, 'gdb'), [
       '#!/usr/bin/env python3',
-      'import ctypes, os, sys, time',
+      'import ctypes, json, os, sys, time',
       'args = sys.argv[1:]',
       '# the pid heapgap\'s driver would attach (gdb-argv.ts: python heapgap.heapgap_attach(PID))',
       'pids = [int(a.split("(")[1].rstrip(")")) for a in args if a.startswith("python heapgap.heapgap_attach(")]',
       'pid = pids[-1]',
+      'params = os.environ["HEAPGAP_PARAMS"]',
+      'while not os.path.exists(params):',
+      '    time.sleep(0.005)',
+      'if json.load(open(params)).get("quit") or json.load(open(params)).get("pid") != pid: sys.exit(0)',
       'libc = ctypes.CDLL(None, use_errno=True)',
       'libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]',
       'print("heapgap-t attach %.6f" % time.monotonic(), flush=True)',
