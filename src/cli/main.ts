@@ -23,10 +23,11 @@ if (caCerts !== undefined) {
 // nothing until the program has read the target and given it its parameters).
 startEarlyFromArgv(process.argv);
 
-// Once nothing is left to do (output written, every child ended and reaped or, for the sh line's gdb,
-// ended), exit at once: node's own teardown of a heap this size (freeing it object space by object
-// space) is about 10 ms of the user's wait, and nothing of heapgap's runs in it. 'exit' handlers still run.
-process.once('beforeExit', () => process.exit());
-
 const { main } = await import('./program.js');
 await main(process.argv);
+
+// The command has ended: once nothing else is left to do (every child ended, the sh line's gdb
+// too), exit at once. node's own teardown of a heap this size is about 10 ms of the user's wait,
+// and nothing of heapgap's runs in it; 'exit' handlers still do. Only from here: an event loop that
+// empties while a command still awaits is node's exit 13, a bug to see, never a silent exit 0.
+process.once('beforeExit', () => process.exit());
