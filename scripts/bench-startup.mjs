@@ -138,9 +138,9 @@ async function main() {
     const phases = [];
     try {
       const args = ['inspect', String(target.pid), '--json'];
-      // Timed as users run it: without HEAPGAP_DEBUG, whose dump of gdb's output waits for gdb's exit
-      // (no longer: src/collect/safe-call/index.ts) and costs writes. The phases come from a run of
-      // their own, with it, in the same alternation.
+      // Timed as users run it, without HEAPGAP_DEBUG (its marks and its dump of gdb's output are
+      // writes users do not make). The phases come from runs of their own, with it, in the same
+      // alternation.
       const variants = [
         { name: 'heapgap inspect (idle 9-thread C target)', command: heapgapCommand(CLI, args).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(CLI, args))).ms },
         { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
