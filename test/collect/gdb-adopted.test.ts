@@ -31,6 +31,22 @@ describe('adoptedGdb', () => {
     process.kill(s.gdbPid, 'SIGKILL');
     await run.ended;
   });
+  it("leaves no timer behind once its gdb has ended: node's exit would wait for it", async () => {
+    const s = await session();
+    // this stand-in holds the FIFOs as gdb does (opened read-write by its shell): its end closes them
+    const holder = spawn('sh', ['-c', `exec 1<>"${s.dir}/out" 2<>"${s.dir}/err"; exec sleep 30`], { stdio: 'ignore' });
+    cleanups.push(() => holder.kill('SIGKILL'));
+    writeFileSync(join(s.dir, 'ready'), `${holder.pid}\n`);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const run = adoptedGdb({ dir: s.dir, gdbPid: holder.pid! });
+    expect(await run.ready).toBe(true);
+    await new Promise((r) => setTimeout(r, 30)); // into its wait for the end
+    holder.kill('SIGKILL');
+    const ended = await run.ended;
+    expect(ended.signal).toBe('SIGKILL');
+    expect(timers()).toBe(before);
+  });
   it('"ready" naming another process is refused', async () => {
     const s = await session();
     writeFileSync(join(s.dir, 'ready'), `${s.gdbPid + 1}\n`);

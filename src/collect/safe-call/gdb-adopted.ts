@@ -86,8 +86,15 @@ export function adoptedGdb(a: Adopted): Running {
       const closed = Promise.all(sockets.map((sk) => new Promise((r) => sk.once('close', r))));
       let open = true;
       void closed.then(() => (open = false));
-      while (open && !gone()) await Promise.race([closed, wait(20)]);
-      if (open) await Promise.race([closed, wait(50)]); // what it wrote last, still on its way
+      // A timer that lost the race is cleared: a pending one holds node's exit until it fires
+      // (measured: every run whose gdb turned zombie before its FIFOs were seen to close waited
+      // the 50 ms out, and a 20 ms one often)
+      const until = async (ms: number) => {
+        await Promise.race([closed, wait(ms)]);
+        if (poll) clearTimeout(poll);
+      };
+      while (open && !gone()) await until(20);
+      if (open) await until(50); // what it wrote last, still on its way
     }
     for (const socket of sockets) socket.destroy();
     if (!ok) {
