@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupReport, parseProcCgroup } from '../kernel/cgroup.js';
 import type { CgroupFiles, CgroupReport } from '../kernel/cgroup.js';
@@ -37,9 +37,10 @@ async function files(dir: string, names: Record<keyof CgroupFiles, string>): Pro
   return { current: current ?? null, peak: peak ?? null, limit: limit ?? null, stat: stat ?? null, pressure: pressure ?? null };
 }
 
+/** Synchronous: a few small files the kernel writes on the spot, read while the user waits. */
 async function read(path: string): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }

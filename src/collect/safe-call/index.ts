@@ -21,7 +21,8 @@
  * - afterwards the target is checked: same process, untraced, not left stopped, no memfd left
  *   (after-checks.ts).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { HeapgapError } from '../../errors.js';
 import { afterChecks } from './after-checks.js';
 import { GdbCrash, attachFailure, driverFailure, gdbCrashed, gdbSpawnError } from './failures.js';
@@ -126,7 +127,7 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   if (run?.spawnError) throw gdbSpawnError(run.spawnError); // never started
   if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
   const notes = await afterChecks(req.pid, before);
-  const result = await readResult(files.resultFile);
+  const result = readResult(files.resultFile);
   // gdb's output once gdb has ended, without holding the run up for it: gdb exits while heapgap
   // measures, with HEAPGAP_DEBUG as without (scripts/bench-startup.mjs times runs with it)
   if (process.env.HEAPGAP_DEBUG) void (run ? Promise.resolve(run) : gdb.done).then((ended) => debugDump(ended, result));
@@ -207,9 +208,9 @@ export function pauseFigures(marks: Map<string, number>, result: Pick<DriverResu
   };
 }
 
-async function readResult(file: string): Promise<DriverResult | null> {
+function readResult(file: string): DriverResult | null {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as DriverResult;
+    return JSON.parse(readFileSync(file, 'utf8')) as DriverResult;
   } catch {
     return null;
   }
