@@ -3,7 +3,8 @@
 //   1. `dist/cli/main.js --version` vs `node -e 0`;
 //   2. `dist/cli/main.js inspect PID --json` on an idle 9-thread C target (fixtures/targets/pinned-threads.c,
 //      8 workers parked in pthread_cond_wait, main in pause()) vs gdb's own start,
-//      `gdb -nx --batch -ex quit`; the phases of inspect from runs of their own with HEAPGAP_DEBUG=1;
+//      `gdb -nx --batch -ex quit`; inspect again without its code cache (HEAPGAP_CODE_CACHE=off: a
+//      command's first run after a build); the phases of inspect from runs of their own with HEAPGAP_DEBUG=1;
 // each pair alternating, medians and their ratio (goals: ≤ 2 for both).
 //
 //   node scripts/bench-startup.mjs [--runs 20] [--inspect-runs 15] [--no-inspect] [--cli PATH] [--vs PATH] [--json]
@@ -15,7 +16,8 @@
 // NODE_EXTRA_CA_CERTS, see src/cli/main.ts); a --vs build without that line is run with node.
 // Every command is spawned the same way (execa, stdin ignored, output buffered) and timed from spawn
 // to exit with performance.now(); one untimed warm-up run of each comes first so the page cache holds
-// the files. A fourth inspect variant, with HEAPGAP_DEBUG=1, keeps the phases heapgap's own marks
+// the files (and inspect's code cache is written, when dist/cli may hold one: the timed runs then
+// use it, as a user's second run does). Another inspect variant, with HEAPGAP_DEBUG=1, keeps the phases heapgap's own marks
 // show (gdb's monotonic marks around attach/detach, on the clock of process.hrtime): node start to
 // gdb's attach, the stop, detach to exit. Nothing here asserts on time: it reports figures.
 import { existsSync } from 'node:fs';
@@ -144,6 +146,9 @@ async function main() {
       const variants = [
         { name: 'heapgap inspect (idle 9-thread C target)', command: heapgapCommand(CLI, args).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(CLI, args))).ms },
         { name: 'gdb -nx --batch -ex quit', command: 'gdb -nx --batch -ex quit', run: async () => (await timeOnce('gdb', ['-nx', '--batch', '-ex', 'quit'])).ms },
+        // the first run of a command after a build (or a node upgrade), or where its code cache may
+        // not be kept (src/cli/code-cache.ts): V8 compiles all of it
+        { name: 'heapgap inspect, HEAPGAP_CODE_CACHE=off', command: `HEAPGAP_CODE_CACHE=off ${heapgapCommand(CLI, args).flat().join(' ')}`, run: async () => (await timeOnce(...heapgapCommand(CLI, args), { HEAPGAP_CODE_CACHE: 'off' })).ms },
         ...(VS ? [{ name: '--vs inspect', command: heapgapCommand(VS, args).flat().join(' '), run: async () => (await timeOnce(...heapgapCommand(VS, args))).ms }] : []),
         {
           name: 'heapgap inspect, HEAPGAP_DEBUG=1 (its phases)',

@@ -1,29 +1,46 @@
 #!/usr/bin/env node
-// The CLI bundled: dist/cli/main.js (over tsc's output of src/cli/main.ts) and the chunks it loads
-// (dist/cli/bundle/), its dependencies inside. main.js itself holds only the signal handlers and
-// the early start of gdb (src/collect/safe-call/gdb-process.ts); the program and each command are
-// chunks loaded when needed. Node 20 resolves and loads an ES module graph file by file: the ~150 modules
-// of tsc's output plus execa's and commander's cost about 150 ms of every run before heapgap does
-// anything (`node scripts/bench-startup.mjs` measures it). tsc still type-checks and writes dist/
-// for the scripts that import single modules (parsers, gdb's argv).
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The CLI bundled: dist/cli/main.js (over tsc's output of src/cli/main.ts), and the rest of the CLI,
+// its dependencies inside, as one CommonJS file, dist/cli/heapgap-<content hash>.cjs, from
+// src/cli/entry.ts. main.js compiles that file with V8's code cache (src/cli/code-cache.ts): node 20
+// has a code cache for scripts, none for ES modules, and without one V8 compiled every function
+// inspect runs on every run. Node 20 also resolves and loads an ES module graph file by file: the
+// ~150 modules of tsc's output plus execa's and commander's cost about 150 ms of every run
+// (`node scripts/bench-startup.mjs` measures both). tsc still type-checks and writes dist/ for the
+// scripts that import single modules (parsers, gdb's argv).
+import { createHash } from 'node:crypto';
+import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// Chunk names carry a content hash: without this, every build's chunks stayed next to the last's.
+// what earlier builds left: their bundles, the code caches made for them, the chunks of the ES
+// module bundle this one replaced
 rmSync('dist/cli/bundle', { recursive: true, force: true });
+rmSync('dist/cli/code-cache', { recursive: true, force: true });
+for (const f of readdirSync('dist/cli')) if (/^heapgap-\w+\.cjs$/.test(f)) rmSync(`dist/cli/${f}`);
+
+const cjs = await build({
+  entryPoints: ['src/cli/entry.ts'],
+  write: false,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // paths.ts finds the package from its own URL: the bundle's, which code-cache.ts passes in
+  define: { 'import.meta.url': '__heapgap_url' },
+  logLevel: 'warning',
+});
+const code = cjs.outputFiles[0].contents;
+// V8 takes a code cache for any source of the same length: a new build must not meet an old cache
+const bundleName = `heapgap-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.cjs`;
+writeFileSync(`dist/cli/${bundleName}`, code);
 
 await build({
   entryPoints: ['src/cli/main.ts'],
-  outdir: 'dist/cli',
-  entryNames: '[name]',
-  chunkNames: 'bundle/[name]-[hash]',
-  splitting: true,
+  outfile: 'dist/cli/main.js',
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // commander is CommonJS: its require() of node's own modules needs a real require in an ES module
-  banner: { js: "import { createRequire as heapgapCreateRequire } from 'node:module';\nconst require = heapgapCreateRequire(import.meta.url);" },
+  define: { HEAPGAP_BUNDLE: JSON.stringify(bundleName) },
   logLevel: 'warning',
   allowOverwrite: true,
 });

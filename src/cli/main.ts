@@ -7,11 +7,10 @@
 //   given back below, to heapgap's children.
 // - For the commands that attach, it starts gdb before node (gdb-early.sh, next to main.js once
 //   built): gdb's start then overlaps node's. Without that file, or whenever it declines, node starts
-//   gdb itself as its first act below.
-// The entry point: SIGINT/SIGTERM handlers first (signals.ts and errors.ts are all that loads before
-// them), then gdb for the commands that attach, then the program with its dependencies.
-import './signals.js';
-import { startEarlyFromArgv } from '../collect/safe-call/gdb-process.js';
+//   gdb itself as the bundle's first act (entry.ts).
+// The rest of the CLI is one bundle, compiled with V8's code cache (code-cache.ts); its entry
+// (entry.ts) installs the SIGINT/SIGTERM handlers first.
+import { loadCli } from './code-cache.js';
 
 const caCerts = process.env.HEAPGAP_NODE_EXTRA_CA_CERTS;
 if (caCerts !== undefined) {
@@ -19,15 +18,20 @@ if (caCerts !== undefined) {
   delete process.env.HEAPGAP_NODE_EXTRA_CA_CERTS;
 }
 
-// gdb takes about as long to start as this program takes to load: start it now (it attaches
-// nothing until the program has read the target and given it its parameters).
-startEarlyFromArgv(process.argv);
-
-const { main } = await import('./program.js');
-await main(process.argv);
+let loaded: ReturnType<typeof loadCli>;
+try {
+  loaded = loadCli(process.argv);
+} catch (error) {
+  // a broken install (the bundle missing or not readable): said as program.ts says internal errors
+  process.stderr.write(`heapgap: internal error: cannot load heapgap's code: ${(error as Error)?.message?.replace(/\s*\n\s*/g, ' ')}\n`);
+  process.stderr.write('hint: reinstall heapgap, or run `npm run build` in its checkout.\n');
+  process.exit(3);
+}
+await loaded.cli.run(process.argv, loaded.cache);
 
 // The command has ended: once nothing else is left to do (every child ended, the sh line's gdb
 // too), exit at once. node's own teardown of a heap this size is about 10 ms of the user's wait,
-// and nothing of heapgap's runs in it; 'exit' handlers still do. Only from here: an event loop that
-// empties while a command still awaits is node's exit 13, a bug to see, never a silent exit 0.
+// and nothing of heapgap's runs in it; 'exit' handlers still do (the code cache is written in one).
+// Only from here: an event loop that empties while a command still awaits is node's exit 13, a bug
+// to see, never a silent exit 0.
 process.once('beforeExit', () => process.exit());

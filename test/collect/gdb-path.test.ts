@@ -6,7 +6,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PYCACHE_DIR, gdbOnPath, ownedSafely, pycacheEnv } from '../../src/collect/safe-call/gdb-path.js';
+import { PYCACHE_DIR, gdbOnPath, pycacheEnv } from '../../src/collect/safe-call/gdb-path.js';
+import { ownedSafely } from '../../src/owned.js';
 import { packagePath } from '../../src/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'heapgap-gdb-path-'));

@@ -2,18 +2,17 @@
 // only then. A command whose await never settles empties node's event loop: that is node's exit 13:
 // a bug to see, never a silent exit 0 with nothing said.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../helpers/cli.js';
+import { CLI_PATH, REPO_ROOT } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'heapgap-exit-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], imports: string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const c = spawn(process.execPath, [...imports.flatMap((i) => ['--import', i]), CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], imports: string[] = [], cli = CLI_PATH): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const c = spawn(process.execPath, [...imports.flatMap((i) => ['--import', i]), cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -32,12 +31,15 @@ describe('the CLI exits', () => {
     expect(bad.stderr).toMatch(/^heapgap: cannot read .*no-such-capture\.json/m);
   });
   it('as node does (13) when a command never settles: never a silent 0', async () => {
-    // the program's chunk replaced by one whose main() awaits a promise nothing will ever settle
-    const hooks = join(dir, 'hang-hooks.mjs');
-    writeFileSync(hooks, "export async function load(url, c, next) { if (/\\/program(-\\w+)?\\.js$/.test(url)) return { format: 'module', shortCircuit: true, source: 'export async function main() { await new Promise(() => {}); }' }; return next(url, c); }\n");
-    const register = join(dir, 'hang-register.mjs');
-    writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
-    const r = await run(['--version'], [register]);
+    // main.js next to a bundle of the same name whose run() awaits a promise nothing will ever settle
+    const cli = join(REPO_ROOT, 'dist', 'cli');
+    const bundle = readdirSync(cli).find((f) => /^heapgap-\w+\.cjs$/.test(f));
+    expect(bundle, 'the built bundle (npm run build)').toBeDefined();
+    const copy = join(dir, 'hang', 'dist', 'cli');
+    mkdirSync(copy, { recursive: true });
+    copyFileSync(join(cli, 'main.js'), join(copy, 'main.js'));
+    writeFileSync(join(copy, bundle!), 'exports.run = async function () { await new Promise(() => {}); };\n');
+    const r = await run(['--version'], [], join(copy, 'main.js'));
     expect(r.code, r.stderr).toBe(13);
   });
 });

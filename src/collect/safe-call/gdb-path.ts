@@ -9,7 +9,8 @@
  * (Python checks every file against its source and compiles the source when they differ).
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { ownedSafely } from '../../owned.js';
 import { packagePath } from '../../paths.js';
 
 export const PYCACHE_DIR = packagePath('dist', 'pycache');
@@ -55,19 +56,4 @@ export function pycacheEnv(gdb: GdbIdentity | null, dir = PYCACHE_DIR): Record<s
     // no cache (gdb missing at build time, or not built yet)
   }
   return {};
-}
-
-/** dir and every directory above it: owned by root or by us, writable by no one else (sticky /tmp aside). */
-export function ownedSafely(dir: string): boolean {
-  const uid = process.geteuid?.() ?? 0;
-  for (let d = dir; ; d = dirname(d)) {
-    try {
-      const st = statSync(d);
-      const sticky = (st.mode & 0o1000) !== 0 && d !== dir;
-      if (!st.isDirectory() || (st.uid !== 0 && st.uid !== uid) || ((st.mode & 0o022) !== 0 && !sticky)) return false;
-    } catch {
-      return false;
-    }
-    if (dirname(d) === d) return true;
-  }
 }
