@@ -15,8 +15,8 @@ import type { SafeCallRequest } from './types.js';
 /** Frames a calling thread must not have on its stack: it could hold a lock the call needs. */
 export const FORBIDDEN_FRAMES =
   'malloc|free|calloc|realloc|memalign|valloc|_int_|arena|tcache|sysmalloc|systrim|mtrim|fork|_dl_|dlopen|dlclose|dlsym|_IO_|fopen|fclose|fdopen|printf|exit|abort|backtrace|pthread_atfork|je_|mallctl|tcmalloc|mi_';
-/** The same, for libc's symbols whose address ranges are known without debug info. */
-const FORBIDDEN_SYMBOLS = /^(__libc_)?(malloc|free|calloc|realloc|reallocarray|memalign|valloc|pvalloc|posix_memalign|aligned_alloc|malloc_trim|malloc_info|malloc_stats|mallinfo2?|malloc_usable_size|fork|_Fork|vfork|exit|_exit|abort|dlopen|dlclose|dlsym|fclose|fopen|fdopen|fflush|cfree)$/;
+/** The same, for libc's symbols whose address ranges are known without debug info: these names and their __libc_ twins. */
+const FORBIDDEN_SYMBOLS = ['malloc', 'free', 'calloc', 'realloc', 'reallocarray', 'memalign', 'valloc', 'pvalloc', 'posix_memalign', 'aligned_alloc', 'malloc_trim', 'malloc_info', 'malloc_stats', 'mallinfo', 'mallinfo2', 'malloc_usable_size', 'fork', '_Fork', 'vfork', 'exit', '_exit', 'abort', 'dlopen', 'dlclose', 'dlsym', 'fclose', 'fopen', 'fdopen', 'fflush', 'cfree'].flatMap((n) => [n, `__libc_${n}`]);
 /** libc functions the protocol itself calls (the output channel, scratch memory, cleanup). */
 const CORE_FUNCTIONS = ['memfd_create', 'fdopen', 'setvbuf', 'fclose', 'close', 'lseek', 'mmap', 'munmap'];
 
@@ -40,9 +40,10 @@ export async function driverParams(req: SafeCallRequest, status: ProcStatus, fil
   if (name === null || mode === null) throw new HeapgapError('UNSUPPORTED_ALLOCATOR', "cannot find the argument strings in the target's libc");
   addr.name = hex(base + name);
   addr.mode = hex(base + mode);
-  const libcForbidden = [...image.symbols]
-    .filter(([n, s]) => FORBIDDEN_SYMBOLS.test(n) && s.size > 0)
-    .map(([, s]) => [base + s.value, base + s.value + BigInt(s.size)] as [bigint, bigint]);
+  // looked up by name: a regular expression over all of libc's ~3,000 symbols was 1.4 ms before attach
+  const libcForbidden = FORBIDDEN_SYMBOLS.map((n) => image.symbols.get(n))
+    .filter((s) => s !== undefined && s.size > 0)
+    .map((s) => [base + s!.value, base + s!.value + BigInt(s!.size)] as [bigint, bigint]);
   const forbiddenRanges = [...libcForbidden, ...req.plans.flatMap((p) => p.forbiddenRanges)].map(([a, b]) => [hex(a), hex(b)]);
   return {
     // what gdb loads before attaching (driver.py heapgap_load): libc's symbols at its load bias
