@@ -169,3 +169,33 @@ describe("gdb started by main.js's sh line", () => {
     await t.stop();
   });
 });
+
+describe("heapgap's exit", () => {
+  it('does not wait for a gdb that has detached and handed over its result', { timeout: 60_000 }, async () => {
+    // a gdb whose output stays open after it exits: a background sleep holds its stdout and stderr
+    // (inherited). heapgap, which spawns it (no mkdir or mkfifo on PATH for the sh line), sees it end
+    // only when the sleep does: a heapgap that waited for that would run 30 s more.
+    const bin = join(scratch, 'held');
+    mkdirSync(bin, { recursive: true });
+    const gdb = (await execa('sh', ['-c', 'command -v gdb'])).stdout.trim();
+    const holder = join(bin, 'holder.pid');
+    writeFileSync(join(bin, 'gdb'), `#!/bin/sh\nsleep 30 &\necho $! > ${holder}\nexec ${gdb} "$@"\n`, { mode: 0o755 });
+    for (const name of ['node', 'sleep']) {
+      const real = (await execa('sh', ['-c', `command -v ${name}`])).stdout.trim();
+      if (!existsSync(join(bin, name))) symlinkSync(real, join(bin, name));
+    }
+    const t = await startTarget('churn', ['2']);
+    try {
+      const r = await spawnCli(['inspect', String(t.pid), '--json'], undefined, { env: { PATH: bin } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toHaveProperty('arenas');
+      const sleeper = Number(readFileSync(holder, 'utf8'));
+      expect(procState(sleeper).alive, 'heapgap ended before what held its gdb\'s output').toBe(true);
+      process.kill(sleeper, 'SIGKILL');
+      expect(await gdbsLeftFor(t.pid)).toEqual([]);
+      expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    } finally {
+      await t.stop();
+    }
+  });
+});

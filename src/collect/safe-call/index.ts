@@ -107,8 +107,8 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   const stall = watchForStall({ pid: req.pid, stateFile: files.stateFile, gateFile: files.gateFile, deadline: req.deadline, attached, progressAt: () => gdb.lastMark, kill: () => gdb.kill() });
   req.signal?.addEventListener('abort', stopOrKill, { once: true });
   // null: the driver has detached and written its result, and gdb is ending (os._exit); the result
-  // is read meanwhile. gdb's status is awaited where it is needed, and heapgap's own exit waits for
-  // gdb's (the child stays referenced).
+  // is read meanwhile. gdb's status is awaited where it is needed; heapgap's own exit waits for
+  // gdb's (the child stays referenced) unless the session ends well (below).
   let run: GdbRun | null;
   try {
     // An abort between the check on entry and the listener would otherwise be lost.
@@ -128,6 +128,10 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   if (stall.stuckMs !== null) throw await releaseStuck(req.pid, before, stall.stuckMs, stall.state);
   const notes = await afterChecks(req.pid, before);
   const result = readResult(files.resultFile);
+  // Detached (the driver says `written` only then), checked, its result read: what is left of gdb is
+  // its exit, the kernel freeing its memory (about 20 ms here), which can touch nothing. heapgap's
+  // own exit no longer waits for it, unless its output is to be shown (HEAPGAP_DEBUG).
+  if (run === null && result?.ok && !process.env.HEAPGAP_DEBUG) gdb.hold(false);
   // gdb's output once gdb has ended, without holding the run up for it: gdb exits while heapgap
   // measures, with HEAPGAP_DEBUG as without (scripts/bench-startup.mjs times runs with it)
   if (process.env.HEAPGAP_DEBUG) void (run ? Promise.resolve(run) : gdb.done).then((ended) => debugDump(ended, result));
