@@ -1,5 +1,5 @@
 /** The I/O half of detect-all.ts: the executable's symbols and glibc's malloc slot, read before attaching. */
-import { readlink } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
 import { ProcMemory } from '../collect/memory.js';
 import type { Vma } from '../types.js';
 import { detectAllocators, staticAllocators } from './detect-all.js';
@@ -20,7 +20,7 @@ export interface ProcessAllocators extends Detected {
 export async function detectProcess(pid: number, maps: Vma[]): Promise<ProcessAllocators> {
   const objects = mappedObjects(maps);
   const notes: string[] = [];
-  const exePath = (await readlink(`/proc/${pid}/exe`).catch(() => '')).replace(/ \(deleted\)$/, '');
+  const exePath = exeLink(pid).replace(/ \(deleted\)$/, '');
   const exeObject = objects.find((o) => o.path === exePath) ?? null;
   const exe = exeObject ? await openObject(pid, exeObject, { symtab: true }).catch(() => null) : null;
   if (exeObject && !exe) notes.push(`the executable ${exeObject.path} could not be read: an allocator linked into it statically would not be seen`);
@@ -46,4 +46,12 @@ export async function detectProcess(pid: number, maps: Vma[]): Promise<ProcessAl
   const mallocViaExePlt = stub !== undefined && mallocAt === exe!.bias + stub;
   const detected = detectAllocators({ objects, exe: exeObject, inExe: exe ? staticAllocators(exe.image.symbols.keys()) : [], mallocAt, mallocViaExePlt });
   return { ...detected, objects, exe, notes };
+}
+
+function exeLink(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
 }

@@ -3,8 +3,7 @@
  * (readLibcImage in ./elf.ts, generalised). The file is read piecewise: headers, then only the
  * symbol, string and relocation sections, so a 100 MB executable costs a few reads, not 100 MB.
  */
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { HeapgapError } from '../errors.js';
 
 export interface ElfSymbol {
@@ -57,39 +56,40 @@ const MAX_TABLE = 64 * 1024 * 1024;
  * libc's 3,000 names cost more than everything else here, and readLibcImage builds its own).
  */
 export async function readElfObject(path: string, opts: { symtab?: boolean; symbols?: boolean } = {}): Promise<ElfObject> {
-  let fh: FileHandle;
+  // Synchronous reads: a dozen small ones per file, each a round trip to libuv's thread pool through
+  // the promise API, all on the path gdb waits on before it may attach.
+  let fd: number;
   try {
-    fh = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (cause) {
     throw new HeapgapError('PTRACE_DENIED', `cannot read ${path}`, { cause, hint: 'heapgap reads the target\'s libraries through /proc/PID/root or /proc/PID/map_files; run it with the target\'s privileges.' });
   }
   try {
-    return await parse(fh, path, opts.symtab ?? false, opts.symbols ?? true);
+    return await parse(fd, path, opts.symtab ?? false, opts.symbols ?? true);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
-async function parse(fh: FileHandle, path: string, withSymtab: boolean, withSymbols: boolean): Promise<ElfObject> {
-  const at = async (offset: number, length: number): Promise<Buffer> => {
+async function parse(fd: number, path: string, withSymtab: boolean, withSymbols: boolean): Promise<ElfObject> {
+  const at = (offset: number, length: number): Buffer => {
     const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, offset);
-    return buf.subarray(0, bytesRead);
+    return buf.subarray(0, readSync(fd, buf, 0, length, offset));
   };
-  const h = await at(0, 64);
+  const h = at(0, 64);
   if (h.length < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) {
     throw new HeapgapError('UNSUPPORTED_PLATFORM', `${path} is not a 64-bit little-endian ELF file`);
   }
   const phoff = Number(h.readBigUInt64LE(32));
   const shoff = Number(h.readBigUInt64LE(40));
   const [phentsize, phnum, shentsize, shnum] = [h.readUInt16LE(54), h.readUInt16LE(56), h.readUInt16LE(58), h.readUInt16LE(60)];
-  const ph = await at(phoff, phentsize * phnum);
+  const ph = at(phoff, phentsize * phnum);
   const segments: ElfObject['segments'] = [];
   for (let o = 0; o + 56 <= ph.length; o += phentsize) {
     if (ph.readUInt32LE(o) !== PT_LOAD) continue;
     segments.push({ flags: ph.readUInt32LE(o + 4), offset: Number(ph.readBigUInt64LE(o + 8)), vaddr: ph.readBigUInt64LE(o + 16), filesz: Number(ph.readBigUInt64LE(o + 32)), memsz: Number(ph.readBigUInt64LE(o + 40)) });
   }
-  const sh = await at(shoff, shentsize * shnum);
+  const sh = at(shoff, shentsize * shnum);
   const section = (i: number) => {
     const o = i * shentsize;
     if (o + 64 > sh.length) return null;
@@ -99,13 +99,13 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean, withSymb
   const pltStubs = new Map<string, bigint>();
   const functions: ElfFunction[] = [];
   const tables = new Map<number, Table>();
-  const load = async (i: number) => {
+  const load = (i: number) => {
     let t = tables.get(i);
     if (t) return t;
     const s = section(i);
     const str = s ? section(s.link) : null;
     if (!s || !str || s.size > MAX_TABLE || str.size > MAX_TABLE) return null;
-    t = { syms: await at(s.offset, s.size), strs: await at(str.offset, str.size), names: null };
+    t = { syms: at(s.offset, s.size), strs: at(str.offset, str.size), names: null };
     tables.set(i, t);
     return t;
   };
@@ -113,7 +113,7 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean, withSymb
   for (const wanted of !withSymbols ? [] : withSymtab ? [SHT_DYNSYM, SHT_SYMTAB] : [SHT_DYNSYM]) {
     for (let i = 0; i < shnum; i++) {
       if (section(i)?.type !== wanted) continue;
-      const t = await load(i);
+      const t = load(i);
       if (t) readSymbols(t, symbols, wanted === SHT_DYNSYM ? pltStubs : null);
       if (t && wanted === SHT_SYMTAB) readFunctions(t, functions);
     }
@@ -121,9 +121,9 @@ async function parse(fh: FileHandle, path: string, withSymtab: boolean, withSymb
   for (let i = 0; i < shnum; i++) {
     const s = section(i);
     if (s?.type !== SHT_RELA || s.size > MAX_TABLE || section(s.link)?.type !== SHT_DYNSYM) continue;
-    const t = await load(s.link);
+    const t = load(s.link);
     if (!t) continue;
-    const rela = await at(s.offset, s.size);
+    const rela = at(s.offset, s.size);
     for (let o = 0; o + 24 <= rela.length; o += 24) {
       const info = rela.readBigUInt64LE(o + 8);
       if (Number(info & 0xffffffffn) !== R_X86_64_GLOB_DAT) continue;

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { HeapgapError } from '../errors.js';
 
 /** What heapgap needs from the target's libc, read from its ELF file before attaching. */
@@ -26,7 +26,12 @@ export async function locateLibc(pid: number, libc: { path: string; start: bigin
   const range = `${libc.start.toString(16)}-${libc.end.toString(16)}`;
   const candidates = [`/proc/${pid}/root${libc.path}`, libc.path, `/proc/${pid}/map_files/${range}`];
   for (const candidate of candidates) {
-    const st = await stat(candidate).catch(() => null);
+    let st: { ino: number } | null = null;
+    try {
+      st = statSync(candidate);
+    } catch {
+      // not reachable this way
+    }
     if (st && st.ino === libc.inode) return candidate;
   }
   throw new HeapgapError('PTRACE_DENIED', `cannot open the target's libc (${libc.path}, inode ${libc.inode})`, {
@@ -37,7 +42,9 @@ export async function locateLibc(pid: number, libc: { path: string; start: bigin
 export async function readLibcImage(path: string): Promise<LibcImage> {
   let buf: Buffer;
   try {
-    buf = await readFile(path);
+    // synchronous, as heapgap's other reads before attach: nothing else is waiting on node's loop,
+    // and the promise API's round trips through libuv's thread pool were ~2 ms of the path gdb waits on
+    buf = readFileSync(path);
   } catch (cause) {
     throw new HeapgapError('GDB_FAILED', `cannot read the target's libc at ${path}`, { cause, hint: 'heapgap reads libc through /proc/PID/root; run it with the same privileges as the target.' });
   }

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { HeapgapError } from '../errors.js';
 import { parseStat } from '../parse/stat.js';
@@ -102,7 +102,7 @@ export async function readStartTime(pid: number): Promise<string> {
 /** Online CPUs per /sys/devices/system/cpu/online, which is what glibc's arena limit uses. */
 export async function onlineCpus(): Promise<number> {
   try {
-    const text = (await readFile('/sys/devices/system/cpu/online', 'latin1')).trim();
+    const text = readFileSync('/sys/devices/system/cpu/online', 'latin1').trim();
     let n = 0;
     for (const part of text.split(',')) {
       const [a, b] = part.split('-').map(Number);

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
 import { HeapgapError } from '../../errors.js';
 import { PF_KTHREAD, parseStat } from '../../parse/stat.js';
 import { parseStatus } from '../../parse/status.js';
@@ -47,7 +47,7 @@ export async function preflight(pid: number): Promise<Before> {
  */
 async function memoryAccess(pid: number, status: ProcStatus): Promise<void> {
   try {
-    await (await open(`/proc/${pid}/mem`, 'r')).close();
+    closeSync(openSync(`/proc/${pid}/mem`, 'r'));
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') throw procError(pid, 'mem', cause);
