@@ -81,12 +81,30 @@ const U32 = 2 ** 32;
 export function findMallocPar(buf: Buffer, base: bigint, expect: MallocParExpect): MallocPar[] {
   const hits: MallocPar[] = [];
   for (const layout of MALLOC_PAR_LAYOUTS) {
-    for (let o = 0; o + layout.size <= buf.length; o += 8) {
+    for (const o of offsets(buf, layout, expect.heapStart)) {
       const par = check(buf, o, layout, expect);
       if (par) hits.push({ ...par, address: `0x${(base + BigInt(o)).toString(16)}` });
     }
   }
   return hits;
+}
+
+/**
+ * The offsets (8-byte aligned) where `layout` may begin: with a [heap], only where its sbrk_base
+ * holds the heap's start, found by a search for those 8 bytes (after detach, on the path the user
+ * waits on: checking every offset of libc's data for each layout was 2-4 ms); without one, all.
+ */
+function* offsets(buf: Buffer, layout: MallocParLayout, heapStart: bigint | null): Generator<number> {
+  if (heapStart === null || heapStart === 0n) {
+    for (let o = 0; o + layout.size <= buf.length; o += 8) yield o;
+    return;
+  }
+  const needle = Buffer.alloc(8);
+  needle.writeBigUInt64LE(heapStart);
+  for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, at + 1)) {
+    const o = at - layout.sbrkBase;
+    if (o >= 0 && o % 8 === 0 && o + layout.size <= buf.length) yield o;
+  }
 }
 
 function check(buf: Buffer, o: number, l: MallocParLayout, expect: MallocParExpect): Omit<MallocPar, 'address'> | null {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { walkArena } from '../../../src/allocators/glibc/heap-walk.js';
 import type { MemorySource } from '../../../src/allocators/glibc/block-reader.js';
-import { findMallocPar, pickMallocPar } from '../../../src/allocators/glibc/malloc-par.js';
+import { MALLOC_PAR_LAYOUTS, findMallocPar, pickMallocPar } from '../../../src/allocators/glibc/malloc-par.js';
 import { pageMap, parseRuns } from '../../../src/allocators/glibc/page-map.js';
 
 const START = 0x5555_0000_0000;
@@ -139,5 +139,31 @@ describe('findMallocPar', () => {
     // Dynamic (no_dyn 0) with trim != 2 x mmap: not a malloc_par glibc could have written.
     buf.writeInt32LE(0, o + 72); u64(16, 4198400);
     expect(pickMallocPar(findMallocPar(buf, 0x7f00_0000_0000n, { heapStart: 0x5555_0000_0000n, mmap: null, heapMax: 64 << 20 }), '2.36')).toBeNull();
+  });
+  it('finds each layout wherever it begins in the data, and only there', () => {
+    const heapStart = 0x5555_1234_5000n;
+    for (const layout of MALLOC_PAR_LAYOUTS) {
+      for (const o of [0, 8, 0x88, 0x1f00 - layout.size]) {
+        const buf = Buffer.alloc(0x1f00, 0);
+        // the heap's start elsewhere too: unaligned, and aligned where no layout's fields hold
+        buf.writeBigUInt64LE(heapStart, 0x1e03);
+        buf.writeBigUInt64LE(heapStart, 0x1e40);
+        buf.writeBigUInt64LE(heapStart, 0x1e50);
+        const u64 = (at: number, v: number | bigint) => buf.writeBigUInt64LE(BigInt(v), o + at);
+        u64(layout.trimThreshold, 262144); u64(layout.topPad, 131072); u64(layout.mmapThreshold, 131072); u64(layout.arenaTest, 8);
+        buf.writeInt32LE(2, o + layout.nMmaps); buf.writeInt32LE(65536, o + layout.nMmapsMax); buf.writeInt32LE(9, o + layout.maxNMmaps); buf.writeInt32LE(0, o + layout.noDynThreshold);
+        u64(layout.mmappedMem, 2 * 266240); u64(layout.maxMmappedMem, 9 * 266240); u64(layout.sbrkBase, heapStart);
+        if (layout.tcache !== null) { u64(layout.tcache, 64); u64(layout.tcache + 8, 1032); u64(layout.tcache + 16, 7); }
+        const hits = findMallocPar(buf, 0x7f00_0000_0000n, { heapStart, mmap: { count: 2, size: 2 * 266240 }, heapMax: 64 << 20 });
+        const mine = hits.filter((h) => h.layout === layout.name);
+        expect(mine.map((h) => h.address), `${layout.name} at ${o}`).toEqual([`0x${(0x7f00_0000_0000 + o).toString(16)}`]);
+        expect(mine[0]!.confirmedBy).toHaveLength(2);
+        // every hit, of any layout, is at a place whose sbrk_base holds the heap's start
+        for (const h of hits) {
+          const at = Number(BigInt(h.address) - 0x7f00_0000_0000n) + MALLOC_PAR_LAYOUTS.find((l) => l.name === h.layout)!.sbrkBase;
+          expect(buf.readBigUInt64LE(at)).toBe(heapStart);
+        }
+      }
+    }
   });
 });
