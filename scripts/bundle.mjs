@@ -33,14 +33,20 @@ const code = cjs.outputFiles[0].contents;
 const bundleName = `heapgap-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.cjs`;
 writeFileSync(`dist/cli/${bundleName}`, code);
 
+// main.js as CommonJS (node 20 sets up its ES module loader for an ES module entry, ~6 ms of every
+// run): dist/cli/package.json says so for the files there. tsc's ES module output for src/cli/ is
+// removed: nothing loads it (the CLI is main.js and the bundle), and it would now read as CommonJS.
+for (const f of readdirSync('dist/cli')) if (!/^(main\.js|heapgap-\w+\.cjs|gdb-early\.sh)$/.test(f)) rmSync(`dist/cli/${f}`, { recursive: true, force: true });
+writeFileSync('dist/cli/package.json', `${JSON.stringify({ type: 'commonjs' })}\n`);
 await build({
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/cli/main.js',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
-  define: { HEAPGAP_BUNDLE: JSON.stringify(bundleName) },
+  define: { HEAPGAP_BUNDLE: JSON.stringify(bundleName), 'import.meta.url': '__heapgap_main_url' },
+  banner: { js: "const __heapgap_main_url = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
   allowOverwrite: true,
 });

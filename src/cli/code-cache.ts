@@ -24,7 +24,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import { fileOwnedSafely, ownedSafely } from '../owned.js';
 
-/** The bundle's file name, set by scripts/bundle.mjs when it builds main.js (esbuild's define). */
+/**
+ * The bundle's file name, and main.js's own URL (main.js is CommonJS: no import.meta), set by
+ * scripts/bundle.mjs when it builds main.js.
+ */
 declare const HEAPGAP_BUNDLE: string;
 
 /** What became of the cache on this run: heapgap-n marks say it (HEAPGAP_DEBUG). */

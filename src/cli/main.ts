@@ -9,8 +9,11 @@
 //   built): gdb's start then overlaps node's. Without that file, or whenever it declines, node starts
 //   gdb itself as the bundle's first act (entry.ts).
 // The rest of the CLI is one bundle, compiled with V8's code cache (code-cache.ts); its entry
-// (entry.ts) installs the SIGINT/SIGTERM handlers first.
+// (entry.ts) installs the SIGINT/SIGTERM handlers first. This file itself is built as CommonJS
+// (scripts/bundle.mjs): node 20 sets up its ES module loader for an ES module entry, about 6 ms of
+// every run here (an empty .mjs vs an empty .cjs, medians of 20).
 import { loadCli } from './code-cache.js';
+import type { Loaded } from './code-cache.js';
 
 const caCerts = process.env.HEAPGAP_NODE_EXTRA_CA_CERTS;
 if (caCerts !== undefined) {
@@ -18,20 +21,43 @@ if (caCerts !== undefined) {
   delete process.env.HEAPGAP_NODE_EXTRA_CA_CERTS;
 }
 
-let loaded: ReturnType<typeof loadCli>;
+const say = (what: string, error: unknown) => {
+  // said as program.ts says internal errors
+  process.stderr.write(`heapgap: internal error: ${what}: ${(error as Error)?.message?.replace(/\s*\n\s*/g, ' ') ?? String(error)}\n`);
+};
+
+let loaded: Loaded;
 try {
   loaded = loadCli(process.argv);
 } catch (error) {
-  // a broken install (the bundle missing or not readable): said as program.ts says internal errors
-  process.stderr.write(`heapgap: internal error: cannot load heapgap's code: ${(error as Error)?.message?.replace(/\s*\n\s*/g, ' ')}\n`);
+  // a broken install (the bundle missing or not readable)
+  say("cannot load heapgap's code", error);
   process.stderr.write('hint: reinstall heapgap, or run `npm run build` in its checkout.\n');
   process.exit(3);
 }
-await loaded.cli.run(process.argv, loaded.cache);
 
-// The command has ended: once nothing else is left to do (every child ended, the sh line's gdb
-// too), exit at once. node's own teardown of a heap this size is about 10 ms of the user's wait,
-// and nothing of heapgap's runs in it; 'exit' handlers still do (the code cache is written in one).
-// Only from here: an event loop that empties while a command still awaits is node's exit 13, a bug
-// to see, never a silent exit 0.
-process.once('beforeExit', () => process.exit());
+let ended = false;
+loaded.cli.run(process.argv, loaded.cache).then(
+  () => {
+    ended = true;
+    // The command has ended: once nothing else is left to do (every child ended, the sh line's gdb
+    // too), exit at once. node's own teardown of a heap this size is about 10 ms of the user's
+    // wait, and nothing of heapgap's runs in it; 'exit' handlers still do (the code cache is written
+    // in one).
+    process.once('beforeExit', () => process.exit());
+  },
+  (error: unknown) => {
+    // main() turns every error into words and an exit code: this one is a bug of heapgap's
+    ended = true;
+    say('the command failed', error);
+    process.exitCode = 3;
+  },
+);
+
+// An event loop that empties while the command still awaits (a promise nothing will settle) is a
+// bug to see, never a silent exit 0: 13, as node says an unsettled top-level await.
+process.once('exit', (code) => {
+  if (ended || code !== 0) return;
+  process.stderr.write('heapgap: internal error: the command never finished (nothing was left to wait for)\nhint: this is a bug in heapgap; rerun with HEAPGAP_DEBUG=1 and report the output.\n');
+  process.exitCode = 13;
+});

@@ -23,7 +23,7 @@ function copyCli(): string {
   const cli = join(pkg, 'dist', 'cli');
   mkdirSync(cli, { recursive: true, mode: 0o755 });
   copyFileSync(join(REPO_ROOT, 'package.json'), join(pkg, 'package.json'));
-  for (const f of ['main.js', BUNDLE!]) copyFileSync(join(BUILT, f), join(cli, f));
+  for (const f of ['main.js', 'package.json', BUNDLE!]) copyFileSync(join(BUILT, f), join(cli, f));
   return cli;
 }
 

@@ -1,6 +1,6 @@
 // How the CLI ends (src/cli/main.ts): at once when the command has ended (beforeExit -> exit), but
-// only then. A command whose await never settles empties node's event loop: that is node's exit 13:
-// a bug to see, never a silent exit 0 with nothing said.
+// only then. A command whose await never settles empties node's event loop: that is exit 13, as
+// node gives an unsettled top-level await: a bug to see, never a silent exit 0 with nothing said.
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,9 +37,10 @@ describe('the CLI exits', () => {
     expect(bundle, 'the built bundle (npm run build)').toBeDefined();
     const copy = join(dir, 'hang', 'dist', 'cli');
     mkdirSync(copy, { recursive: true });
-    copyFileSync(join(cli, 'main.js'), join(copy, 'main.js'));
+    for (const f of ['main.js', 'package.json']) copyFileSync(join(cli, f), join(copy, f));
     writeFileSync(join(copy, bundle!), 'exports.run = async function () { await new Promise(() => {}); };\n');
     const r = await run(['--version'], [], join(copy, 'main.js'));
     expect(r.code, r.stderr).toBe(13);
+    expect(r.stderr).toMatch(/^heapgap: internal error: the command never finished/m);
   });
 });
