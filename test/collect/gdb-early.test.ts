@@ -171,28 +171,50 @@ describe("gdb started by main.js's sh line", () => {
 });
 
 describe("heapgap's exit", () => {
-  it('does not wait for a gdb that has detached and handed over its result', { timeout: 60_000 }, async () => {
-    // a gdb whose output stays open after it exits: a background sleep holds its stdout and stderr
-    // (inherited). heapgap, which spawns it (no mkdir or mkfifo on PATH for the sh line), sees it end
-    // only when the sleep does: a heapgap that waited for that would run 30 s more.
-    const bin = join(scratch, 'held');
+  /** bin/ with `gdb` as the given sh script (`$GDB` the real one) and node, sleep, and, with sh, mkdir, mkfifo and find. */
+  async function binWith(name: string, gdbScript: string, sh: boolean): Promise<string> {
+    const bin = join(scratch, name);
     mkdirSync(bin, { recursive: true });
     const gdb = (await execa('sh', ['-c', 'command -v gdb'])).stdout.trim();
-    const holder = join(bin, 'holder.pid');
-    writeFileSync(join(bin, 'gdb'), `#!/bin/sh\nsleep 30 &\necho $! > ${holder}\nexec ${gdb} "$@"\n`, { mode: 0o755 });
-    for (const name of ['node', 'sleep']) {
-      const real = (await execa('sh', ['-c', `command -v ${name}`])).stdout.trim();
-      if (!existsSync(join(bin, name))) symlinkSync(real, join(bin, name));
+    writeFileSync(join(bin, 'gdb'), `#!/bin/sh\nGDB=${gdb}\n${gdbScript}`, { mode: 0o755 });
+    for (const tool of ['node', 'sleep', ...(sh ? ['mkdir', 'mkfifo', 'find'] : [])]) {
+      const real = (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
+      if (!existsSync(join(bin, tool))) symlinkSync(real, join(bin, tool));
     }
+    return bin;
+  }
+
+  it("does not wait for the sh line's gdb once it has detached and handed over its result", { timeout: 60_000 }, async () => {
+    // The process node adopts (the sh line's child) runs gdb and then lives on, holding gdb's output
+    // FIFOs: a heapgap that waited for its end would run 30 s more.
+    const holder = join(scratch, 'adopted-holder.pid');
+    const bin = await binWith('adopted', `echo $$ > ${holder}\nHEAPGAP_PARENT=$$ "$GDB" "$@"\nexec sleep 30\n`, true);
     const t = await startTarget('churn', ['2']);
     try {
       const r = await spawnCli(['inspect', String(t.pid), '--json'], undefined, { env: { PATH: bin } });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toHaveProperty('arenas');
-      const sleeper = Number(readFileSync(holder, 'utf8'));
-      expect(procState(sleeper).alive, 'heapgap ended before what held its gdb\'s output').toBe(true);
-      process.kill(sleeper, 'SIGKILL');
+      const lingering = Number(readFileSync(holder, 'utf8'));
+      expect(procState(lingering).alive, 'heapgap waited for its gdb to end').toBe(true);
+      process.kill(lingering, 'SIGKILL');
       expect(await gdbsLeftFor(t.pid)).toEqual([]);
+      expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('waits for a gdb it started itself, and so reaps it', { timeout: 60_000 }, async () => {
+    // no mkdir or mkfifo: node spawns gdb; a background sleep holds its output for 2 s after it ends
+    const holder = join(scratch, 'spawned-holder.pid');
+    const bin = await binWith('spawned', `sleep 2 &\necho $! > ${holder}\nexec "$GDB" "$@"\n`, false);
+    const t = await startTarget('churn', ['2']);
+    try {
+      const r = await spawnCli(['inspect', String(t.pid), '--json'], undefined, { env: { PATH: bin } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toHaveProperty('arenas');
+      expect(procState(Number(readFileSync(holder, 'utf8'))).alive, 'heapgap ended before its own gdb had').toBe(false);
+      expect(gdbsFor(t.pid)).toEqual([]);
       expect(procState(t.pid)).toMatchObject({ alive: true, tracerPid: 0 });
     } finally {
       await t.stop();

@@ -58,8 +58,14 @@ export class GdbProcess {
   private readonly gdb: Running;
   /** The directory node made for it (null: the sh line's gdb, whose directory is checked, ownDir). */
   private readonly made: string | null;
+  /**
+   * Started by main.js's sh line: node's child, but not one libuv knows, so node cannot reap it.
+   * Whether node waits for its exit changes nothing then: it is reaped by whoever inherits it.
+   */
+  readonly adopted: boolean;
 
   constructor(readonly pid: number, readonly withExe: boolean, adopted: Adopted | null = null) {
+    this.adopted = adopted !== null;
     this.made = adopted ? null : mkdtempSync(join(tmpdir(), 'heapgap-'));
     this.dir = adopted?.dir ?? this.made!;
     this.files = { resultFile: join(this.dir, 'result.json'), abortFile: join(this.dir, 'abort'), stateFile: join(this.dir, 'state'), gateFile: join(this.dir, 'gate') };

@@ -130,8 +130,10 @@ async function session(req: SafeCallRequest, before: Before, gdb: GdbProcess): P
   const result = readResult(files.resultFile);
   // Detached (the driver says `written` only then), checked, its result read: what is left of gdb is
   // its exit, the kernel freeing its memory (about 20 ms here), which can touch nothing. heapgap's
-  // own exit no longer waits for it, unless its output is to be shown (HEAPGAP_DEBUG).
-  if (run === null && result?.ok && !process.env.HEAPGAP_DEBUG) gdb.hold(false);
+  // own exit does not wait for a gdb it cannot reap anyway (main.js's sh line started it), unless
+  // its output is to be shown (HEAPGAP_DEBUG). One node spawned is waited for and reaped: left to
+  // outlive heapgap, it would be reaped by PID 1, which in an application's container may never.
+  if (run === null && result?.ok && gdb.adopted && !process.env.HEAPGAP_DEBUG) gdb.hold(false);
   // gdb's output once gdb has ended, without holding the run up for it: gdb exits while heapgap
   // measures, with HEAPGAP_DEBUG as without (scripts/bench-startup.mjs times runs with it)
   if (process.env.HEAPGAP_DEBUG) void (run ? Promise.resolve(run) : gdb.done).then((ended) => debugDump(ended, result));
