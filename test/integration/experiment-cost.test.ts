@@ -26,7 +26,9 @@ describe('experiment cost', () => {
 
   it('on a threaded server, --load reports its own wall time and exit code and ends the run', async () => {
     const bin = await buildTarget('pinned-threads');
-    const r = await runCli(['experiment', '--arena-max', '1,default', '--load', 'sleep 0.4; exit 3', '--warmup', '200ms', '--json', '--', bin, '4', '200', '32768'], { timeout: 60_000 });
+    // 4 x 2,000 blocks of 32 KiB: 130-260 ms of CPU per run here, so that cpuMs > 0 says it was
+    // sampled (with 200 blocks a run took under one 10 ms tick on a fast machine, and read 0)
+    const r = await runCli(['experiment', '--arena-max', '1,default', '--load', 'sleep 0.4; exit 3', '--warmup', '200ms', '--json', '--', bin, '4', '2000', '32768'], { timeout: 60_000 });
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as ExperimentReport;
     for (const run of doc.runs) {
