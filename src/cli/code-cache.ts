@@ -25,8 +25,8 @@ import { Script } from 'node:vm';
 import { fileOwnedSafely, ownedSafely } from '../owned.js';
 
 /**
- * The bundle's file name, and main.js's own URL (main.js is CommonJS: no import.meta), set by
- * scripts/bundle.mjs when it builds main.js.
+ * The bundle's file name, set by scripts/bundle.mjs when it builds main.js (which is CommonJS: the
+ * import.meta.url below is main.js's own URL, put there by the same build).
  */
 declare const HEAPGAP_BUNDLE: string;
 
