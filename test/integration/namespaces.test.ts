@@ -2,19 +2,33 @@
 // as heapgap sees one from the host): libc is read through /proc/PID/root, the pid is the host's.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { CLI_PATH, runCli } from '../helpers/cli.js';
 import { buildTarget, procState, parseTruth } from '../helpers/targets.js';
 import type { InspectReport } from '../../src/types.js';
 
 const root = mkdtempSync(join(tmpdir(), 'heapgap-root-'));
 let child: ReturnType<typeof execa> | null = null;
+let init: ReturnType<typeof execa> | null = null;
 afterAll(async () => {
-  child?.kill('SIGTERM'); // --kill-child takes the namespace's init with it
-  await child?.catch(() => undefined);
+  for (const c of [child, init]) {
+    c?.kill('SIGTERM'); // --kill-child takes the namespace's init with it
+    await c?.catch(() => undefined);
+  }
 });
+
+/** Every child of every thread of `pid`, with its state: a zombie there is one it has to reap. */
+function childrenOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ').filter(Boolean)) {
+      out.push(`${c} ${readFileSync(`/proc/${c}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[0]}`);
+    }
+  }
+  return out;
+}
 
 describe.skipIf(process.getuid?.() !== 0)('targets in containers', () => {
   it('inspects a chrooted target in new pid and mount namespaces with a libc only it can see', async () => {
@@ -40,6 +54,29 @@ describe.skipIf(process.getuid?.() !== 0)('targets in containers', () => {
       expect(a?.join).toBe('memory');
       expect(a!.pinnedTop).toBe(th.pinned);
     }
+    expect(procState(pid)).toMatchObject({ alive: true, tracerPid: 0 });
+  });
+
+  it("run inside the target's own pid namespace, where it is PID 1, leaves it nothing to reap", { timeout: 60_000 }, async () => {
+    // `kubectl exec POD -- heapgap inspect 1`: what heapgap leaves when it exits is the target's.
+    // The gdb main.js's sh line starts is node's child but not one node can reap; for PID 1 node
+    // starts its own, and reaps it.
+    const bin = await buildTarget('pinned-threads');
+    init = execa('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', bin, '2', '100', '32768'], { reject: false });
+    const line = await new Promise<string>((resolve) => init!.stdout!.once('data', (d: Buffer) => resolve(d.toString().split('\n')[0]!)));
+    expect(parseTruth(line).pid).toBe(1);
+    const pid = Number(readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8').trim().split(' ')[0]);
+    expect(childrenOf(pid)).toEqual([]);
+    const r = await execa('nsenter', ['-t', String(pid), '-p', '-m', '--', CLI_PATH, 'inspect', '1', '--json'], { reject: false, stdin: 'ignore' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as InspectReport).target.pid).toBe(1);
+    // a gdb still exiting would be listed for a moment: given 2 s, nothing may be left
+    let left = childrenOf(pid);
+    for (let i = 0; i < 40 && left.length > 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      left = childrenOf(pid);
+    }
+    expect(left, 'children (zombies) left to the target').toEqual([]);
     expect(procState(pid)).toMatchObject({ alive: true, tracerPid: 0 });
   });
 });

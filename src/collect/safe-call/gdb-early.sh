@@ -21,6 +21,11 @@ hg_gdb_early() {
   done
   # the pid as gdb-process.ts earlyPidOf takes it
   case $2 in '' | 0* | *[!0-9]*) return 1 ;; esac
+  # Not for PID 1 of heapgap's own pid namespace: that is heapgap run inside the application's
+  # container, whose PID 1 (the application) inherits what heapgap leaves when it exits. This gdb
+  # is node's child but not one node can reap, and would stay there a zombie for good; the gdb
+  # node starts itself is reaped by node.
+  [ "$2" != 1 ] || return 1
   [ ${#2} -le 10 ] || return 1
   # gdb as gdb-path.ts gdbOnPath finds it: the first in PATH's absolute directories
   hg_g=
