@@ -2,8 +2,7 @@
 // jemalloc, tcmalloc and mimalloc (LD_PRELOAD), python3 under tcmalloc and mimalloc, Debian's
 // redis-server, jemalloc linked statically next to glibc, and musl. Every figure is checked against
 // the reading the process takes of itself in-process, or against smaps read independently.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InspectReport, TrimReport } from '../../src/types.js';
@@ -12,6 +11,7 @@ import type { AllocTarget, OtherAllocator, SelfReading } from '../helpers/alloc-
 import { runCli } from '../helpers/cli.js';
 import { procState } from '../helpers/proc.js';
 import { redisMissing, startRedis } from '../helpers/redis.js';
+import { testDir } from '../helpers/scratch.js';
 import type { Redis } from '../helpers/redis.js';
 
 const running: { stop(): Promise<void> }[] = [];
@@ -78,7 +78,7 @@ describe.skipIf(missing('jemalloc'))('jemalloc (LD_PRELOAD)', () => {
     }
     expect(doc.findings.find((f) => f.kind === 'jemalloc-purgeable')?.hint).toContain('MALLOC_CONF=background_thread:true');
     // A capture renders later exactly as inspect did; its JSON reads back (report, diff).
-    const file = join(mkdtempSync(join(tmpdir(), 'heapgap-alloc-capture-')), 'je.capture');
+    const file = join(testDir('heapgap-alloc-capture-'), 'je.capture');
     expect((await runCli(['capture', String(t.pid), '-o', file])).exitCode).toBe(0);
     const replay = await runCli(['report', file, '--json']);
     expect(replay.exitCode, replay.stderr).toBe(0);

@@ -1,15 +1,17 @@
 // capture -> report reproduces inspect; diff after a trim; watch never stops the target.
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { testDir } from '../helpers/scratch.js';
 import { procState, readSmaps, startTarget, stopAllTargets } from '../helpers/targets.js';
 import type { DiffReport, InspectReport } from '../../src/types.js';
 import type { WatchTick } from '../../src/analyse/watch.js';
 
 afterAll(stopAllTargets);
 const dir = mkdtempSync(join(tmpdir(), 'heapgap-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('capture, report, diff', () => {
   it('report renders a capture as inspect would; diff sees a trim arena by arena', async () => {
@@ -43,7 +45,7 @@ describe('capture, report, diff', () => {
 describe('watch', () => {
   it('streams per-arena Rss from smaps without running gdb at all', async () => {
     const t = await startTarget('pinned-threads', ['4', '400', '32768']);
-    const fake = mkdtempSync(join(tmpdir(), 'heapgap-fakegdb-'));
+    const fake = testDir('heapgap-fakegdb-');
     const marker = join(fake, 'ran');
     writeFileSync(join(fake, 'gdb'), `#!/bin/sh\ntouch ${marker}\nexit 99\n`);
     chmodSync(join(fake, 'gdb'), 0o755);

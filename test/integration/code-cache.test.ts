@@ -71,7 +71,7 @@ describe('the code cache', () => {
     const good = readFileSync(file);
     // the same length (V8's own check of the source is its length), other bytes
     const bad = Buffer.from(good);
-    for (let i = 0; i < bad.length; i += 7) bad[i] ^= 0x5a;
+    for (let i = 0; i < bad.length; i += 7) bad[i] = bad[i]! ^ 0x5a;
     writeFileSync(file, bad);
     const r = run(cli, ['--version']);
     expect(r.code, r.stderr).toBe(0);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { buildTarget, procState, stopAllTargets } from '../helpers/targets.js';
 import { gdbsLeftFor } from '../helpers/proc.js';
+import { testDir } from '../helpers/scratch.js';
 
 afterAll(stopAllTargets);
 
@@ -126,7 +127,7 @@ describe('errors', () => {
     expect(nogdb.exitCode).toBe(3);
     expect(nogdb.stderr).toMatch(/^heapgap: gdb is not installed/m);
     expect(nogdb.stderr).toMatch(/^hint: install it: apt-get install gdb/m);
-    const dir = mkdtempSync(join(tmpdir(), 'heapgap-oldgdb-'));
+    const dir = testDir('heapgap-oldgdb-');
     writeFileSync(join(dir, 'gdb'), "#!/bin/sh\necho \"gdb: unrecognized option '--readnever'\" >&2\nexit 1\n");
     chmodSync(join(dir, 'gdb'), 0o755);
     const old = await runCli(['inspect', String(s.pid)], { env: { PATH: `${dir}:${process.env.PATH}` } });

@@ -1,16 +1,16 @@
 // experiment: what a cap costs. CPU time of the whole process tree (a reaped child included),
 // checked against what the processes measured of themselves, and the load's own time and exit.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { testDir } from '../helpers/scratch.js';
 import { buildTarget, REPO_ROOT } from '../helpers/targets.js';
 import type { ExperimentReport } from '../../src/types.js';
 
 describe('experiment cost', () => {
   it('cpuMs covers the tree, reaped children included, as the processes measured themselves', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'heapgap-cpu-')), 'truth.json');
+    const out = join(testDir('heapgap-cpu-'), 'truth.json');
     const r = await runCli(['experiment', '--arena-max', 'default', '--sample-interval', '20ms', '--json', '--',
       process.execPath, join(REPO_ROOT, 'fixtures', 'targets', 'cpu-tree.mjs'), out, '400', '300'], { timeout: 60_000 });
     expect(r.exitCode, r.stderr).toBe(0);

@@ -1,18 +1,18 @@
 // experiment: caps applied through either form reach the workload, repeats give medians, and a
 // stopped server's exit is reported, not mistaken for a failure of heapgap.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CLI_PATH, runCli } from '../helpers/cli.js';
+import { testDir } from '../helpers/scratch.js';
 import { buildTarget } from '../helpers/targets.js';
 import type { ExperimentReport } from '../../src/types.js';
 
 describe('experiment', () => {
   it('GLIBC_TUNABLES form, --repeat medians, --duration stops the workload politely', async () => {
     const bin = await buildTarget('pinned-threads');
-    const marker = join(mkdtempSync(join(tmpdir(), 'heapgap-load-')), 'loaded');
+    const marker = join(testDir('heapgap-load-'), 'loaded');
     const r = await runCli(['experiment', '--arena-max', '1,default', '--via', 'tunables', '--repeat', '2', '--duration', '800ms', '--load', `touch ${marker}`, '--warmup', '100ms', '--json', '--', bin, '4', '200', '32768'], { timeout: 60_000 });
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as ExperimentReport;
@@ -38,7 +38,7 @@ describe('experiment', () => {
   it("heapgap's children see NODE_EXTRA_CA_CERTS as the user set it; node itself never loads it", async () => {
     // main.js's sh line takes the variable from node (its CA bundle costs node's start ~40 ms) and
     // main.ts gives it back. A bundle node cannot read would be a warning at node's start.
-    const dir = mkdtempSync(join(tmpdir(), 'heapgap-ca-'));
+    const dir = testDir('heapgap-ca-');
     const seen = (name: string) => ['sh', '-c', `printf '%s|%s' "\${NODE_EXTRA_CA_CERTS-unset}" "\${HEAPGAP_NODE_EXTRA_CA_CERTS-unset}" > ${join(dir, name)}`];
     const set = await runCli(['experiment', '--arena-max', 'default', '--json', '--', ...seen('set')], { env: { NODE_EXTRA_CA_CERTS: '/nonexistent/ca bundle.pem' } });
     expect(set.exitCode, set.stderr).toBe(0);

@@ -2,7 +2,7 @@
 // as heapgap sees one from the host): libc is read through /proc/PID/root, the pid is the host's.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_PATH, runCli } from '../helpers/cli.js';
@@ -17,6 +17,7 @@ afterAll(async () => {
     c?.kill('SIGTERM'); // --kill-child takes the namespace's init with it
     await c?.catch(() => undefined);
   }
+  rmSync(root, { recursive: true, force: true });
 });
 
 /** Every child of every thread of `pid`, with its state: a zombie there is one it has to reap. */
