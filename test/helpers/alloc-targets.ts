@@ -1,11 +1,11 @@
 // Targets under an allocator other than glibc's: fixtures/targets/alloc-stats.c (C, LD_PRELOAD) and
 // fixtures/targets/py-alloc.py (python3). Both print a JSON line when ready and, on SIGUSR1, their
 // allocator's own reading of itself again ({"self":{...}}), taken in-process.
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { buildTarget, TARGETS_DIR } from './targets.js';
+import { buildTarget, CACHE_DIR, TARGETS_DIR } from './targets.js';
 
 export type OtherAllocator = 'jemalloc' | 'tcmalloc' | 'mimalloc';
 
@@ -107,9 +107,16 @@ export const JEMALLOC_STATIC = { path: '/usr/lib/x86_64-linux-gnu/libjemalloc.a'
 
 /** alloc-stats with jemalloc linked in statically and hidden from the dynamic symbol table. */
 export async function buildStaticJemallocTarget(): Promise<string> {
-  const out = join(tmpdir(), `heapgap-alloc-stats-static-je-${process.pid}`);
+  // with the other targets, once per source and library version (it was one file per test process)
+  const src = join(TARGETS_DIR, 'alloc-stats.c');
+  const lib = statSync(JEMALLOC_STATIC.path);
+  const hash = createHash('sha256').update(readFileSync(src)).update(`\0${lib.size}:${lib.mtimeMs}`).digest('hex').slice(0, 16);
+  const out = join(CACHE_DIR, `alloc-stats-static-je-${hash}`);
   if (!existsSync(out)) {
-    await execa('gcc', ['-O1', '-g0', '-pthread', '-Wall', '-DSTATIC_JEMALLOC', '-o', out, join(TARGETS_DIR, 'alloc-stats.c'), JEMALLOC_STATIC.path, '-lm', '-ldl', '-Wl,--exclude-libs,ALL']);
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const tmp = `${out}.${process.pid}.tmp`;
+    await execa('gcc', ['-O1', '-g0', '-pthread', '-Wall', '-DSTATIC_JEMALLOC', '-o', tmp, src, JEMALLOC_STATIC.path, '-lm', '-ldl', '-Wl,--exclude-libs,ALL']);
+    renameSync(tmp, out);
   }
   return out;
 }

@@ -28,7 +28,7 @@ export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** Same flags the targets are documented with, plus -Wall. */
 export const GCC_FLAGS = ['-O1', '-g0', '-pthread', '-Wall'] as const;
-const CACHE_DIR = join(tmpdir(), 'heapgap-targets');
+export const CACHE_DIR = join(tmpdir(), 'heapgap-targets');
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 3_000;
 
