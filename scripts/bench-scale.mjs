@@ -286,7 +286,9 @@ async function main() {
     const captureText = await readFile(capFile, 'utf8');
     doc.capture.fileMB = r3(captureText.length / 1e6);
     const snapshot = JSON.parse(captureText);
-    const realXml = snapshot.raw.mallocInfo;
+    // capture/2 keeps it in glibc's section; capture/1 kept it with the raw inputs
+    const realXml = snapshot.sections?.glibc?.mallocInfo ?? snapshot.raw?.mallocInfo;
+    if (typeof realXml !== 'string') throw new Error('the capture holds no malloc_info document');
     const xml = syntheticMallocInfo(realXml, opts.arenasXml);
     const parsedHeaps = parseMallocInfo(xml).heaps.length;
     if (parsedHeaps !== opts.arenasXml) throw new Error(`synthetic malloc_info parsed to ${parsedHeaps} heaps, expected ${opts.arenasXml}`);
