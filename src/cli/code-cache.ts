@@ -9,15 +9,18 @@
  * The cache is V8's own (vm.Script cachedData), one file per command and node version, in
  * dist/cli/code-cache/. A command that ends with exit 0 and found no usable cache writes one as it
  * exits: it holds the functions that run compiled, so the next run of that command compiles almost
- * nothing. V8 refuses a cache made by another V8 or other flags (the file is then written again);
- * it does not check the source itself, which is why the bundle's name carries its hash.
+ * nothing. V8 refuses a cache made by another V8 or other flags (the file is then written again),
+ * but checks neither the source (only its length: the bundle's name carries its hash) nor, in a
+ * release build, the cache's own bytes: each file begins with the SHA-256 of the rest, checked
+ * before V8 sees it (a damaged cache is refused as V8 refuses one, not run).
  *
  * The cache is code that runs with heapgap's privileges, root's often: it is read only from a
  * directory that no one but root or heapgap's user can write to, up to / (owned.ts, the rule
  * dist/pycache follows), and only written there. Elsewhere, or with HEAPGAP_CODE_CACHE=off, the
  * bundle is compiled from its source, as without a cache.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -50,6 +53,10 @@ const TAIL = '\n})';
 /** The commands a cache is kept for; any other first argument (--version, a typo) shares one. */
 const COMMAND = /^[a-z]{2,12}$/;
 
+/** Each cache file: the SHA-256 of what follows, then V8's data. */
+const DIGEST = 32;
+const digest = (data: Buffer) => createHash('sha256').update(data).digest();
+
 export function loadCli(argv: string[], dir = dirname(fileURLToPath(import.meta.url)), bundle = HEAPGAP_BUNDLE): Loaded {
   const file = join(dir, bundle);
   const source = readFileSync(file, 'utf8');
@@ -59,18 +66,23 @@ export function loadCli(argv: string[], dir = dirname(fileURLToPath(import.meta.
   const off = process.env.HEAPGAP_CODE_CACHE === 'off';
   const trusted = !off && ownedSafely(cacheDir) && fileOwnedSafely(cacheFile);
   let cachedData: Buffer | undefined;
+  let damaged = false;
   if (trusted) {
     try {
-      cachedData = readFileSync(cacheFile);
+      const stored = readFileSync(cacheFile);
+      const data = stored.subarray(DIGEST);
+      if (stored.length > DIGEST && digest(data).equals(stored.subarray(0, DIGEST))) cachedData = data;
+      else damaged = true;
     } catch {
       // gone meanwhile
     }
   }
   const script = new Script(HEAD + source + TAIL, { filename: file, ...(cachedData ? { cachedData } : {}) });
-  const cache: CacheUse = off ? 'off' : cachedData ? (script.cachedDataRejected ? 'rejected' : 'used') : trusted || !existsSync(cacheFile) ? 'none' : 'untrusted';
+  const cache: CacheUse = off ? 'off' : damaged || (cachedData && script.cachedDataRejected) ? 'rejected' : cachedData ? 'used' : trusted || !existsSync(cacheFile) ? 'none' : 'untrusted';
   if (cache === 'none' || cache === 'rejected') {
     process.once('exit', (code) => {
-      if (code === 0) writeCache(script, cacheDir, cacheFile);
+      // (main.ts's own listener, which runs first, may have set exitCode for a command that never ended)
+      if (code === 0 && (process.exitCode ?? 0) === 0) writeCache(script, cacheDir, cacheFile);
     });
   }
   const module = { exports: {} as Cli };
@@ -87,9 +99,14 @@ function writeCache(script: Script, cacheDir: string, cacheFile: string): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     if (!ownedSafely(dirname(cacheDir))) return;
-    mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+    if (!existsSync(cacheDir)) {
+      mkdirSync(cacheDir, { mode: 0o755 });
+      chmodSync(cacheDir, 0o755); // whatever the umask: one that lets the group write would make it untrusted
+    }
     if (!ownedSafely(cacheDir)) return;
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o644, flag: 'wx' });
+    accessSync(cacheDir, constants.W_OK); // before V8 serialises half a megabyte for nothing
+    const data = script.createCachedData();
+    writeFileSync(tmp, Buffer.concat([digest(data), data]), { mode: 0o644, flag: 'wx' });
     renameSync(tmp, cacheFile);
   } catch {
     try {

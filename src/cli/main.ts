@@ -26,6 +26,23 @@ const say = (what: string, error: unknown) => {
   process.stderr.write(`heapgap: internal error: ${what}: ${(error as Error)?.message?.replace(/\s*\n\s*/g, ' ') ?? String(error)}\n`);
 };
 
+// While the bundle is read and compiled (5-20 ms), before its signals.ts can listen: a SIGINT or
+// SIGTERM then is kept, not node's default death without a word. node hands it to the listeners
+// there are when its event loop next turns: signals.ts's, by then.
+const keep = () => undefined;
+process.on('SIGINT', keep);
+process.on('SIGTERM', keep);
+
+// An event loop that empties while the command still awaits (a promise nothing will settle) is a
+// bug to see, never a silent exit 0: 13, as node says an unsettled top-level await. Listening
+// before the bundle does: the code cache is not written for such a run (code-cache.ts).
+let ended = false;
+process.once('exit', (code) => {
+  if (ended || code !== 0) return;
+  process.stderr.write('heapgap: internal error: the command never finished (nothing was left to wait for)\nhint: this is a bug in heapgap; rerun with HEAPGAP_DEBUG=1 and report the output.\n');
+  process.exitCode = 13;
+});
+
 let loaded: Loaded;
 try {
   loaded = loadCli(process.argv);
@@ -35,8 +52,9 @@ try {
   process.stderr.write('hint: reinstall heapgap, or run `npm run build` in its checkout.\n');
   process.exit(3);
 }
+process.off('SIGINT', keep);
+process.off('SIGTERM', keep);
 
-let ended = false;
 loaded.cli.run(process.argv, loaded.cache).then(
   () => {
     ended = true;
@@ -53,11 +71,3 @@ loaded.cli.run(process.argv, loaded.cache).then(
     process.exitCode = 3;
   },
 );
-
-// An event loop that empties while the command still awaits (a promise nothing will settle) is a
-// bug to see, never a silent exit 0: 13, as node says an unsettled top-level await.
-process.once('exit', (code) => {
-  if (ended || code !== 0) return;
-  process.stderr.write('heapgap: internal error: the command never finished (nothing was left to wait for)\nhint: this is a bug in heapgap; rerun with HEAPGAP_DEBUG=1 and report the output.\n');
-  process.exitCode = 13;
-});

@@ -2,8 +2,9 @@ import { HeapgapError } from '../errors.js';
 
 /**
  * The run's abort controller. SIGINT and SIGTERM handlers are installed as this module loads, and
- * it is the first of heapgap's modules to run (entry.ts imports it first): a signal that comes while
- * the CLI is still loading is a clean interruption too, not node's default exit without a word.
+ * it is the first of heapgap's modules to run (entry.ts imports it first; main.js keeps a signal
+ * that comes while it compiles the bundle, for these): a signal that comes while the CLI is still
+ * loading is a clean interruption too, not node's default exit without a word.
  */
 export const controller = new AbortController();
 let signalled = 0;

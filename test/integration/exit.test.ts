@@ -2,7 +2,7 @@
 // only then. A command whose await never settles empties node's event loop: that is exit 13, as
 // node gives an unsettled top-level await: a bug to see, never a silent exit 0 with nothing said.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,5 +42,7 @@ describe('the CLI exits', () => {
     const r = await run(['--version'], [], join(copy, 'main.js'));
     expect(r.code, r.stderr).toBe(13);
     expect(r.stderr).toMatch(/^heapgap: internal error: the command never finished/m);
+    // nor is the code of such a run kept as the command's code cache
+    expect(existsSync(join(copy, 'code-cache'))).toBe(false);
   });
 });

@@ -174,6 +174,29 @@ describe('safety', () => {
     await expectHealthy(main, 'SIGINT while loading');
   });
 
+  it('SIGINT while main.js compiles the bundle, before its handlers exist: kept, then a clean interruption', async () => {
+    // A preloaded hook holds vm.Script (main.js compiling the bundle, src/cli/code-cache.ts) for
+    // 1.5 s: signals.ts has not run yet. Without main.js's own listeners node would die of it.
+    const hook = join(dir, 'compile-hook.cjs');
+    await writeFile(hook, "const vm = require('node:vm'); const Real = vm.Script; vm.Script = function (...a) { process.stderr.write('test-hook: compiling\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); return new Real(...a); };\n");
+    const c = spawn(process.execPath, ['--require', hook, CLI_PATH, 'inspect', String(main.t.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    c.stderr.setEncoding('utf8');
+    c.stderr.on('data', (d: string) => {
+      stderr += d;
+      if (stderr.includes('test-hook: compiling') && !c.killed) c.kill('SIGINT');
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('close', (cd, sg) => r([cd, sg])));
+    expect(signal, stderr).toBeNull();
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/^heapgap: SIGINT received; finishing safely/m);
+    const lines = errorLines(stderr);
+    expect(lines, stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^heapgap: interrupted (by SIGINT|before attaching; (process ${main.t.pid}|the target) was not touched)$`));
+    expect(stderr).not.toMatch(/attached; calling/);
+    await expectHealthy(main, 'SIGINT while compiling');
+  });
+
   it('SIGINT before gdb attaches: heapgap stops without attaching', async () => {
     // 0-16 ms after "attaching to": heapgap is still preparing gdb's parameters and starting it.
     for (const delay of [0, 4, 8, 12, 16]) {
