@@ -5,7 +5,7 @@
  * for the commands that attach (unless main.js's sh line started it), then the program loads.
  */
 import './signals.js';
-import { startEarlyFromArgv } from '../collect/safe-call/gdb-process.js';
+import { discardEarly, startEarlyFromArgv } from '../collect/safe-call/gdb-process.js';
 import { mark } from '../marks.js';
 import type { CacheUse } from './code-cache.js';
 
@@ -16,4 +16,6 @@ export async function run(argv: string[], cache: CacheUse): Promise<void> {
   startEarlyFromArgv(argv);
   const { main } = await import('./program.js');
   await main(argv);
+  // a gdb started above that no command took (one that failed before reading the target): told to quit
+  await discardEarly();
 }

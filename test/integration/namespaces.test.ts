@@ -79,5 +79,21 @@ describe.skipIf(process.getuid?.() !== 0)('targets in containers', () => {
     }
     expect(left, 'children (zombies) left to the target').toEqual([]);
     expect(procState(pid)).toMatchObject({ alive: true, tracerPid: 0 });
+    // refused before attaching (the target is stopped): the gdb started for it is told to quit, and
+    // waited for, not left behind to end after heapgap
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const refused = await execa('nsenter', ['-t', String(pid), '-p', '-m', '--', CLI_PATH, 'inspect', '1', '--json'], { reject: false, stdin: 'ignore' });
+      expect(refused.exitCode, refused.stderr).toBe(3);
+      expect(refused.stderr).toMatch(/stopped/);
+      left = childrenOf(pid);
+      for (let i = 0; i < 40 && left.length > 0; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        left = childrenOf(pid);
+      }
+      expect(left, 'children (zombies) left to the target after a refusal').toEqual([]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
   });
 });

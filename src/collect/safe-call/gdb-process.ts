@@ -251,8 +251,14 @@ export async function discardEarly(): Promise<void> {
   if (g) await ended(g);
 }
 
-/** Asked to quit and left to it (it attached nothing); its files go once it has read them. */
+/**
+ * Asked to quit (it attached nothing); its files go once it has read them. One node spawned is
+ * waited for, and so reaped: it ends once loaded, on reading "quit". Left to outlive heapgap it
+ * would be PID 1's to reap, which in an application's container may never happen (index.ts). The
+ * sh line's, node cannot reap: not waited for.
+ */
 async function ended(g: GdbProcess): Promise<void> {
   g.quit();
+  if (!g.adopted) g.hold(true);
   void g.done.then(() => g.dispose());
 }
