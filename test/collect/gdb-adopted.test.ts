@@ -43,8 +43,7 @@ describe('adoptedGdb', () => {
     expect(await run.ready).toBe(true);
     await new Promise((r) => setTimeout(r, 30)); // into its wait for the end
     holder.kill('SIGKILL');
-    const ended = await run.ended;
-    expect(ended.signal).toBe('SIGKILL');
+    await run.ended;
     expect(timers()).toBe(before);
   });
   it('"ready" naming another process is refused', async () => {

@@ -205,9 +205,9 @@ describe("heapgap's exit", () => {
   });
 
   it('waits for a gdb it started itself, and so reaps it', { timeout: 60_000 }, async () => {
-    // no mkdir or mkfifo: node spawns gdb; a background sleep holds its output for 2 s after it ends
+    // no mkdir or mkfifo: node spawns gdb; a background sleep holds its output for 10 s
     const holder = join(scratch, 'spawned-holder.pid');
-    const bin = await binWith('spawned', `sleep 2 &\necho $! > ${holder}\nexec "$GDB" "$@"\n`, false);
+    const bin = await binWith('spawned', `sleep 10 &\necho $! > ${holder}\nexec "$GDB" "$@"\n`, false);
     const t = await startTarget('churn', ['2']);
     try {
       const r = await spawnCli(['inspect', String(t.pid), '--json'], undefined, { env: { PATH: bin } });
