@@ -156,7 +156,7 @@ function gdbsOn(pid) {
 }
 
 /** What heapgap wrote on stderr: progress lines are `heapgap: ` too, so they are told apart by content. */
-const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|[a-z]+: nothing to call; reading \/proc only|attached; calling .*|detached; measuring|no thread was at a safe point; trying again .*|a thread is in uninterruptible sleep; trying again .*|captured pid \d+ to .*|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
+const PROGRESS = /^heapgap: (glibc \S+ at .*; attaching to \d+|[a-z]+: nothing to call; reading \/proc only|attached; calling .*|detached; measuring|no thread was at a safe point; trying again .*|a thread is in uninterruptible sleep; trying again .*|an arena was being changed by a stopped thread; trying again .*|captured pid \d+ to .*|SIG[A-Z]+ received; finishing safely.*|still waiting for the target to be released.*)$/;
 /** stdout holds one whole JSON document: the run had written its report before the signal. */
 function completeJson(stdout) {
   try {

@@ -197,6 +197,27 @@ describe('safety', () => {
     await expectHealthy(main, 'SIGINT while compiling');
   });
 
+  it('SIGINT between two attempts: the words never say "not touched" of a process an attempt attached', async () => {
+    // A shell in a busy loop is never parked in a system call: every attempt attaches, finds no
+    // thread to call from, and releases it ("no thread was at a safe point; trying again").
+    const busy = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' });
+    try {
+      const r = await spawnCli(['inspect', String(busy.pid), '--json'], (err, child) => {
+        if (/; trying again in \d+ ms/.test(err) && !child.killed) child.kill('SIGINT');
+      });
+      expect(r.stderr).toMatch(/^heapgap: no thread was at a safe point; trying again in \d+ ms$/m);
+      expect(r.exitCode, r.stderr).toBe(130);
+      expectCleanFailure(r, 'SIGINT between attempts');
+      const line = errorLines(r.stderr)[0]!;
+      expect(line).not.toMatch(/was not touched$/);
+      // the interruption lands in the wait between attempts (it may land in the next attempt, later)
+      if (/before attaching/.test(line)) expect(line).toBe(`heapgap: interrupted before attaching; process ${busy.pid} was not touched this time: an earlier attempt attached it and released it without any call (no thread was at a safe point)`);
+      expect(procState(busy.pid!)).toMatchObject({ alive: true, tracerPid: 0 });
+    } finally {
+      busy.kill('SIGKILL');
+    }
+  });
+
   it('SIGINT before gdb attaches: heapgap stops without attaching', async () => {
     // 0-16 ms after "attaching to": heapgap is still preparing gdb's parameters and starting it.
     for (const delay of [0, 4, 8, 12, 16]) {

@@ -45,6 +45,8 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
   // gdb loads the target's executable unless it carries DWARF (exe_check.py); not after a crash on it
   let withExe = true;
   const retried: string[] = [];
+  // what an earlier attempt did to the target, when it attached (and detached without a call)
+  let released: string | null = null;
   for (let attempt = 0; ; attempt++) {
     try {
       // The caller's own checks stand for the first attempt; a retry looks again.
@@ -62,8 +64,10 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       }
       const wait = RETRY_AFTER_MS[attempt];
       const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY' || error.code === 'ARENA_BUSY');
-      if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw error;
+      if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw released ? reworded(error, req.pid, released) : error;
       const why = { TARGET_BUSY: 'a thread is in uninterruptible sleep', ARENA_BUSY: 'an arena was being changed by a stopped thread', NO_SAFE_THREAD: 'no thread was at a safe point' };
+      // (a thread in D is found before attaching; the other two once attached, and released)
+      if (error.code !== 'TARGET_BUSY') released = `an earlier attempt attached it and released it without any call (${why[error.code as keyof typeof why]})`;
       req.onProgress?.(`${why[error.code as keyof typeof why]}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
@@ -71,6 +75,17 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
       await discardEarly();
     }
   }
+}
+
+/**
+ * A refusal "before attaching ... not touched" from an attempt after one that did attach (and
+ * released the process without a call): true of this attempt only, and said so.
+ */
+function reworded(error: unknown, pid: number, released: string): unknown {
+  if (!(error instanceof HeapgapError)) return error;
+  const untouched = /; (the target|process \d+) was not touched$/;
+  if (!untouched.test(error.message)) return error;
+  return new HeapgapError(error.code, error.message.replace(untouched, `; process ${pid} was not touched this time: ${released}`), { ...(error.hint ? { hint: error.hint } : {}), cause: error });
 }
 
 /** Runs gdb against the target once, following the protocol above. */
