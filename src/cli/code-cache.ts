@@ -65,20 +65,14 @@ export function loadCli(argv: string[], dir = dirname(fileURLToPath(import.meta.
   const cacheFile = join(cacheDir, `${bundle}.${command}.node-${process.version}-${process.arch}.v8`);
   const off = process.env.HEAPGAP_CODE_CACHE === 'off';
   const trusted = !off && ownedSafely(cacheDir) && fileOwnedSafely(cacheFile);
-  let cachedData: Buffer | undefined;
-  let damaged = false;
-  if (trusted) {
-    try {
-      const stored = readFileSync(cacheFile);
-      const data = stored.subarray(DIGEST);
-      if (stored.length > DIGEST && digest(data).equals(stored.subarray(0, DIGEST))) cachedData = data;
-      else damaged = true;
-    } catch {
-      // gone meanwhile
-    }
-  }
+  const stored = trusted ? readCache(cacheFile) : null;
+  const cachedData = stored instanceof Buffer ? stored : undefined;
   const script = new Script(HEAD + source + TAIL, { filename: file, ...(cachedData ? { cachedData } : {}) });
-  const cache: CacheUse = off ? 'off' : damaged || (cachedData && script.cachedDataRejected) ? 'rejected' : cachedData ? 'used' : trusted || !existsSync(cacheFile) ? 'none' : 'untrusted';
+  let cache: CacheUse;
+  if (off) cache = 'off';
+  else if (stored === 'damaged' || script.cachedDataRejected === true) cache = 'rejected';
+  else if (cachedData) cache = 'used';
+  else cache = trusted || !existsSync(cacheFile) ? 'none' : 'untrusted';
   if (cache === 'none' || cache === 'rejected') {
     process.once('exit', (code) => {
       // (main.ts's own listener, which runs first, may have set exitCode for a command that never ended)
@@ -89,6 +83,18 @@ export function loadCli(argv: string[], dir = dirname(fileURLToPath(import.meta.
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper(module.exports, createRequire(file), module, file, dir, pathToFileURL(file).href);
   return { cli: module.exports, cache };
+}
+
+/** V8's data from a cache file whose digest holds; 'damaged' when it does not; null when there is none. */
+function readCache(cacheFile: string): Buffer | 'damaged' | null {
+  let stored: Buffer;
+  try {
+    stored = readFileSync(cacheFile);
+  } catch {
+    return null; // gone meanwhile
+  }
+  const data = stored.subarray(DIGEST);
+  return stored.length > DIGEST && digest(data).equals(stored.subarray(0, DIGEST)) ? data : 'damaged';
 }
 
 /**

@@ -148,53 +148,44 @@ describe('safety', () => {
     }
   });
 
-  it('SIGINT while the CLI is still loading: a clean interruption (exit 130, one line), not a silent death', async () => {
-    // A preloaded hook holds the CLI for 1.5 s right after its SIGINT handler is installed (the
-    // bundle's first module, signals.ts; src/cli/entry.ts): the rest of the bundle, the program and
-    // every command are still to load. The signal comes in that window.
-    const hook = join(dir, 'delay-hook.cjs');
-    await writeFile(hook, "const on = process.on; process.on = function (ev, fn) { const r = on.call(this, ev, fn); if (ev === 'SIGINT') { process.stderr.write('test-hook: delaying the load\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); } return r; };\n");
+  /**
+   * The CLI run with a preloaded hook that holds it (Atomics.wait, 1.5 s) at one point of its load,
+   * after printing `marker`; SIGINT is sent on that line. Expected: a clean interruption before
+   * any attach (node sees the signal at its first turn of the event loop after the load: the
+   * program may have begun reading the target by then), never node's silent death.
+   */
+  async function sigintWhileHeld(name: string, hookSource: string, marker: string): Promise<void> {
+    const hook = join(dir, `${name}.cjs`);
+    await writeFile(hook, hookSource);
     const c = spawn(process.execPath, ['--require', hook, CLI_PATH, 'inspect', String(main.t.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     c.stderr.setEncoding('utf8');
     c.stderr.on('data', (d: string) => {
       stderr += d;
-      if (stderr.includes('test-hook: delaying') && !c.killed) c.kill('SIGINT');
+      if (stderr.includes(marker) && !c.killed) c.kill('SIGINT');
     });
     const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('close', (cd, sg) => r([cd, sg])));
+    expect(stderr).toContain(marker);
     expect(signal, stderr).toBeNull();
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/^heapgap: SIGINT received; finishing safely/m);
-    // node sees the signal at its first turn of the event loop after the load: the program may have
-    // begun reading the target by then, never attached to it
     const lines = errorLines(stderr);
     expect(lines, stderr).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^heapgap: interrupted (by SIGINT|before attaching; (process ${main.t.pid}|the target) was not touched)$`));
     expect(stderr).not.toMatch(/attached; calling/);
-    await expectHealthy(main, 'SIGINT while loading');
+    await expectHealthy(main, `SIGINT while ${name}`);
+  }
+
+  it('SIGINT while the CLI is still loading: a clean interruption (exit 130, one line), not a silent death', async () => {
+    // held right after its SIGINT handler is installed (the bundle's first module, signals.ts;
+    // src/cli/entry.ts): the rest of the bundle, the program and every command are still to load
+    await sigintWhileHeld('loading', "const on = process.on; process.on = function (ev, fn) { const r = on.call(this, ev, fn); if (ev === 'SIGINT') { process.stderr.write('test-hook: delaying the load\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); } return r; };\n", 'test-hook: delaying the load');
   });
 
   it('SIGINT while main.js compiles the bundle, before its handlers exist: kept, then a clean interruption', async () => {
-    // A preloaded hook holds vm.Script (main.js compiling the bundle, src/cli/code-cache.ts) for
-    // 1.5 s: signals.ts has not run yet. Without main.js's own listeners node would die of it.
-    const hook = join(dir, 'compile-hook.cjs');
-    await writeFile(hook, "const vm = require('node:vm'); const Real = vm.Script; vm.Script = function (...a) { process.stderr.write('test-hook: compiling\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); return new Real(...a); };\n");
-    const c = spawn(process.execPath, ['--require', hook, CLI_PATH, 'inspect', String(main.t.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    c.stderr.setEncoding('utf8');
-    c.stderr.on('data', (d: string) => {
-      stderr += d;
-      if (stderr.includes('test-hook: compiling') && !c.killed) c.kill('SIGINT');
-    });
-    const [code, signal] = await new Promise<[number | null, string | null]>((r) => c.on('close', (cd, sg) => r([cd, sg])));
-    expect(signal, stderr).toBeNull();
-    expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/^heapgap: SIGINT received; finishing safely/m);
-    const lines = errorLines(stderr);
-    expect(lines, stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^heapgap: interrupted (by SIGINT|before attaching; (process ${main.t.pid}|the target) was not touched)$`));
-    expect(stderr).not.toMatch(/attached; calling/);
-    await expectHealthy(main, 'SIGINT while compiling');
+    // held in vm.Script (main.js compiling the bundle, src/cli/code-cache.ts): signals.ts has not
+    // run yet. Without main.js's own listeners node would die of it.
+    await sigintWhileHeld('compiling', "const vm = require('node:vm'); const Real = vm.Script; vm.Script = function (...a) { process.stderr.write('test-hook: compiling\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); return new Real(...a); };\n", 'test-hook: compiling');
   });
 
   it('SIGINT between two attempts: the words never say "not touched" of a process an attempt attached', async () => {

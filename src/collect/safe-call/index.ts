@@ -38,6 +38,9 @@ export type { SafeCallRequest, SafeCallResult, StopPlan, PauseFigures } from './
 export { preflight, uninterruptibleThreads } from './preflight.js';
 export { startEarly, discardEarly } from './gdb-process.js';
 
+/** Why a refusal is tried again, as the progress line and a later refusal say it. */
+const RETRY_WHY = { TARGET_BUSY: 'a thread is in uninterruptible sleep', ARENA_BUSY: 'an arena was being changed by a stopped thread', NO_SAFE_THREAD: 'no thread was at a safe point' };
+
 /** Back-offs before trying again when every thread was inside the allocator (each try is one short stop). */
 const RETRY_AFTER_MS = [50, 100, 200, 400, 800];
 
@@ -63,12 +66,12 @@ export async function safeCall(req: SafeCallRequest): Promise<SafeCallResult> {
         continue;
       }
       const wait = RETRY_AFTER_MS[attempt];
-      const again = error instanceof HeapgapError && (error.code === 'NO_SAFE_THREAD' || error.code === 'TARGET_BUSY' || error.code === 'ARENA_BUSY');
+      const again = error instanceof HeapgapError && Object.hasOwn(RETRY_WHY, error.code);
       if (!again || wait === undefined || Date.now() + wait >= req.deadline || req.signal?.aborted) throw released ? reworded(error, req.pid, released) : error;
-      const why = { TARGET_BUSY: 'a thread is in uninterruptible sleep', ARENA_BUSY: 'an arena was being changed by a stopped thread', NO_SAFE_THREAD: 'no thread was at a safe point' };
+      const why = RETRY_WHY[error.code as keyof typeof RETRY_WHY];
       // (a thread in D is found before attaching; the other two once attached, and released)
-      if (error.code !== 'TARGET_BUSY') released = `an earlier attempt attached it and released it without any call (${why[error.code as keyof typeof why]})`;
-      req.onProgress?.(`${why[error.code as keyof typeof why]}; trying again in ${wait} ms`);
+      if (error.code !== 'TARGET_BUSY') released = `an earlier attempt attached it and released it without any call (${why})`;
+      req.onProgress?.(`${why}; trying again in ${wait} ms`);
       await sleep(wait);
     } finally {
       // a refusal before the first session leaves the early gdb unused: it has attached nothing

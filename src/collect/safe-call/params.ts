@@ -41,9 +41,10 @@ export async function driverParams(req: SafeCallRequest, status: ProcStatus, fil
   addr.name = hex(base + name);
   addr.mode = hex(base + mode);
   // looked up by name: a regular expression over all of libc's ~3,000 symbols was 1.4 ms before attach
-  const libcForbidden = FORBIDDEN_SYMBOLS.map((n) => image.symbols.get(n))
-    .filter((s) => s !== undefined && s.size > 0)
-    .map((s) => [base + s!.value, base + s!.value + BigInt(s!.size)] as [bigint, bigint]);
+  const libcForbidden = FORBIDDEN_SYMBOLS.flatMap((n): [bigint, bigint][] => {
+    const s = image.symbols.get(n);
+    return s && s.size > 0 ? [[base + s.value, base + s.value + BigInt(s.size)]] : [];
+  });
   const forbiddenRanges = [...libcForbidden, ...req.plans.flatMap((p) => p.forbiddenRanges)].map(([a, b]) => [hex(a), hex(b)]);
   return {
     // what gdb loads before attaching (driver.py heapgap_load): libc's symbols at its load bias
